@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include "emgan/core/config.h"
+#include "emgan/core/registry.h"
+#include "emgan/core/runtime.h"
+#include "emgan/core/progress.h"
+#include "test_util.h"
+
+namespace {
+struct Demo {
+  int epochs = 3;
+  double lr = 2e-4;
+  std::string norm = "batch";
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Demo, epochs, lr, norm)
+}  // namespace
+
+TEST(Config, OverridesOnlyGivenKeys) {
+  auto s = emgan::settings_from_json<Demo>(emgan::Json{{"lr", 0.1}}, "x.json");
+  EXPECT_EQ(s.epochs, 3);
+  EXPECT_DOUBLE_EQ(s.lr, 0.1);
+  EXPECT_EQ(s.norm, "batch");
+}
+
+TEST(Config, UnknownKeyNamesFileAndKey) {
+  try {
+    emgan::settings_from_json<Demo>(emgan::Json{{"lrr", 0.1}}, "run.json");
+    FAIL() << "no exception";
+  } catch (const emgan::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("run.json"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("'lrr'"), std::string::npos);
+  }
+}
+
+TEST(Config, WrongTypeNamesKeyAndValue) {
+  try {
+    emgan::settings_from_json<Demo>(emgan::Json{{"epochs", "ten"}}, "run.json");
+    FAIL() << "no exception";
+  } catch (const emgan::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("epochs"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("\"ten\""), std::string::npos);
+  }
+}
+
+TEST(Config, RoundTripsThroughFile) {
+  auto dir = emgan::test::temp_dir();
+  Demo d;
+  d.epochs = 7;
+  emgan::save_json_file(dir / "c.json", emgan::Json(d));
+  auto back = emgan::settings_from_json<Demo>(emgan::load_json_file(dir / "c.json"), "c.json");
+  EXPECT_EQ(back.epochs, 7);
+  EXPECT_THROW(emgan::load_json_file(dir / "missing.json"), emgan::IoError);
+}
+
+TEST(Registry, UnknownNameListsKnown) {
+  emgan::Registry<int, int> reg("thing");
+  reg.add("double", [](int x) { return 2 * x; });
+  EXPECT_EQ(reg.create("double", 4), 8);
+  try {
+    reg.create("triple", 1);
+    FAIL();
+  } catch (const emgan::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("known: double"), std::string::npos);
+  }
+}
+
+TEST(Runtime, ParsesDevices) {
+  EXPECT_EQ(emgan::parse_device("cpu").type(), torch::kCPU);
+  EXPECT_THROW(emgan::parse_device("gpu"), emgan::ConfigError);
+  if (!torch::cuda::is_available()) {
+    EXPECT_THROW(emgan::parse_device("cuda:0"), emgan::ConfigError);
+  }
+}
+
+TEST(Progress, PlainLinesHaveRateAndEta) {
+  std::ostringstream os;
+  emgan::Progress p("train", 10, "img");
+  p.set_stream(&os, false);
+  p.update(10, "loss=1", 4);
+  EXPECT_NE(os.str().find("10/10"), std::string::npos);
+  EXPECT_NE(os.str().find("img/s"), std::string::npos);
+  EXPECT_EQ(emgan::Progress::format_duration(3725), "1h02m");
+}

@@ -1,0 +1,34 @@
+#pragma once
+/// Helpers shared by the test programs: where the real data is, a fresh temporary
+/// folder per test, and the path of the CLI binary (all from CMake, never the cwd).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace emgan::test {
+
+/// ../shared/data as configured by CMake (EMGAN_SHARED_DATA).
+inline std::filesystem::path shared_data() { return EMGAN_SHARED_DATA; }
+
+/// A fresh, empty folder for one test: <build>/tests/tmp/<suite>.<test>.
+inline std::filesystem::path temp_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::filesystem::path dir = std::filesystem::path(EMGAN_TEST_TMP) /
+                              (std::string(info->test_suite_name()) + "." + info->name());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+/// The emgan CLI built with the tests.
+inline std::string cli_path() { return EMGAN_CLI_PATH; }
+
+}  // namespace emgan::test
+
+/// Skips the current test (with a message) when ../shared/data/<sub> is absent.
+#define EMGAN_REQUIRE_SHARED(sub)                                                      \
+  do {                                                                                 \
+    if (!std::filesystem::exists(::emgan::test::shared_data() / (sub)))                \
+      GTEST_SKIP() << "real data not present: " << (::emgan::test::shared_data() / (sub)); \
+  } while (0)
