@@ -1,19 +1,23 @@
-// emgan command-line entry point: turns arguments into settings and calls the library.
+// emgan command-line entry point: turns arguments into settings structs and calls
+// the library. Every error is caught here once, printed to stderr, exit status 1.
 #include <iostream>
 
+#include "cli.h"
 #include "emgan/core/error.h"
-#include "emgan/core/runtime.h"
 
 int main(int argc, char** argv) {
+  CLI::App app{"emgan: generative deep learning for electron microscopy and materials imaging"};
+  app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();
   try {
-    if (argc > 1 && std::string(argv[1]) == "info") {
-      std::cout << emgan::describe_runtime();
-      return 0;
-    }
-    std::cerr << "usage: emgan info\n";
-    return 2;
+    const emgan::cli::Context ctx = emgan::cli::prescan(argc, argv);
+    emgan::cli::register_info(app, ctx);
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
   } catch (const std::exception& e) {
-    std::cerr << "emgan: error: " << e.what() << "\n";
+    std::cerr << "emgan: error: " << e.what() << std::endl;
     return 1;
   }
+  return 0;
 }

@@ -46,6 +46,13 @@ void seed_all(uint64_t seed) {
   if (torch::cuda::is_available()) torch::cuda::manual_seed_all(seed);
 }
 
+torch::Device apply_runtime(const RuntimeSettings& settings) {
+  const torch::Device device = parse_device(settings.device);
+  set_threads(settings.threads);
+  seed_all(settings.seed);
+  return device;
+}
+
 std::string loaded_blas() {
   std::ifstream maps("/proc/self/maps");
   if (!maps) return "unknown";

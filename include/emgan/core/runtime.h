@@ -6,7 +6,20 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace emgan {
+
+/// Where and how a verb computes; part of every verb's settings.
+struct RuntimeSettings {
+  std::string device = "auto";  ///< auto | cpu | cuda | cuda:N
+  int threads = 0;              ///< intra-op CPU threads; 0 = one per core
+  uint64_t seed = 0;            ///< seed of every random choice of the run
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RuntimeSettings, device, threads, seed)
+
+/// Applies `settings` (threads, seed) and returns the chosen device.
+torch::Device apply_runtime(const RuntimeSettings& settings);
 
 /// Parses `auto|cpu|cuda|cuda:N`. `auto` is the first CUDA device when one is
 /// available, else the CPU. Asking for CUDA without one throws ConfigError.

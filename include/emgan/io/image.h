@@ -7,10 +7,11 @@
 /// TIFF in fractions of the beam stays so). What the file said about itself (its
 /// sample type, pixel size and unit) is kept in ImageMeta.
 ///
-/// Formats, chosen by extension: .tif/.tiff (8/16-bit unsigned, 32-bit float, one or
-/// many pages, none/Deflate/LZW/PackBits), .png (8/16-bit grey/RGB), .txt/.csv/.dat
-/// (whitespace- or comma-separated rows), .npy (float32/float64/uint8/uint16, C
-/// order), .mrc/.map/.st (modes 0, 1, 2, 6), .dm3/.dm4 (read only).
+/// Formats, chosen by extension: .tif/.tiff (8/16/32-bit integers, 32/64-bit float,
+/// one or many pages, none/Deflate/LZW/PackBits), .png (8/16-bit grey/RGB/alpha),
+/// .txt/.csv/.dat (whitespace- or comma-separated rows), .npy (float32/float64/
+/// uint8/uint16/int8/int16/int32, C order), .mrc/.map/.st/.ccp4 (modes 0, 1, 2, 6),
+/// .dm3/.dm4 (read only). The decoders themselves, free of torch, are in formats.h.
 #include <torch/types.h>
 
 #include <string>
@@ -34,10 +35,14 @@ Image read_image(const fs::path& path);
 
 /// Options for write_image.
 struct WriteOptions {
-  /// Sample type written: "float32" (TIFF, NPY, MRC, text), "uint8" or "uint16"
-  /// (TIFF, PNG, NPY, MRC). Values are written as they are (clamped and rounded
-  /// for integer types); scale beforehand to use the full range.
+  /// Sample type written: "float32" (TIFF, NPY, MRC, text), "uint8" (TIFF, PNG, NPY),
+  /// "uint16" (TIFF, PNG, NPY, MRC), "int16" (TIFF, NPY, MRC), "int8" (MRC), "float64"
+  /// (NPY); see writable_dtypes in formats.h. Values are written as they are (rounded
+  /// to nearest and clamped for integer types, NaN -> 0, silently); scale beforehand
+  /// to use the full range, or use convert() which warns.
   std::string dtype = "float32";
+  /// TIFF compression: "none", "deflate", "lzw" or "packbits" (ignored by other formats).
+  std::string compression = "none";
   /// Pixel size and unit written where the format can hold them.
   ImageMeta meta;
 };

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job on a fresh Debian 12 machine: install, build, run the demo.
+# The demo makes its own data set, trains a small image-to-image model for a few
+# minutes on the CPU and writes a report: open runs/demo/index.html.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh
+./build/emgan demo --out runs/demo "$@"
+echo "demo: open $(pwd)/runs/demo/index.html"

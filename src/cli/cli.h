@@ -1,0 +1,49 @@
+#pragma once
+/// \file cli.h
+/// The thin command line over the library: each verb binds CLI flags to the
+/// fields of its settings struct (so --help prints the struct's defaults), loads
+/// `--config FILE` into that struct first, and lets the flags given override it.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "emgan/core/config.h"
+#include "emgan/core/runtime.h"
+
+namespace emgan::cli {
+
+/// What was found on the command line before parsing: the verb path
+/// ("translate cv") and the config file given with --config, if any.
+struct Context {
+  std::string verb;         ///< space-joined leading words, e.g. "translate cv"
+  std::string config_path;  ///< value of --config, or empty
+};
+
+/// Scans argv for the verb words and --config (before CLI11 parses it).
+Context prescan(int argc, char** argv);
+
+/// Fills `settings` from the config file of `ctx` when `ctx.verb` is `verb`;
+/// throws ConfigError naming the file for unknown keys or wrong types.
+template <typename S>
+void load_config(const Context& ctx, const std::string& verb, S& settings) {
+  if (ctx.verb != verb || ctx.config_path.empty()) return;
+  settings = settings_from_json<S>(load_json_file(ctx.config_path), ctx.config_path);
+}
+
+/// Adds --config (documentation only: it is read by prescan) to `sub`.
+void add_config_option(CLI::App* sub);
+
+/// Adds --device, --threads, --seed bound to `runtime`.
+void add_runtime_options(CLI::App* sub, RuntimeSettings& runtime);
+
+/// A verb registers its subcommand(s) on the root app.
+using Registrar = std::function<void(CLI::App& root, const Context& ctx)>;
+
+void register_info(CLI::App& root, const Context& ctx);
+void register_convert(CLI::App& root, const Context& ctx);
+void register_metrics(CLI::App& root, const Context& ctx);
+void register_demo(CLI::App& root, const Context& ctx);
+
+}  // namespace emgan::cli
