@@ -28,7 +28,8 @@ Context prescan(int argc, char** argv);
 /// throws ConfigError naming the file for unknown keys or wrong types.
 template <typename S>
 void load_config(const Context& ctx, const std::string& verb, S& settings) {
-  if (ctx.verb != verb || ctx.config_path.empty()) return;
+  const bool same = ctx.verb == verb || ctx.verb.rfind(verb + " ", 0) == 0;
+  if (!same || ctx.config_path.empty()) return;
   settings = settings_from_json<S>(load_json_file(ctx.config_path), ctx.config_path);
 }
 
@@ -45,5 +46,6 @@ void register_info(CLI::App& root, const Context& ctx);
 void register_convert(CLI::App& root, const Context& ctx);
 void register_metrics(CLI::App& root, const Context& ctx);
 void register_demo(CLI::App& root, const Context& ctx);
+void register_translate(CLI::App& root, const Context& ctx);
 
 }  // namespace emgan::cli

@@ -12,6 +12,10 @@ int main(int argc, char** argv) {
   try {
     const emgan::cli::Context ctx = emgan::cli::prescan(argc, argv);
     emgan::cli::register_info(app, ctx);
+    emgan::cli::register_convert(app, ctx);
+    emgan::cli::register_metrics(app, ctx);
+    emgan::cli::register_translate(app, ctx);
+    emgan::cli::register_demo(app, ctx);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

@@ -1,10 +1,10 @@
 // Tensor augmentation: flips, 90-degree rotations, shift-scale-rotate, noise.
 #include "emgan/data/augment.h"
 
+#include <torch/torch.h>
 #include <algorithm>
 #include <cmath>
 #include <sstream>
-#include <torch/torch.h>
 
 #include "emgan/core/error.h"
 
@@ -17,18 +17,21 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 
 void check_keys(const Json& j, const std::vector<std::string>& allowed, const std::string& type) {
-  EMGAN_CHECK(ConfigError, j.is_object(), "augmentation '", type, "': expected a JSON object, got ", j.dump());
+  EMGAN_CHECK(ConfigError, j.is_object(), "augmentation '", type, "': expected a JSON object, got ",
+              j.dump());
   for (const auto& [key, value] : j.items()) {
     (void)value;
     if (key == "type" || key == "p") continue;
-    EMGAN_CHECK(ConfigError, std::find(allowed.begin(), allowed.end(), key) != allowed.end(), "augmentation '", type,
-                "': unknown key '", key, "' (known: type, p", allowed.empty() ? "" : ", " + join(allowed), ")");
+    EMGAN_CHECK(ConfigError, std::find(allowed.begin(), allowed.end(), key) != allowed.end(),
+                "augmentation '", type, "': unknown key '", key, "' (known: type, p",
+                allowed.empty() ? "" : ", " + join(allowed), ")");
   }
 }
 
 double get_p(const Json& j, const std::string& type) {
   const double p = j.value("p", 1.0);
-  EMGAN_CHECK(ConfigError, p >= 0.0 && p <= 1.0, "augmentation '", type, "': p must be in [0, 1], got ", p);
+  EMGAN_CHECK(ConfigError, p >= 0.0 && p <= 1.0, "augmentation '", type,
+              "': p must be in [0, 1], got ", p);
   return p;
 }
 
@@ -70,16 +73,18 @@ class Rot90 : public Augmentation {
   void apply_one(torch::Tensor& in, torch::Tensor& tg, torch::Generator& gen) const override {
     const bool square = in.size(-1) == in.size(-2);
     const int64_t k = square ? uniform_int(gen, 4) : 2 * uniform_int(gen, 2);
-    in = rot90(in, k);
-    if (tg.defined()) tg = rot90(tg, k);
+    in = rotate90(in, k);
+    if (tg.defined()) tg = rotate90(tg, k);
   }
 };
 
 class ShiftScaleRotate : public Augmentation {
  public:
   explicit ShiftScaleRotate(const Json& j) : Augmentation(get_p(j, "shift_scale_rotate")) {
-    check_keys(j, {"shift", "scale_min", "scale_max", "rotate_deg", "padding", "fill", "mode", "target_mode"},
-               "shift_scale_rotate");
+    check_keys(
+        j,
+        {"shift", "scale_min", "scale_max", "rotate_deg", "padding", "fill", "mode", "target_mode"},
+        "shift_scale_rotate");
     shift_ = j.value("shift", 0.0625);
     scale_min_ = j.value("scale_min", 0.9);
     scale_max_ = j.value("scale_max", 1.1);
@@ -88,9 +93,11 @@ class ShiftScaleRotate : public Augmentation {
     fill_ = j.value("fill", 0.0);
     mode_ = j.value("mode", std::string("bilinear"));
     target_mode_ = j.value("target_mode", std::string("bilinear"));
-    EMGAN_CHECK(ConfigError, shift_ >= 0 && shift_ <= 1, "shift_scale_rotate: shift must be in [0, 1], got ", shift_);
+    EMGAN_CHECK(ConfigError, shift_ >= 0 && shift_ <= 1,
+                "shift_scale_rotate: shift must be in [0, 1], got ", shift_);
     EMGAN_CHECK(ConfigError, scale_min_ > 0 && scale_max_ >= scale_min_,
-                "shift_scale_rotate: need 0 < scale_min <= scale_max, got ", scale_min_, ", ", scale_max_);
+                "shift_scale_rotate: need 0 < scale_min <= scale_max, got ", scale_min_, ", ",
+                scale_max_);
     EMGAN_CHECK(ConfigError, rotate_deg_ >= 0 && rotate_deg_ <= 180,
                 "shift_scale_rotate: rotate_deg must be in [0, 180], got ", rotate_deg_);
     check_choice("shift_scale_rotate padding", padding_, {"zeros", "border", "reflection"});
@@ -99,8 +106,10 @@ class ShiftScaleRotate : public Augmentation {
   }
   std::string type() const override { return "shift_scale_rotate"; }
   Json to_json() const override {
-    return Json{{"type", type()},          {"p", p_},           {"shift", shift_},     {"scale_min", scale_min_},
-                {"scale_max", scale_max_}, {"rotate_deg", rotate_deg_}, {"padding", padding_}, {"fill", fill_},
+    return Json{{"type", type()},          {"p", p_},
+                {"shift", shift_},         {"scale_min", scale_min_},
+                {"scale_max", scale_max_}, {"rotate_deg", rotate_deg_},
+                {"padding", padding_},     {"fill", fill_},
                 {"mode", mode_},           {"target_mode", target_mode_}};
   }
 
@@ -145,7 +154,8 @@ class PoissonNoise : public Augmentation {
   explicit PoissonNoise(const Json& j) : Augmentation(get_p(j, "poisson_noise")) {
     check_keys(j, {"dose"}, "poisson_noise");
     dose_ = j.value("dose", 1000.0);
-    EMGAN_CHECK(ConfigError, dose_ > 0, "poisson_noise: dose (electrons per pixel) must be > 0, got ", dose_);
+    EMGAN_CHECK(ConfigError, dose_ > 0,
+                "poisson_noise: dose (electrons per pixel) must be > 0, got ", dose_);
   }
   std::string type() const override { return "poisson_noise"; }
   Json to_json() const override { return Json{{"type", type()}, {"p", p_}, {"dose", dose_}}; }
@@ -168,14 +178,16 @@ std::string shape_str(const torch::Tensor& t) {
 }  // namespace
 
 void Augmentation::apply(torch::Tensor& input, torch::Tensor& target, torch::Generator& gen) const {
-  EMGAN_CHECK(ConfigError, input.defined() && (input.dim() == 3 || input.dim() == 4), "augmentation '", type(),
-              "': expected input [C, H, W] or [N, C, H, W], got ",
+  EMGAN_CHECK(ConfigError, input.defined() && (input.dim() == 3 || input.dim() == 4),
+              "augmentation '", type(), "': expected input [C, H, W] or [N, C, H, W], got ",
               input.defined() ? shape_str(input) : std::string("undefined"));
   if (target.defined()) {
-    EMGAN_CHECK(ConfigError, target.dim() == input.dim() && target.size(-1) == input.size(-1) &&
-                                 target.size(-2) == input.size(-2) && (input.dim() == 3 || target.size(0) == input.size(0)),
-                "augmentation '", type(), "': target shape ", shape_str(target), " does not fit input shape ",
-                shape_str(input));
+    EMGAN_CHECK(ConfigError,
+                target.dim() == input.dim() && target.size(-1) == input.size(-1) &&
+                    target.size(-2) == input.size(-2) &&
+                    (input.dim() == 3 || target.size(0) == input.size(0)),
+                "augmentation '", type(), "': target shape ", shape_str(target),
+                " does not fit input shape ", shape_str(input));
   }
   if (input.dim() == 3) {
     if (uniform(gen) < p_) apply_one(input, target, gen);
@@ -198,17 +210,28 @@ Registry<AugmentationPtr, const Json&>& augmentation_registry() {
     Registry<AugmentationPtr, const Json&> r("augmentation");
     r.add(
         "flip_h",
-        [](const Json& j) { check_keys(j, {}, "flip_h"); return AugmentationPtr(new FlipH(get_p(j, "flip_h"))); },
+        [](const Json& j) {
+          check_keys(j, {}, "flip_h");
+          return AugmentationPtr(new FlipH(get_p(j, "flip_h")));
+        },
         "mirror left-right");
     r.add(
         "flip_v",
-        [](const Json& j) { check_keys(j, {}, "flip_v"); return AugmentationPtr(new FlipV(get_p(j, "flip_v"))); },
+        [](const Json& j) {
+          check_keys(j, {}, "flip_v");
+          return AugmentationPtr(new FlipV(get_p(j, "flip_v")));
+        },
         "mirror top-bottom");
     r.add(
-        "rot90", [](const Json& j) { check_keys(j, {}, "rot90"); return AugmentationPtr(new Rot90(get_p(j, "rot90"))); },
+        "rot90",
+        [](const Json& j) {
+          check_keys(j, {}, "rot90");
+          return AugmentationPtr(new Rot90(get_p(j, "rot90")));
+        },
         "rotate by a random multiple of 90 degrees (of 180 for non-square images)");
     r.add(
-        "shift_scale_rotate", [](const Json& j) { return AugmentationPtr(new ShiftScaleRotate(j)); },
+        "shift_scale_rotate",
+        [](const Json& j) { return AugmentationPtr(new ShiftScaleRotate(j)); },
         "random affine warp: shift (fraction of size), scale_min..scale_max, +-rotate_deg degrees");
     r.add(
         "gaussian_noise", [](const Json& j) { return AugmentationPtr(new GaussianNoise(j)); },
@@ -222,18 +245,21 @@ Registry<AugmentationPtr, const Json&>& augmentation_registry() {
 }
 
 Compose Compose::from_json(const Json& j) {
-  EMGAN_CHECK(ConfigError, j.is_array(), "augmentation pipeline: expected a JSON list of steps, got ", j.dump());
+  EMGAN_CHECK(ConfigError, j.is_array(),
+              "augmentation pipeline: expected a JSON list of steps, got ", j.dump());
   std::vector<AugmentationPtr> steps;
   for (size_t i = 0; i < j.size(); ++i) {
     const Json& step = j[i];
     try {
-      EMGAN_CHECK(ConfigError, step.is_object() && step.contains("type") && step["type"].is_string(),
+      EMGAN_CHECK(ConfigError,
+                  step.is_object() && step.contains("type") && step["type"].is_string(),
                   "expected an object with a \"type\", got ", step.dump());
       steps.push_back(augmentation_registry().create(step["type"].get<std::string>(), step));
     } catch (const ConfigError& e) {
       throw ConfigError("augmentation step " + std::to_string(i) + ": " + e.what());
     } catch (const Json::exception& e) {
-      throw ConfigError("augmentation step " + std::to_string(i) + ": bad value in " + step.dump() + ": " + e.what());
+      throw ConfigError("augmentation step " + std::to_string(i) + ": bad value in " + step.dump() +
+                        ": " + e.what());
     }
   }
   return Compose(std::move(steps));
@@ -254,14 +280,15 @@ Sample Compose::apply(Sample sample, torch::Generator& gen) const {
   return sample;
 }
 
-torch::Tensor rot90(const torch::Tensor& x, int64_t k) {
+torch::Tensor rotate90(const torch::Tensor& x, int64_t k) {
   return torch::rot90(x, ((k % 4) + 4) % 4, {x.dim() - 2, x.dim() - 1});
 }
 
-torch::Tensor affine_warp(const torch::Tensor& x, double angle_deg, double scale, double shift_x, double shift_y,
-                          const std::string& mode, const std::string& padding, double fill) {
-  EMGAN_CHECK(ConfigError, x.dim() == 3 || x.dim() == 4, "affine_warp: expected [C, H, W] or [N, C, H, W], got ",
-              shape_str(x));
+torch::Tensor affine_warp(const torch::Tensor& x, double angle_deg, double scale, double shift_x,
+                          double shift_y, const std::string& mode, const std::string& padding,
+                          double fill) {
+  EMGAN_CHECK(ConfigError, x.dim() == 3 || x.dim() == 4,
+              "affine_warp: expected [C, H, W] or [N, C, H, W], got ", shape_str(x));
   EMGAN_CHECK(ConfigError, scale > 0, "affine_warp: scale must be > 0, got ", scale);
   check_choice("affine_warp mode", mode, {"bilinear", "nearest"});
   check_choice("affine_warp padding", padding, {"zeros", "border", "reflection"});
@@ -273,17 +300,26 @@ torch::Tensor affine_warp(const torch::Tensor& x, double angle_deg, double scale
   const double a = angle_deg * kPi / 180.0, c = std::cos(a) / scale, s = std::sin(a) / scale;
   const double m00 = c, m01 = -s, m10 = s, m11 = c;
   const double tx = shift_x * w, ty = shift_y * h;
-  const double theta_v[6] = {m00, m01 * h / w, -(m00 * tx + m01 * ty) / (w / 2),
-                             m10 * w / h, m11, -(m10 * tx + m11 * ty) / (h / 2)};
+  const double theta_v[6] = {m00,         m01 * h / w, -(m00 * tx + m01 * ty) / (w / 2),
+                             m10 * w / h, m11,         -(m10 * tx + m11 * ty) / (h / 2)};
   const auto opts = torch::TensorOptions().dtype(b.scalar_type()).device(b.device());
   const torch::Tensor theta =
-      torch::from_blob(const_cast<double*>(theta_v), {1, 2, 3}, torch::kFloat64).to(opts).expand({b.size(0), 2, 3});
-  const torch::Tensor grid = F::affine_grid(theta, {b.size(0), b.size(1), b.size(2), b.size(3)}, false);
+      torch::from_blob(const_cast<double*>(theta_v), {1, 2, 3}, torch::kFloat64)
+          .to(opts)
+          .expand({b.size(0), 2, 3});
+  const torch::Tensor grid =
+      F::affine_grid(theta, {b.size(0), b.size(1), b.size(2), b.size(3)}, false);
   auto gopts = F::GridSampleFuncOptions().align_corners(false);
-  if (mode == "nearest") gopts = gopts.mode(torch::kNearest); else gopts = gopts.mode(torch::kBilinear);
-  if (padding == "zeros") gopts = gopts.padding_mode(torch::kZeros);
-  else if (padding == "border") gopts = gopts.padding_mode(torch::kBorder);
-  else gopts = gopts.padding_mode(torch::kReflection);
+  if (mode == "nearest")
+    gopts = gopts.mode(torch::kNearest);
+  else
+    gopts = gopts.mode(torch::kBilinear);
+  if (padding == "zeros")
+    gopts = gopts.padding_mode(torch::kZeros);
+  else if (padding == "border")
+    gopts = gopts.padding_mode(torch::kBorder);
+  else
+    gopts = gopts.padding_mode(torch::kReflection);
   const bool shift_fill = padding == "zeros" && fill != 0.0;
   torch::Tensor out = F::grid_sample(shift_fill ? b - fill : b, grid, gopts);
   if (shift_fill) out = out + fill;
@@ -292,13 +328,16 @@ torch::Tensor affine_warp(const torch::Tensor& x, double angle_deg, double scale
 
 torch::Tensor gaussian_noise(const torch::Tensor& x, double sigma, torch::Generator& gen) {
   EMGAN_CHECK(ConfigError, sigma >= 0, "gaussian_noise: sigma must be >= 0, got ", sigma);
-  const torch::Tensor n = torch::randn(x.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat32));
+  const torch::Tensor n =
+      torch::randn(x.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat32));
   return x + (sigma * n).to(x.device(), x.scalar_type());
 }
 
 torch::Tensor poisson_noise(const torch::Tensor& x, double dose, torch::Generator& gen) {
-  EMGAN_CHECK(ConfigError, dose > 0, "poisson_noise: dose must be > 0 electrons per pixel, got ", dose);
-  const torch::Tensor rate = (x.detach().to(torch::kCPU, torch::kFloat32).clamp_min(0) * dose).contiguous();
+  EMGAN_CHECK(ConfigError, dose > 0, "poisson_noise: dose must be > 0 electrons per pixel, got ",
+              dose);
+  const torch::Tensor rate =
+      (x.detach().to(torch::kCPU, torch::kFloat32).clamp_min(0) * dose).contiguous();
   const torch::Tensor counts = torch::poisson(rate, gen);
   return (counts / dose).to(x.device(), x.scalar_type());
 }

@@ -26,12 +26,14 @@ std::string shape_str(const torch::Tensor& t) {
 }
 
 std::string to_lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
 bool all_digits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
 /// Orders "2" before "10" when both are numbers, else lexicographically.
@@ -57,8 +59,8 @@ std::regex compile_pattern(const std::string& pattern, bool ignore_case, const s
   } catch (const std::regex_error& e) {
     throw ConfigError(what + " '" + pattern + "' is not a valid regular expression: " + e.what());
   }
-  EMGAN_CHECK(ConfigError, re.mark_count() == 1, what, " '", pattern, "' must have exactly one capture group (the ID), it has ",
-              re.mark_count());
+  EMGAN_CHECK(ConfigError, re.mark_count() == 1, what, " '", pattern,
+              "' must have exactly one capture group (the ID), it has ", re.mark_count());
   return re;
 }
 
@@ -67,7 +69,8 @@ std::optional<std::string> match_id(const std::regex& re, const fs::path& path, 
   const std::string name = path.filename().string();
   if (!std::regex_match(name, m, re)) return std::nullopt;
   std::string id = m[1].str();
-  EMGAN_CHECK(IoError, !id.empty(), path.string(), ": the ID capture group matched an empty string");
+  EMGAN_CHECK(IoError, !id.empty(), path.string(),
+              ": the ID capture group matched an empty string");
   return ignore_case ? to_lower(id) : id;
 }
 
@@ -86,41 +89,48 @@ struct Found {
   fs::path path;
 };
 
-std::string group_phrase(const std::string& group) { return group.empty() ? "" : " in group '" + group + "'"; }
+std::string group_phrase(const std::string& group) {
+  return group.empty() ? "" : " in group '" + group + "'";
+}
 
 /// Matches inputs with targets by (group, id); every error names the files.
-std::vector<PairEntry> match_pairs(const std::vector<Found>& inputs, const std::vector<Found>& targets,
+std::vector<PairEntry> match_pairs(const std::vector<Found>& inputs,
+                                   const std::vector<Found>& targets,
                                    const std::string& target_where, const PairedFolderOptions& o,
                                    const std::string& where) {
   using Key = std::pair<std::string, std::string>;
   std::map<Key, fs::path> in_map, tg_map;
   for (const auto& f : inputs) {
     auto [it, fresh] = in_map.emplace(Key{f.group, f.id}, f.path);
-    EMGAN_CHECK(ConfigError, fresh, "duplicate input ID '", f.id, "'", group_phrase(f.group), ": '", it->second.string(),
-                "' and '", f.path.string(), "' (input_pattern '", o.input_pattern(), "')");
+    EMGAN_CHECK(ConfigError, fresh, "duplicate input ID '", f.id, "'", group_phrase(f.group), ": '",
+                it->second.string(), "' and '", f.path.string(), "' (input_pattern '",
+                o.input_pattern(), "')");
   }
   for (const auto& f : targets) {
     auto [it, fresh] = tg_map.emplace(Key{f.group, f.id}, f.path);
-    EMGAN_CHECK(ConfigError, fresh, "duplicate target ID '", f.id, "'", group_phrase(f.group), ": '",
-                it->second.string(), "' and '", f.path.string(), "' (target_pattern '", o.target_pattern(), "')");
+    EMGAN_CHECK(ConfigError, fresh, "duplicate target ID '", f.id, "'", group_phrase(f.group),
+                ": '", it->second.string(), "' and '", f.path.string(), "' (target_pattern '",
+                o.target_pattern(), "')");
   }
   std::vector<PairEntry> pairs;
   for (const auto& [key, in_path] : in_map) {
     auto it = tg_map.find(key);
-    EMGAN_CHECK(ConfigError, it != tg_map.end(), "input '", in_path.string(), "' (ID '", key.second, "'",
-                group_phrase(key.first), ") has no target in ", target_where, " matching target_pattern '",
-                o.target_pattern(), "'");
+    EMGAN_CHECK(ConfigError, it != tg_map.end(), "input '", in_path.string(), "' (ID '", key.second,
+                "'", group_phrase(key.first), ") has no target in ", target_where,
+                " matching target_pattern '", o.target_pattern(), "'");
     pairs.push_back(PairEntry{key.second, key.first, in_path, it->second});
   }
   if (o.require_all_targets_used()) {
     for (const auto& [key, tg_path] : tg_map) {
-      EMGAN_CHECK(ConfigError, in_map.count(key), "target '", tg_path.string(), "' (ID '", key.second, "'",
-                  group_phrase(key.first), ") has no input matching input_pattern '", o.input_pattern(),
+      EMGAN_CHECK(ConfigError, in_map.count(key), "target '", tg_path.string(), "' (ID '",
+                  key.second, "'", group_phrase(key.first),
+                  ") has no input matching input_pattern '", o.input_pattern(),
                   "' (set require_all_targets_used=false to ignore extra targets)");
     }
   }
-  EMGAN_CHECK(ConfigError, !pairs.empty(), "no image pairs found in ", where, " (", inputs.size(), " inputs matching '",
-              o.input_pattern(), "', ", targets.size(), " targets matching '", o.target_pattern(), "')");
+  EMGAN_CHECK(ConfigError, !pairs.empty(), "no image pairs found in ", where, " (", inputs.size(),
+              " inputs matching '", o.input_pattern(), "', ", targets.size(), " targets matching '",
+              o.target_pattern(), "')");
   std::sort(pairs.begin(), pairs.end(), [](const PairEntry& a, const PairEntry& b) {
     if (a.group != b.group) return a.group < b.group;
     return natural_less(a.id, b.id);
@@ -129,7 +139,8 @@ std::vector<PairEntry> match_pairs(const std::vector<Found>& inputs, const std::
 }
 
 void check_index(size_t index, size_t size, const char* what) {
-  EMGAN_CHECK(ConfigError, index < size, what, ": sample index ", index, " out of range (size ", size, ")");
+  EMGAN_CHECK(ConfigError, index < size, what, ": sample index ", index, " out of range (size ",
+              size, ")");
 }
 
 }  // namespace
@@ -149,16 +160,16 @@ Batch collate(const std::vector<Sample>& samples) {
   Batch b;
   for (const auto& s : samples) {
     EMGAN_CHECK(ConfigError, s.input.defined(), "collate: sample '", s.key(), "' has no input");
-    EMGAN_CHECK(ConfigError, s.input.sizes() == first.input.sizes(), "collate: sample '", s.key(), "' has input shape ",
-                shape_str(s.input), " but sample '", first.key(), "' has ", shape_str(first.input),
-                " (crop samples to one size before batching)");
+    EMGAN_CHECK(ConfigError, s.input.sizes() == first.input.sizes(), "collate: sample '", s.key(),
+                "' has input shape ", shape_str(s.input), " but sample '", first.key(), "' has ",
+                shape_str(first.input), " (crop samples to one size before batching)");
     EMGAN_CHECK(ConfigError, s.has_target() == first.has_target(), "collate: sample '", s.key(),
                 s.has_target() ? "' has a target" : "' has no target", " but sample '", first.key(),
                 first.has_target() ? "' has one" : "' has none");
     if (s.has_target()) {
-      EMGAN_CHECK(ConfigError, s.target.sizes() == first.target.sizes(), "collate: sample '", s.key(),
-                  "' has target shape ", shape_str(s.target), " but sample '", first.key(), "' has ",
-                  shape_str(first.target));
+      EMGAN_CHECK(ConfigError, s.target.sizes() == first.target.sizes(), "collate: sample '",
+                  s.key(), "' has target shape ", shape_str(s.target), " but sample '", first.key(),
+                  "' has ", shape_str(first.target));
       targets.push_back(s.target);
     }
     inputs.push_back(s.input);
@@ -174,7 +185,9 @@ Batch collate(const std::vector<Sample>& samples) {
 
 // --- randomness ------------------------------------------------------------------
 
-torch::Generator make_generator(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+torch::Generator make_generator(uint64_t seed) {
+  return at::make_generator<at::CPUGeneratorImpl>(seed);
+}
 
 double uniform(torch::Generator& gen) {
   return torch::rand({1}, gen, torch::TensorOptions().dtype(torch::kFloat64)).item<double>();
@@ -194,7 +207,9 @@ uint64_t splitmix64(uint64_t x) {
 }
 }  // namespace
 
-uint64_t mix_seed(uint64_t a, uint64_t b) { return splitmix64(splitmix64(a) ^ (b * 0xD1B54A32D192ED03ULL + 1)); }
+uint64_t mix_seed(uint64_t a, uint64_t b) {
+  return splitmix64(splitmix64(a) ^ (b * 0xD1B54A32D192ED03ULL + 1));
+}
 uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c) { return mix_seed(mix_seed(a, b), c); }
 
 std::vector<size_t> seeded_permutation(size_t n, uint64_t seed) {
@@ -212,7 +227,8 @@ std::vector<size_t> seeded_permutation(size_t n, uint64_t seed) {
 
 namespace {
 torch::Tensor as_planes(const torch::Tensor& x) {
-  EMGAN_CHECK(ConfigError, x.dim() >= 2, "pad: expected a tensor with >= 2 dims, got shape ", shape_str(x));
+  EMGAN_CHECK(ConfigError, x.dim() >= 2, "pad: expected a tensor with >= 2 dims, got shape ",
+              shape_str(x));
   return x.reshape({1, -1, x.size(-2), x.size(-1)});
 }
 torch::Tensor from_planes(const torch::Tensor& y, const torch::Tensor& like) {
@@ -226,7 +242,8 @@ torch::Tensor from_planes(const torch::Tensor& y, const torch::Tensor& like) {
 torch::Tensor pad(const torch::Tensor& x, const Padding& p, const std::string& mode, double value) {
   check_choice("pad mode", mode, {"reflect", "replicate", "constant"});
   EMGAN_CHECK(ConfigError, p.top >= 0 && p.bottom >= 0 && p.left >= 0 && p.right >= 0,
-              "pad: padding must be >= 0, got top ", p.top, " bottom ", p.bottom, " left ", p.left, " right ", p.right);
+              "pad: padding must be >= 0, got top ", p.top, " bottom ", p.bottom, " left ", p.left,
+              " right ", p.right);
   if (p.empty()) return x;
   torch::Tensor y = as_planes(x);
   if (mode == "constant") {
@@ -251,9 +268,11 @@ torch::Tensor pad(const torch::Tensor& x, const Padding& p, const std::string& m
 }
 
 torch::Tensor crop(const torch::Tensor& x, int64_t y0, int64_t x0, int64_t height, int64_t width) {
-  EMGAN_CHECK(ConfigError, x.dim() >= 2 && y0 >= 0 && x0 >= 0 && height > 0 && width > 0 &&
-                               y0 + height <= x.size(-2) && x0 + width <= x.size(-1),
-              "crop: window (y ", y0, ", x ", x0, ", ", height, " x ", width, ") does not fit in shape ", shape_str(x));
+  EMGAN_CHECK(ConfigError,
+              x.dim() >= 2 && y0 >= 0 && x0 >= 0 && height > 0 && width > 0 &&
+                  y0 + height <= x.size(-2) && x0 + width <= x.size(-1),
+              "crop: window (y ", y0, ", x ", x0, ", ", height, " x ", width,
+              ") does not fit in shape ", shape_str(x));
   return x.narrow(-2, y0, height).narrow(-1, x0, width);
 }
 
@@ -268,8 +287,8 @@ Padding padding_to_multiple(int64_t height, int64_t width, int64_t multiple) {
   return Padding{ph / 2, ph - ph / 2, pw / 2, pw - pw / 2};
 }
 
-torch::Tensor pad_to_multiple(const torch::Tensor& x, int64_t multiple, Padding* applied, const std::string& mode,
-                              double value) {
+torch::Tensor pad_to_multiple(const torch::Tensor& x, int64_t multiple, Padding* applied,
+                              const std::string& mode, double value) {
   const Padding p = padding_to_multiple(x.size(-2), x.size(-1), multiple);
   if (applied) *applied = p;
   return pad(x, p, mode, value);
@@ -277,18 +296,20 @@ torch::Tensor pad_to_multiple(const torch::Tensor& x, int64_t multiple, Padding*
 
 namespace {
 void check_crop(const CropOptions& o) {
-  EMGAN_CHECK(ConfigError, o.height() > 0 && o.width() > 0, "crop size must be > 0, got ", o.height(), " x ",
-              o.width());
+  EMGAN_CHECK(ConfigError, o.height() > 0 && o.width() > 0, "crop size must be > 0, got ",
+              o.height(), " x ", o.width());
   check_choice("crop pad_mode", o.pad_mode(), {"reflect", "replicate", "constant"});
 }
 
 /// Pads input and target (centred) up to at least the crop size.
 Sample pad_for_crop(Sample s, const CropOptions& o) {
-  EMGAN_CHECK(ConfigError, s.input.defined() && s.input.dim() >= 2, "crop: sample '", s.key(), "' has no 2D input");
+  EMGAN_CHECK(ConfigError, s.input.defined() && s.input.dim() >= 2, "crop: sample '", s.key(),
+              "' has no 2D input");
   if (s.has_target()) {
-    EMGAN_CHECK(ConfigError, s.target.size(-1) == s.input.size(-1) && s.target.size(-2) == s.input.size(-2),
-                "crop: sample '", s.key(), "' input shape ", shape_str(s.input), " and target shape ",
-                shape_str(s.target), " differ in height/width");
+    EMGAN_CHECK(ConfigError,
+                s.target.size(-1) == s.input.size(-1) && s.target.size(-2) == s.input.size(-2),
+                "crop: sample '", s.key(), "' input shape ", shape_str(s.input),
+                " and target shape ", shape_str(s.target), " differ in height/width");
   }
   const int64_t ph = std::max<int64_t>(0, o.height() - s.input.size(-2));
   const int64_t pw = std::max<int64_t>(0, o.width() - s.input.size(-1));
@@ -336,7 +357,8 @@ std::vector<fs::path> list_image_files(const fs::path& dir, bool recursive) {
   };
   try {
     if (recursive) {
-      for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
+      for (auto it = fs::recursive_directory_iterator(dir);
+           it != fs::recursive_directory_iterator(); ++it) {
         const std::string name = it->path().filename().string();
         if (!name.empty() && name[0] == '.' && it->is_directory()) {
           it.disable_recursion_pending();
@@ -354,7 +376,8 @@ std::vector<fs::path> list_image_files(const fs::path& dir, bool recursive) {
   return out;
 }
 
-std::optional<std::string> extract_id(const fs::path& path, const std::string& pattern, bool ignore_case) {
+std::optional<std::string> extract_id(const fs::path& path, const std::string& pattern,
+                                      bool ignore_case) {
   return match_id(compile_pattern(pattern, ignore_case, "ID pattern"), path, ignore_case);
 }
 
@@ -365,8 +388,9 @@ torch::Tensor load_checked_image(const fs::path& path, bool check_finite) {
     const int64_t n = bad.sum().item<int64_t>();
     if (n > 0) {
       const int64_t first = bad.reshape({-1}).nonzero().index({0, 0}).item<int64_t>();
-      throw IoError(detail::concat("'", path.string(), "' contains ", n, " NaN/Inf value(s) (first at flat index ",
-                                   first, ", shape ", shape_str(t), ")"));
+      throw IoError(detail::concat("'", path.string(), "' contains ", n,
+                                   " NaN/Inf value(s) (first at flat index ", first, ", shape ",
+                                   shape_str(t), ")"));
     }
   }
   return t;
@@ -391,14 +415,16 @@ PairedFolderDataset::PairedFolderDataset(const fs::path& input_dir, const fs::pa
   std::vector<Found> inputs, targets;
   for (const auto& p : list_image_files(input_dir)) {
     auto id = match_id(in_re, p, o.ignore_case());
-    EMGAN_CHECK(ConfigError, id || !o.strict(), "input file '", p.string(), "' does not match input_pattern '",
-                o.input_pattern(), "' (set strict=false to ignore such files)");
+    EMGAN_CHECK(ConfigError, id || !o.strict(), "input file '", p.string(),
+                "' does not match input_pattern '", o.input_pattern(),
+                "' (set strict=false to ignore such files)");
     if (id) inputs.push_back(Found{*id, "", p});
   }
   for (const auto& p : list_image_files(target_dir)) {
     auto id = match_id(tg_re, p, o.ignore_case());
-    EMGAN_CHECK(ConfigError, id || !o.strict(), "target file '", p.string(), "' does not match target_pattern '",
-                o.target_pattern(), "' (set strict=false to ignore such files)");
+    EMGAN_CHECK(ConfigError, id || !o.strict(), "target file '", p.string(),
+                "' does not match target_pattern '", o.target_pattern(),
+                "' (set strict=false to ignore such files)");
     if (id) targets.push_back(Found{*id, "", p});
   }
   pairs_ = match_pairs(inputs, targets, "'" + target_dir.string() + "'", o,
@@ -411,7 +437,8 @@ PairedFolderDataset::PairedFolderDataset(std::vector<PairEntry> pairs, PairedFol
   finish_construction();
 }
 
-std::shared_ptr<PairedFolderDataset> PairedFolderDataset::from_tree(const fs::path& root, PairedFolderOptions options) {
+std::shared_ptr<PairedFolderDataset> PairedFolderDataset::from_tree(const fs::path& root,
+                                                                    PairedFolderOptions options) {
   const auto& o = options;
   const std::regex in_re = compile_pattern(o.input_pattern(), o.ignore_case(), "input_pattern");
   const std::regex tg_re = compile_pattern(o.target_pattern(), o.ignore_case(), "target_pattern");
@@ -419,17 +446,19 @@ std::shared_ptr<PairedFolderDataset> PairedFolderDataset::from_tree(const fs::pa
   for (const auto& p : list_image_files(root, true)) {
     auto in_id = match_id(in_re, p, o.ignore_case());
     auto tg_id = match_id(tg_re, p, o.ignore_case());
-    EMGAN_CHECK(ConfigError, !(in_id && tg_id), "file '", p.string(), "' matches both input_pattern '",
-                o.input_pattern(), "' and target_pattern '", o.target_pattern(), "'");
-    EMGAN_CHECK(ConfigError, in_id || tg_id || !o.strict(), "file '", p.string(), "' matches neither input_pattern '",
-                o.input_pattern(), "' nor target_pattern '", o.target_pattern(),
-                "' (set strict=false to ignore such files)");
+    EMGAN_CHECK(ConfigError, !(in_id && tg_id), "file '", p.string(),
+                "' matches both input_pattern '", o.input_pattern(), "' and target_pattern '",
+                o.target_pattern(), "'");
+    EMGAN_CHECK(ConfigError, in_id || tg_id || !o.strict(), "file '", p.string(),
+                "' matches neither input_pattern '", o.input_pattern(), "' nor target_pattern '",
+                o.target_pattern(), "' (set strict=false to ignore such files)");
     if (in_id) inputs.push_back(Found{*in_id, group_of(p, root), p});
     if (tg_id) targets.push_back(Found{*tg_id, group_of(p, root), p});
   }
   auto pairs = match_pairs(inputs, targets, "its group folder under '" + root.string() + "'", o,
                            "the tree '" + root.string() + "'");
-  return std::shared_ptr<PairedFolderDataset>(new PairedFolderDataset(std::move(pairs), std::move(options)));
+  return std::shared_ptr<PairedFolderDataset>(
+      new PairedFolderDataset(std::move(pairs), std::move(options)));
 }
 
 void PairedFolderDataset::finish_construction() {
@@ -468,13 +497,15 @@ Sample PairedFolderDataset::get(size_t index) const {
   s.target_path = e.target_path.string();
   s.input = load_checked_image(e.input_path, options_.check_finite());
   s.target = load_checked_image(e.target_path, options_.check_finite());
-  const bool same = s.input.dim() == s.target.dim() &&
-                    s.input.sizes().slice(1).equals(s.target.sizes().slice(1));
-  EMGAN_CHECK(IoError, same, "paired images differ in shape: input '", s.input_path, "' is ", shape_str(s.input),
-              ", target '", s.target_path, "' is ", shape_str(s.target), " (expected the same height/width)");
+  const bool same =
+      s.input.dim() == s.target.dim() && s.input.sizes().slice(1).equals(s.target.sizes().slice(1));
+  EMGAN_CHECK(IoError, same, "paired images differ in shape: input '", s.input_path, "' is ",
+              shape_str(s.input), ", target '", s.target_path, "' is ", shape_str(s.target),
+              " (expected the same height/width)");
   if (options_.cache()) {
     std::lock_guard<std::mutex> lock(mutex_);
-    cache_.emplace(index, Sample{s.input.clone(), s.target.clone(), s.id, s.group, s.input_path, s.target_path});
+    cache_.emplace(index, Sample{s.input.clone(), s.target.clone(), s.id, s.group, s.input_path,
+                                 s.target_path});
   }
   return s;
 }
@@ -491,8 +522,8 @@ SingleFolderDataset::SingleFolderDataset(const fs::path& dir, SingleFolderOption
     std::string id;
     if (re) {
       auto m = match_id(*re, p, o.ignore_case());
-      EMGAN_CHECK(ConfigError, m || !o.strict(), "file '", p.string(), "' does not match pattern '", o.pattern(),
-                  "' (set strict=false to ignore such files)");
+      EMGAN_CHECK(ConfigError, m || !o.strict(), "file '", p.string(), "' does not match pattern '",
+                  o.pattern(), "' (set strict=false to ignore such files)");
       if (!m) continue;
       id = *m;
     } else {
@@ -500,8 +531,8 @@ SingleFolderDataset::SingleFolderDataset(const fs::path& dir, SingleFolderOption
     }
     const std::string g = o.recursive() ? group_of(p, dir) : std::string();
     auto [it, fresh] = seen.emplace(std::make_pair(g, id), p);
-    EMGAN_CHECK(ConfigError, fresh, "duplicate ID '", id, "'", group_phrase(g), ": '", it->second.string(), "' and '",
-                p.string(), "'");
+    EMGAN_CHECK(ConfigError, fresh, "duplicate ID '", id, "'", group_phrase(g), ": '",
+                it->second.string(), "' and '", p.string(), "'");
     files_.push_back(p);
     ids_.push_back(id);
     groups_.push_back(g);
@@ -544,7 +575,8 @@ Sample SingleFolderDataset::get(size_t index) const {
 
 // --- UnpairedDataset ----------------------------------------------------------------------
 
-UnpairedDataset::UnpairedDataset(const fs::path& dir_a, const fs::path& dir_b, SingleFolderOptions options)
+UnpairedDataset::UnpairedDataset(const fs::path& dir_a, const fs::path& dir_b,
+                                 SingleFolderOptions options)
     : a_(dir_a, options), b_(dir_b, options) {}
 
 size_t UnpairedDataset::size() const { return std::max(a_.size(), b_.size()); }
@@ -587,10 +619,10 @@ VolumeDataset::VolumeDataset(torch::Tensor volume, VolumeOptions options, std::s
   if (volume_.dim() == 3) volume_ = volume_.unsqueeze(0);
   const auto& o = options_;
   check_choice("volume mode", o.mode(), {"slice", "cube"});
-  EMGAN_CHECK(ConfigError, o.axis() >= -1 && o.axis() <= 2, name_, ": volume axis must be -1, 0, 1 or 2, got ",
-              o.axis());
-  EMGAN_CHECK(ConfigError, o.samples_per_epoch() > 0, name_, ": samples_per_epoch must be > 0, got ",
-              o.samples_per_epoch());
+  EMGAN_CHECK(ConfigError, o.axis() >= -1 && o.axis() <= 2, name_,
+              ": volume axis must be -1, 0, 1 or 2, got ", o.axis());
+  EMGAN_CHECK(ConfigError, o.samples_per_epoch() > 0, name_,
+              ": samples_per_epoch must be > 0, got ", o.samples_per_epoch());
   const int64_t smallest = std::min({volume_.size(1), volume_.size(2), volume_.size(3)});
   if (o.mode() == "cube") {
     EMGAN_CHECK(ConfigError, o.size() > 0 && o.size() <= smallest, name_, ": cube size ", o.size(),
@@ -602,13 +634,15 @@ VolumeDataset::VolumeDataset(torch::Tensor volume, VolumeOptions options, std::s
       for (int64_t d = 1; d <= 3; ++d) {
         if (d == a + 1) continue;
         EMGAN_CHECK(ConfigError, o.size() <= volume_.size(d), name_, ": slice size ", o.size(),
-                    " is larger than dimension ", d, " of volume shape ", shape_str(volume_), " (axis ", a, ")");
+                    " is larger than dimension ", d, " of volume shape ", shape_str(volume_),
+                    " (axis ", a, ")");
       }
     }
   }
 }
 
-std::shared_ptr<VolumeDataset> VolumeDataset::from_file(const fs::path& path, VolumeOptions options) {
+std::shared_ptr<VolumeDataset> VolumeDataset::from_file(const fs::path& path,
+                                                        VolumeOptions options) {
   torch::Tensor v = load_checked_image(path);
   EMGAN_CHECK(IoError, v.dim() == 4, "'", path.string(), "' is not a volume: shape ", shape_str(v),
               " (expected [C, D, H, W])");
@@ -657,8 +691,10 @@ Sample VolumeDataset::get(size_t index, uint64_t seed) const {
 TensorDataset::TensorDataset(std::vector<Sample> samples) : samples_(std::move(samples)) {
   std::set<std::string> keys;
   for (const auto& s : samples_) {
-    EMGAN_CHECK(ConfigError, s.input.defined(), "TensorDataset: sample '", s.key(), "' has no input");
-    EMGAN_CHECK(ConfigError, keys.insert(s.key()).second, "TensorDataset: duplicate sample key '", s.key(), "'");
+    EMGAN_CHECK(ConfigError, s.input.defined(), "TensorDataset: sample '", s.key(),
+                "' has no input");
+    EMGAN_CHECK(ConfigError, keys.insert(s.key()).second, "TensorDataset: duplicate sample key '",
+                s.key(), "'");
   }
 }
 

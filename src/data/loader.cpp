@@ -9,26 +9,32 @@ namespace emgan::data {
 LoaderPosition LoaderPosition::from_json(const Json& j) {
   try {
     LoaderPosition p{j.at("epoch").get<int64_t>(), j.at("batch").get<int64_t>()};
-    EMGAN_CHECK(ConfigError, p.epoch >= 0 && p.batch >= 0, "loader position must be >= 0, got ", j.dump());
+    EMGAN_CHECK(ConfigError, p.epoch >= 0 && p.batch >= 0, "loader position must be >= 0, got ",
+                j.dump());
     return p;
   } catch (const Json::exception& e) {
-    throw ConfigError("loader position: expected {\"epoch\": E, \"batch\": B}, got " + j.dump() + ": " + e.what());
+    throw ConfigError("loader position: expected {\"epoch\": E, \"batch\": B}, got " + j.dump() +
+                      ": " + e.what());
   }
 }
 
-DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options, std::vector<size_t> indices,
-                       SampleTransform transform)
-    : dataset_(std::move(dataset)), options_(options), indices_(std::move(indices)), transform_(std::move(transform)) {
+DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options,
+                       std::vector<size_t> indices, SampleTransform transform)
+    : dataset_(std::move(dataset)),
+      options_(options),
+      indices_(std::move(indices)),
+      transform_(std::move(transform)) {
   EMGAN_CHECK(ConfigError, dataset_ != nullptr, "DataLoader: no data set");
-  EMGAN_CHECK(ConfigError, options_.batch_size > 0, "DataLoader: batch_size must be > 0, got ", options_.batch_size);
+  EMGAN_CHECK(ConfigError, options_.batch_size > 0, "DataLoader: batch_size must be > 0, got ",
+              options_.batch_size);
   EMGAN_CHECK(ConfigError, options_.prefetch >= 0 && options_.prefetch <= 64,
               "DataLoader: prefetch must be in [0, 64], got ", options_.prefetch);
   if (indices_.empty()) {
     for (size_t i = 0; i < dataset_->size(); ++i) indices_.push_back(i);
   }
   for (size_t i : indices_) {
-    EMGAN_CHECK(ConfigError, i < dataset_->size(), "DataLoader: index ", i, " out of range (data set size ",
-                dataset_->size(), ")");
+    EMGAN_CHECK(ConfigError, i < dataset_->size(), "DataLoader: index ", i,
+                " out of range (data set size ", dataset_->size(), ")");
   }
   EMGAN_CHECK(ConfigError, batches_per_epoch() > 0, "DataLoader: an epoch of ", indices_.size(),
               " samples holds no batch of ", options_.batch_size, " with drop_last");
@@ -39,14 +45,16 @@ DataLoader::~DataLoader() { stop_worker(); }
 
 int64_t DataLoader::batches_per_epoch() const {
   const auto n = static_cast<int64_t>(indices_.size());
-  return options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
+  return options_.drop_last ? n / options_.batch_size
+                            : (n + options_.batch_size - 1) / options_.batch_size;
 }
 
 std::vector<size_t> DataLoader::order(int64_t epoch) const {
   std::lock_guard<std::mutex> lock(order_mutex_);
   if (cached_epoch_ != epoch) {
     cached_order_ = indices_;
-    if (options_.shuffle) seeded_shuffle(cached_order_, mix_seed(options_.seed, static_cast<uint64_t>(epoch)));
+    if (options_.shuffle)
+      seeded_shuffle(cached_order_, mix_seed(options_.seed, static_cast<uint64_t>(epoch)));
     cached_epoch_ = epoch;
   }
   return cached_order_;
@@ -54,12 +62,13 @@ std::vector<size_t> DataLoader::order(int64_t epoch) const {
 
 std::vector<size_t> DataLoader::batch_indices(const LoaderPosition& pos) const {
   EMGAN_CHECK(ConfigError, pos.epoch >= 0 && pos.batch >= 0 && pos.batch < batches_per_epoch(),
-              "DataLoader: no batch ", pos.batch, " in epoch ", pos.epoch, " (", batches_per_epoch(),
-              " batches per epoch)");
+              "DataLoader: no batch ", pos.batch, " in epoch ", pos.epoch, " (",
+              batches_per_epoch(), " batches per epoch)");
   const auto ord = order(pos.epoch);
   const size_t begin = static_cast<size_t>(pos.batch * options_.batch_size);
   const size_t end = std::min(ord.size(), begin + static_cast<size_t>(options_.batch_size));
-  return {ord.begin() + static_cast<std::ptrdiff_t>(begin), ord.begin() + static_cast<std::ptrdiff_t>(end)};
+  return {ord.begin() + static_cast<std::ptrdiff_t>(begin),
+          ord.begin() + static_cast<std::ptrdiff_t>(end)};
 }
 
 DataLoader::Item DataLoader::produce(const LoaderPosition& pos) const {
@@ -111,7 +120,8 @@ void DataLoader::worker_loop(LoaderPosition pos) {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      cv_.wait(lock, [&] { return stop_ || static_cast<int64_t>(queue_.size()) < options_.prefetch; });
+      cv_.wait(lock,
+               [&] { return stop_ || static_cast<int64_t>(queue_.size()) < options_.prefetch; });
       if (stop_) return;
     }
     Item item = produce(pos);
@@ -155,8 +165,8 @@ std::optional<Batch> DataLoader::next() {
 
 void DataLoader::set_position(const LoaderPosition& pos) {
   EMGAN_CHECK(ConfigError, pos.epoch >= 0 && pos.batch >= 0 && pos.batch <= batches_per_epoch(),
-              "DataLoader: cannot resume at batch ", pos.batch, " of epoch ", pos.epoch, " (", batches_per_epoch(),
-              " batches per epoch)");
+              "DataLoader: cannot resume at batch ", pos.batch, " of epoch ", pos.epoch, " (",
+              batches_per_epoch(), " batches per epoch)");
   stop_worker();
   position_ = pos;
   start_worker();

@@ -27,11 +27,13 @@ uint64_t fnv1a(const std::string& s) {
 
 std::string SplitItem::key() const { return make_key(id, group); }
 
-bool SplitItem::operator<(const SplitItem& o) const { return group != o.group ? group < o.group : id < o.id; }
+bool SplitItem::operator<(const SplitItem& o) const {
+  return group != o.group ? group < o.group : id < o.id;
+}
 
 const std::vector<SplitItem>& KFoldSplit::test_items(int f) const {
-  EMGAN_CHECK(ConfigError, f >= 0 && f < static_cast<int>(folds.size()), "fold ", f, " out of range [0, ",
-              folds.size(), ")");
+  EMGAN_CHECK(ConfigError, f >= 0 && f < static_cast<int>(folds.size()), "fold ", f,
+              " out of range [0, ", folds.size(), ")");
   return folds[static_cast<size_t>(f)];
 }
 
@@ -93,7 +95,8 @@ KFoldSplit KFoldSplit::from_json(const Json& j, const std::string& source) {
       std::vector<SplitItem> fold;
       for (const auto& ji : jf) {
         SplitItem it{ji.at("id").get<std::string>(), ji.value("group", std::string())};
-        EMGAN_CHECK(ConfigError, seen.insert(it.key()).second, source, ": item '", it.key(), "' is in two folds");
+        EMGAN_CHECK(ConfigError, seen.insert(it.key()).second, source, ": item '", it.key(),
+                    "' is in two folds");
         fold.push_back(it);
       }
       s.folds.push_back(std::move(fold));
@@ -101,24 +104,26 @@ KFoldSplit KFoldSplit::from_json(const Json& j, const std::string& source) {
   } catch (const Json::exception& e) {
     throw ConfigError(source + ": malformed split: " + e.what());
   }
-  EMGAN_CHECK(ConfigError, static_cast<int>(s.folds.size()) == s.k, source, ": k is ", s.k, " but there are ",
-              s.folds.size(), " folds");
+  EMGAN_CHECK(ConfigError, static_cast<int>(s.folds.size()) == s.k, source, ": k is ", s.k,
+              " but there are ", s.folds.size(), " folds");
   return s;
 }
 
 std::vector<SplitItem> split_items(const Dataset& dataset) {
   std::vector<SplitItem> out;
-  for (size_t i = 0; i < dataset.size(); ++i) out.push_back(SplitItem{dataset.id(i), dataset.group(i)});
+  for (size_t i = 0; i < dataset.size(); ++i)
+    out.push_back(SplitItem{dataset.id(i), dataset.group(i)});
   return out;
 }
 
 KFoldSplit make_kfold(std::vector<SplitItem> items, int k, uint64_t seed, bool stratified) {
   EMGAN_CHECK(ConfigError, k >= 2, "k-fold split: k must be >= 2, got ", k);
-  EMGAN_CHECK(ConfigError, static_cast<size_t>(k) <= items.size(), "k-fold split: k = ", k, " folds need at least ", k,
-              " images, got ", items.size());
+  EMGAN_CHECK(ConfigError, static_cast<size_t>(k) <= items.size(), "k-fold split: k = ", k,
+              " folds need at least ", k, " images, got ", items.size());
   std::sort(items.begin(), items.end());
   for (size_t i = 1; i < items.size(); ++i) {
-    EMGAN_CHECK(ConfigError, !(items[i] == items[i - 1]), "k-fold split: duplicate item '", items[i].key(), "'");
+    EMGAN_CHECK(ConfigError, !(items[i] == items[i - 1]), "k-fold split: duplicate item '",
+                items[i].key(), "'");
   }
   KFoldSplit s;
   s.k = k;
@@ -147,8 +152,8 @@ KFoldSplit make_kfold(std::vector<SplitItem> items, int k, uint64_t seed, bool s
 }
 
 KFoldSplit nested_split(const KFoldSplit& outer, int outer_fold, int inner_k) {
-  return make_kfold(outer.train_items(outer_fold), inner_k, mix_seed(outer.seed, static_cast<uint64_t>(outer_fold) + 1),
-                    outer.stratified);
+  return make_kfold(outer.train_items(outer_fold), inner_k,
+                    mix_seed(outer.seed, static_cast<uint64_t>(outer_fold) + 1), outer.stratified);
 }
 
 fs::path save_split(const KFoldSplit& split, const fs::path& run_dir) {
@@ -186,20 +191,25 @@ torch::Tensor safe_scale(const torch::Tensor& s) {
   return torch::where(s > 0, s, torch::ones_like(s));
 }
 
-void check_options(const Json& j, const std::vector<std::string>& allowed, const std::string& name) {
-  EMGAN_CHECK(ConfigError, j.is_object(), "normalizer '", name, "': options must be a JSON object, got ", j.dump());
+void check_options(const Json& j, const std::vector<std::string>& allowed,
+                   const std::string& name) {
+  EMGAN_CHECK(ConfigError, j.is_object(), "normalizer '", name,
+              "': options must be a JSON object, got ", j.dump());
   for (const auto& [key, value] : j.items()) {
     (void)value;
     if (key == "name") continue;
-    EMGAN_CHECK(ConfigError, std::find(allowed.begin(), allowed.end(), key) != allowed.end(), "normalizer '", name,
-                "': unknown option '", key, "'", allowed.empty() ? " (it has none)" : " (known: " + join(allowed) + ")");
+    EMGAN_CHECK(ConfigError, std::find(allowed.begin(), allowed.end(), key) != allowed.end(),
+                "normalizer '", name, "': unknown option '", key, "'",
+                allowed.empty() ? " (it has none)" : " (known: " + join(allowed) + ")");
   }
 }
 
 class NoneNormalizer : public Normalizer {
  public:
   std::string name() const override { return "none"; }
-  Normalized forward(const torch::Tensor& image) const override { return {image, compute_stats(image, {})}; }
+  Normalized forward(const torch::Tensor& image) const override {
+    return {image, compute_stats(image, {})};
+  }
   Normalized forward_batch(const torch::Tensor& batch) const override { return forward(batch); }
   NormStats dataset_stats() const override { return {torch::zeros({}), torch::ones({}), {}}; }
   Json to_json() const override { return Json{{"name", name()}}; }
@@ -281,11 +291,13 @@ class DatasetNormalizer : public Normalizer {
   }
   Normalized forward_batch(const torch::Tensor& batch) const override { return forward(batch); }
   NormStats dataset_stats() const override {
-    EMGAN_CHECK(ConfigError, fitted_, "normalizer '", name(), "' is used before fit() on the training images");
+    EMGAN_CHECK(ConfigError, fitted_, "normalizer '", name(),
+                "' is used before fit() on the training images");
     return {torch::full({}, offset_), torch::full({}, scale_), {}};
   }
   void set_fitted(double offset, double scale) {
-    EMGAN_CHECK(ConfigError, scale > 0, "normalizer '", name(), "': fitted scale must be > 0, got ", scale);
+    EMGAN_CHECK(ConfigError, scale > 0, "normalizer '", name(), "': fitted scale must be > 0, got ",
+                scale);
     offset_ = offset;
     scale_ = scale;
     fitted_ = true;
@@ -299,12 +311,14 @@ class DatasetNormalizer : public Normalizer {
     return j;
   }
   void load_fitted(const Json& j) {
-    if (j.value("fitted", false)) set_fitted(j.at("offset_value").get<double>(), j.at("scale_value").get<double>());
+    if (j.value("fitted", false))
+      set_fitted(j.at("offset_value").get<double>(), j.at("scale_value").get<double>());
   }
 
  protected:
   NormStats compute_stats(const torch::Tensor& x, const std::vector<int64_t>&) const override {
-    EMGAN_CHECK(ConfigError, fitted_, "normalizer '", name(), "' is used before fit() on the training images");
+    EMGAN_CHECK(ConfigError, fitted_, "normalizer '", name(),
+                "' is used before fit() on the training images");
     auto o = torch::TensorOptions().dtype(x.scalar_type()).device(x.device());
     return {torch::full({}, offset_, o), torch::full({}, scale_, o), {}};
   }
@@ -359,15 +373,17 @@ class DatasetMeanStdNormalizer : public DatasetNormalizer {
 }  // namespace
 
 void Normalizer::fit(const std::vector<torch::Tensor>& train_images) {
-  EMGAN_CHECK(ConfigError, !train_images.empty(), "normalizer '", name(), "': fit() got no training images");
+  EMGAN_CHECK(ConfigError, !train_images.empty(), "normalizer '", name(),
+              "': fit() got no training images");
   for (const auto& t : train_images) {
-    EMGAN_CHECK(ConfigError, t.defined() && t.numel() > 0, "normalizer '", name(), "': fit() got an empty image");
+    EMGAN_CHECK(ConfigError, t.defined() && t.numel() > 0, "normalizer '", name(),
+                "': fit() got an empty image");
   }
 }
 
 Normalized Normalizer::forward_batch(const torch::Tensor& batch) const {
-  EMGAN_CHECK(ConfigError, batch.dim() >= 2, "normalizer '", name(), "': forward_batch expects [N, ...], got ",
-              batch.dim(), " dims");
+  EMGAN_CHECK(ConfigError, batch.dim() >= 2, "normalizer '", name(),
+              "': forward_batch expects [N, ...], got ", batch.dim(), " dims");
   std::vector<int64_t> dims;
   for (int64_t d = 1; d < batch.dim(); ++d) dims.push_back(d);
   auto st = compute_stats(batch, dims);
@@ -388,21 +404,33 @@ torch::Tensor Normalizer::inverse(const torch::Tensor& y, const NormStats& st) c
 }
 
 NormStats Normalizer::dataset_stats() const {
-  throw ConfigError("normalizer '" + name() + "' has per-image statistics: pass the stats returned by forward()");
+  throw ConfigError("normalizer '" + name() +
+                    "' has per-image statistics: pass the stats returned by forward()");
 }
 
 Registry<NormalizerPtr, const Json&>& normalizer_registry() {
   static Registry<NormalizerPtr, const Json&> reg = [] {
     Registry<NormalizerPtr, const Json&> r("normalizer");
     r.add(
-        "none", [](const Json& j) { check_options(j, {}, "none"); return NormalizerPtr(new NoneNormalizer()); },
+        "none",
+        [](const Json& j) {
+          check_options(j, {}, "none");
+          return NormalizerPtr(new NoneNormalizer());
+        },
         "identity");
     r.add(
-        "minmax", [](const Json& j) { check_options(j, {}, "minmax"); return NormalizerPtr(new MinMaxNormalizer()); },
+        "minmax",
+        [](const Json& j) {
+          check_options(j, {}, "minmax");
+          return NormalizerPtr(new MinMaxNormalizer());
+        },
         "per image: (x - min) / (max - min), in [0, 1]");
     r.add(
         "meanstd",
-        [](const Json& j) { check_options(j, {}, "meanstd"); return NormalizerPtr(new MeanStdNormalizer()); },
+        [](const Json& j) {
+          check_options(j, {}, "meanstd");
+          return NormalizerPtr(new MeanStdNormalizer());
+        },
         "per image: (x - mean) / std");
     r.add(
         "log",
@@ -419,7 +447,8 @@ Registry<NormalizerPtr, const Json&>& normalizer_registry() {
           n->load_fitted(j);
           return NormalizerPtr(n);
         },
-        "fitted on training images: (x - lo) / (hi - lo), lo = 0 (or the min with offset=true), hi = the max");
+        "fitted on training images: (x - lo) / (hi - lo), lo = 0 (or the min with offset=true), hi "
+        "= the max");
     r.add(
         "dataset_meanstd",
         [](const Json& j) {
@@ -438,7 +467,8 @@ NormalizerPtr make_normalizer(const std::string& name, const Json& options) {
   try {
     return normalizer_registry().create(name, options);
   } catch (const Json::exception& e) {
-    throw ConfigError("normalizer '" + name + "': bad option in " + options.dump() + ": " + e.what());
+    throw ConfigError("normalizer '" + name + "': bad option in " + options.dump() + ": " +
+                      e.what());
   }
 }
 

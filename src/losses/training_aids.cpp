@@ -17,9 +17,13 @@ Alrc::Alrc(AlrcOptions options) : options_(options) {
   const auto& o = options_;
   EMGAN_CHECK(ConfigError, std::isfinite(o.n_sigma) && o.n_sigma > 0, "alrc: n_sigma ", o.n_sigma,
               " is invalid; expected > 0");
-  EMGAN_CHECK(ConfigError, o.decay >= 0 && o.decay < 1, "alrc: decay ", o.decay, " is invalid; expected [0, 1)");
-  EMGAN_CHECK(ConfigError, std::isfinite(o.mu1_init) && std::isfinite(o.mu2_init) && o.mu2_init >= o.mu1_init * o.mu1_init,
-              "alrc: mu2_init ", o.mu2_init, " must be finite and >= mu1_init^2 = ", o.mu1_init * o.mu1_init,
+  EMGAN_CHECK(ConfigError, o.decay >= 0 && o.decay < 1, "alrc: decay ", o.decay,
+              " is invalid; expected [0, 1)");
+  EMGAN_CHECK(ConfigError,
+              std::isfinite(o.mu1_init) && std::isfinite(o.mu2_init) &&
+                  o.mu2_init >= o.mu1_init * o.mu1_init,
+              "alrc: mu2_init ", o.mu2_init,
+              " must be finite and >= mu1_init^2 = ", o.mu1_init * o.mu1_init,
               " (a variance cannot be negative)");
   state_.mu1 = o.mu1_init;
   state_.mu2 = o.mu2_init;
@@ -31,7 +35,8 @@ double Alrc::threshold() const {
 }
 
 torch::Tensor Alrc::operator()(const torch::Tensor& loss) {
-  EMGAN_CHECK(ConfigError, loss.defined() && loss.numel() == 1, "alrc: expected a scalar loss, got shape ",
+  EMGAN_CHECK(ConfigError, loss.defined() && loss.numel() == 1,
+              "alrc: expected a scalar loss, got shape ",
               (loss.defined() ? loss.sizes() : torch::IntArrayRef{}));
   const double value = loss.detach().to(torch::kDouble).item<double>();
   if (!std::isfinite(value)) return loss;
@@ -54,7 +59,8 @@ torch::Tensor Alrc::operator()(const torch::Tensor& loss) {
 
 void Alrc::load_state(const AlrcState& state) {
   EMGAN_CHECK(ConfigError, std::isfinite(state.mu1) && std::isfinite(state.mu2) && state.mu2 >= 0,
-              "alrc: saved state mu1=", state.mu1, " mu2=", state.mu2, " is invalid; expected finite, mu2 >= 0");
+              "alrc: saved state mu1=", state.mu1, " mu2=", state.mu2,
+              " is invalid; expected finite, mu2 >= 0");
   EMGAN_CHECK(ConfigError, state.steps >= 0 && state.clipped >= 0 && state.clipped <= state.steps,
               "alrc: saved state steps=", state.steps, " clipped=", state.clipped, " is invalid");
   state_ = state;
@@ -66,7 +72,8 @@ ImagePool::ImagePool(ImagePoolOptions options) : options_(options), rng_(options
   EMGAN_CHECK(ConfigError, options_.pool_size >= 0, "image pool: pool_size ", options_.pool_size,
               " is invalid; expected >= 0");
   EMGAN_CHECK(ConfigError, options_.swap_probability >= 0 && options_.swap_probability <= 1,
-              "image pool: swap_probability ", options_.swap_probability, " is invalid; expected [0, 1]");
+              "image pool: swap_probability ", options_.swap_probability,
+              " is invalid; expected [0, 1]");
 }
 
 double ImagePool::uniform() {
@@ -75,7 +82,8 @@ double ImagePool::uniform() {
 }
 
 torch::Tensor ImagePool::query(const torch::Tensor& images) {
-  EMGAN_CHECK(ConfigError, images.defined() && images.dim() >= 1, "image pool: expected a batch [N, ...]");
+  EMGAN_CHECK(ConfigError, images.defined() && images.dim() >= 1,
+              "image pool: expected a batch [N, ...]");
   auto batch = images.detach();
   if (options_.pool_size == 0 || batch.size(0) == 0) return batch;
   std::vector<torch::Tensor> out;
@@ -88,8 +96,9 @@ torch::Tensor ImagePool::query(const torch::Tensor& images) {
     } else if (uniform() < options_.swap_probability) {
       const auto id = static_cast<size_t>(rng_() % static_cast<uint64_t>(options_.pool_size));
       auto stored = images_[id].to(image.device(), image.scalar_type());
-      EMGAN_CHECK(ConfigError, stored.sizes() == image.sizes(), "image pool: a stored image of shape ",
-                  stored.sizes(), " does not match the batch's image shape ", image.sizes());
+      EMGAN_CHECK(ConfigError, stored.sizes() == image.sizes(),
+                  "image pool: a stored image of shape ", stored.sizes(),
+                  " does not match the batch's image shape ", image.sizes());
       images_[id] = image.clone();
       out.push_back(stored);
     } else {
@@ -102,7 +111,8 @@ torch::Tensor ImagePool::query(const torch::Tensor& images) {
 namespace {
 
 torch::Tensor bytes_tensor(const std::string& s) {
-  auto t = torch::empty({static_cast<int64_t>(s.size())}, torch::TensorOptions().dtype(torch::kUInt8));
+  auto t =
+      torch::empty({static_cast<int64_t>(s.size())}, torch::TensorOptions().dtype(torch::kUInt8));
   std::copy(s.begin(), s.end(), reinterpret_cast<char*>(t.data_ptr<uint8_t>()));
   return t;
 }
@@ -142,12 +152,14 @@ void ImagePool::load(torch::serialize::InputArchive& archive, const std::string&
     is >> rng;
     EMGAN_CHECK(IoError, !is.fail(), "image pool: bad generator state in '", prefix, "_state'");
   } catch (const Json::exception& e) {
-    throw IoError("image pool: entry '" + prefix + "_state' is not a saved pool state (" + e.what() + ")");
+    throw IoError("image pool: entry '" + prefix + "_state' is not a saved pool state (" +
+                  e.what() + ")");
   }
-  EMGAN_CHECK(IoError, count >= 0 && count <= options_.pool_size, "image pool: saved pool holds ", count,
-              " images; this pool takes at most ", options_.pool_size);
+  EMGAN_CHECK(IoError, count >= 0 && count <= options_.pool_size, "image pool: saved pool holds ",
+              count, " images; this pool takes at most ", options_.pool_size);
   std::vector<torch::Tensor> images;
-  for (int64_t i = 0; i < count; ++i) images.push_back(read_key(archive, prefix + "_image_" + std::to_string(i)));
+  for (int64_t i = 0; i < count; ++i)
+    images.push_back(read_key(archive, prefix + "_image_" + std::to_string(i)));
   images_ = std::move(images);
   rng_ = rng;
 }

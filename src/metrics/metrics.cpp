@@ -21,9 +21,12 @@ std::string shape_str(const torch::Tensor& t) {
 torch::Tensor as_nchw(const torch::Tensor& t, const char* what) {
   EMGAN_CHECK(ConfigError, t.defined(), "metrics: ", what, " is an undefined tensor");
   switch (t.dim()) {
-    case 2: return t.unsqueeze(0).unsqueeze(0);
-    case 3: return t.unsqueeze(0);
-    case 4: return t;
+    case 2:
+      return t.unsqueeze(0).unsqueeze(0);
+    case 3:
+      return t.unsqueeze(0);
+    case 4:
+      return t;
     default:
       throw ConfigError(detail::concat("metrics: ", what, " has shape ", shape_str(t),
                                        "; expected [H, W], [C, H, W] or [N, C, H, W]"));
@@ -31,7 +34,8 @@ torch::Tensor as_nchw(const torch::Tensor& t, const char* what) {
 }
 
 void check_pair(const torch::Tensor& pred, const torch::Tensor& target) {
-  EMGAN_CHECK(ConfigError, pred.defined() && target.defined(), "metrics: pred or target is undefined");
+  EMGAN_CHECK(ConfigError, pred.defined() && target.defined(),
+              "metrics: pred or target is undefined");
   EMGAN_CHECK(ConfigError, pred.sizes() == target.sizes(), "metrics: pred shape ", shape_str(pred),
               " differs from target shape ", shape_str(target), "; expected equal shapes");
   EMGAN_CHECK(ConfigError, pred.numel() > 0, "metrics: empty images of shape ", shape_str(pred));
@@ -40,7 +44,8 @@ void check_pair(const torch::Tensor& pred, const torch::Tensor& target) {
 }
 
 /// Both images as float64 `[N, C*H*W]`.
-std::pair<torch::Tensor, torch::Tensor> flat_pair(const torch::Tensor& pred, const torch::Tensor& target) {
+std::pair<torch::Tensor, torch::Tensor> flat_pair(const torch::Tensor& pred,
+                                                  const torch::Tensor& target) {
   check_pair(pred, target);
   auto p = as_nchw(pred, "pred").to(torch::kDouble);
   auto t = as_nchw(target, "target").to(torch::kDouble);
@@ -50,7 +55,8 @@ std::pair<torch::Tensor, torch::Tensor> flat_pair(const torch::Tensor& pred, con
 
 void check_range(double data_range, const char* what) {
   EMGAN_CHECK(ConfigError, std::isfinite(data_range) && data_range > 0, "metrics: ", what,
-              " data_range ", data_range, " is invalid; expected a finite value > 0 (e.g. 1 for images in [0, 1])");
+              " data_range ", data_range,
+              " is invalid; expected a finite value > 0 (e.g. 1 for images in [0, 1])");
 }
 
 void check_ssim_options(const SsimOptions& o) {
@@ -107,7 +113,8 @@ double frac_rmse(const torch::Tensor& pred, const torch::Tensor& target) {
   return batch_mean(frac_rmse_per_image(pred, target));
 }
 
-torch::Tensor psnr_per_image(const torch::Tensor& pred, const torch::Tensor& target, double data_range) {
+torch::Tensor psnr_per_image(const torch::Tensor& pred, const torch::Tensor& target,
+                             double data_range) {
   check_range(data_range, "psnr");
   auto m = mse_per_image(pred, target);
   return (data_range * data_range / m).log10() * 10.0;
@@ -143,7 +150,8 @@ torch::Tensor ssim_map(const torch::Tensor& pred, const torch::Tensor& target, d
   std::vector<double> g(static_cast<size_t>(win));
   double sum = 0.0;
   for (int64_t k = -r; k <= r; ++k) {
-    const double v = std::exp(-0.5 * (static_cast<double>(k) * k) / (options.sigma() * options.sigma()));
+    const double v =
+        std::exp(-0.5 * (static_cast<double>(k) * k) / (options.sigma() * options.sigma()));
     g[static_cast<size_t>(k + r)] = v;
     sum += v;
   }
@@ -171,7 +179,8 @@ torch::Tensor ssim_map(const torch::Tensor& pred, const torch::Tensor& target, d
 
 torch::Tensor cropped_mean(const torch::Tensor& map, const SsimOptions& options) {
   EMGAN_CHECK(ConfigError, map.defined() && map.dim() >= 2, "ssim: map of shape ",
-              (map.defined() ? shape_str(map) : std::string("undefined")), " is not an image; expected [..., H, W]");
+              (map.defined() ? shape_str(map) : std::string("undefined")),
+              " is not an image; expected [..., H, W]");
   const int64_t r = (ssim_window_size(options) - 1) / 2;
   const int64_t h = map.size(-2), w = map.size(-1);
   EMGAN_CHECK(ConfigError, h > 2 * r && w > 2 * r, "ssim: map of ", h, "x", w,
@@ -179,11 +188,11 @@ torch::Tensor cropped_mean(const torch::Tensor& map, const SsimOptions& options)
   return map.narrow(-2, r, h - 2 * r).narrow(-1, r, w - 2 * r).mean();
 }
 
-torch::Tensor ssim_per_image(const torch::Tensor& pred, const torch::Tensor& target, double data_range,
-                             const SsimOptions& options) {
+torch::Tensor ssim_per_image(const torch::Tensor& pred, const torch::Tensor& target,
+                             double data_range, const SsimOptions& options) {
   check_pair(pred, target);
-  auto map = ssim_map(as_nchw(pred, "pred").to(torch::kDouble), as_nchw(target, "target").to(torch::kDouble),
-                      data_range, options);
+  auto map = ssim_map(as_nchw(pred, "pred").to(torch::kDouble),
+                      as_nchw(target, "target").to(torch::kDouble), data_range, options);
   const int64_t r = (ssim_window_size(options) - 1) / 2;
   const int64_t n = map.size(0), h = map.size(2), w = map.size(3);
   return map.narrow(2, r, h - 2 * r).narrow(3, r, w - 2 * r).reshape({n, -1}).mean(1);
@@ -223,8 +232,9 @@ ImageMetrics image_metrics(const torch::Tensor& pred, const torch::Tensor& targe
   } else {
     auto t = target.to(torch::kDouble);
     range = (t.max() - t.min()).item<double>();
-    EMGAN_CHECK(ConfigError, std::isfinite(range) && range > 0, "image_metrics: the target is constant (max - min = ",
-                range, "), so it gives no data range; pass data_range explicitly");
+    EMGAN_CHECK(ConfigError, std::isfinite(range) && range > 0,
+                "image_metrics: the target is constant (max - min = ", range,
+                "), so it gives no data range; pass data_range explicitly");
   }
   ImageMetrics m;
   m.data_range = range;
@@ -242,27 +252,31 @@ torch::Tensor confusion_matrix(const torch::Tensor& pred_labels, const torch::Te
               " is invalid; expected >= 1");
   EMGAN_CHECK(ConfigError, pred_labels.defined() && true_labels.defined(),
               "confusion_matrix: undefined label tensor");
-  EMGAN_CHECK(ConfigError, pred_labels.sizes() == true_labels.sizes(), "confusion_matrix: pred shape ",
-              shape_str(pred_labels), " differs from truth shape ", shape_str(true_labels));
+  EMGAN_CHECK(ConfigError, pred_labels.sizes() == true_labels.sizes(),
+              "confusion_matrix: pred shape ", shape_str(pred_labels), " differs from truth shape ",
+              shape_str(true_labels));
   for (const auto* t : {&pred_labels, &true_labels}) {
-    EMGAN_CHECK(ConfigError, !t->is_floating_point() && !t->is_complex(), "confusion_matrix: labels of dtype ",
-                t->scalar_type(), " are not integer class indices");
+    EMGAN_CHECK(ConfigError, !t->is_floating_point() && !t->is_complex(),
+                "confusion_matrix: labels of dtype ", t->scalar_type(),
+                " are not integer class indices");
   }
   auto p = pred_labels.reshape({-1}).to(torch::kLong);
   auto t = true_labels.reshape({-1}).to(torch::kLong);
   if (p.numel() > 0) {
     const auto lo = torch::min(p.min(), t.min()).item<int64_t>();
     const auto hi = torch::max(p.max(), t.max()).item<int64_t>();
-    EMGAN_CHECK(ConfigError, lo >= 0 && hi < num_classes, "confusion_matrix: label values span [", lo, ", ", hi,
-                "]; expected values in [0, ", num_classes - 1, "]");
+    EMGAN_CHECK(ConfigError, lo >= 0 && hi < num_classes, "confusion_matrix: label values span [",
+                lo, ", ", hi, "]; expected values in [0, ", num_classes - 1, "]");
   }
-  return torch::bincount(t * num_classes + p, {}, num_classes * num_classes).view({num_classes, num_classes});
+  return torch::bincount(t * num_classes + p, {}, num_classes * num_classes)
+      .view({num_classes, num_classes});
 }
 
 double pixel_accuracy(const torch::Tensor& pred_labels, const torch::Tensor& true_labels) {
-  EMGAN_CHECK(ConfigError, pred_labels.defined() && true_labels.defined() &&
-                               pred_labels.sizes() == true_labels.sizes(),
-              "pixel_accuracy: label tensors must have equal shapes");
+  EMGAN_CHECK(
+      ConfigError,
+      pred_labels.defined() && true_labels.defined() && pred_labels.sizes() == true_labels.sizes(),
+      "pixel_accuracy: label tensors must have equal shapes");
   EMGAN_CHECK(ConfigError, pred_labels.numel() > 0, "pixel_accuracy: empty label tensors");
   return pred_labels.eq(true_labels).to(torch::kDouble).mean().item<double>();
 }
@@ -274,9 +288,10 @@ struct ConfusionCounts {
 };
 
 ConfusionCounts counts(const torch::Tensor& confusion, const char* what) {
-  EMGAN_CHECK(ConfigError, confusion.defined() && confusion.dim() == 2 && confusion.size(0) == confusion.size(1),
-              what, ": confusion matrix of shape ", (confusion.defined() ? shape_str(confusion) : "undefined"),
-              " is not square [K, K]");
+  EMGAN_CHECK(ConfigError,
+              confusion.defined() && confusion.dim() == 2 && confusion.size(0) == confusion.size(1),
+              what, ": confusion matrix of shape ",
+              (confusion.defined() ? shape_str(confusion) : "undefined"), " is not square [K, K]");
   auto cm = confusion.to(torch::kDouble);
   auto tp = cm.diagonal();
   return {tp, cm.sum(0) - tp, cm.sum(1) - tp};

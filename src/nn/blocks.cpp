@@ -77,13 +77,16 @@ torch::Tensor pad_same(const torch::Tensor& x, int64_t kernel_size, int64_t stri
   return F::pad(x, F::PadFuncOptions({left, right, top, bottom}));
 }
 
-torch::Tensor pad_to_multiple(const torch::Tensor& x, int64_t multiple, PadBox* box) {
+torch::Tensor pad_to_multiple(const torch::Tensor& x, int64_t multiple, PadBox* box, int64_t min_size) {
   EMGAN_CHECK(ConfigError, x.dim() == 4, "pad_to_multiple: expected a [N, C, H, W] tensor, got ", x.sizes());
   EMGAN_CHECK(ConfigError, multiple >= 1, "pad_to_multiple: multiple = ", multiple, " must be >= 1");
   const int64_t h = x.size(2), w = x.size(3);
   EMGAN_CHECK(ConfigError, h >= 1 && w >= 1, "pad_to_multiple: empty image ", x.sizes());
-  const int64_t ph = (h + multiple - 1) / multiple * multiple - h;
-  const int64_t pw = (w + multiple - 1) / multiple * multiple - w;
+  auto target = [&](int64_t n) {
+    return (std::max(n, min_size) + multiple - 1) / multiple * multiple;
+  };
+  const int64_t ph = target(h) - h;
+  const int64_t pw = target(w) - w;
   int64_t top = ph / 2, bottom = ph - top, left = pw / 2, right = pw - left;
   if (box) *box = PadBox{top, left, h, w};
   torch::Tensor y = x;

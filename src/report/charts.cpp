@@ -587,8 +587,11 @@ torch::Tensor render_bar_chart(const std::vector<std::string>& categories, const
       frame.plot().fill_rect(a + 1, std::min(top, base), a + bar - 1, std::max(top, base), c, 0.9);
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.3g", v);
-      if (text_width(buf, cs) <= bar + 2)
-        frame.plot().text(a + bar / 2.0, (v >= 0 ? top - text_height(cs) : top + 2.0), buf, kMuted, cs, Align::kCenter);
+      int scale = o.text_scale();  // value label above (below, if negative) the bar, if it fits
+      while (scale > cs && text_width(buf, scale) > bar - 2) --scale;
+      if (text_width(buf, scale) <= bar - 2)
+        frame.plot().text(a + bar / 2.0, v >= 0 ? top - text_height(scale) : top + 3.0, buf, kMuted, scale,
+                          Align::kCenter);
       pts.emplace_back(a + bar / 2, top);
       pts.emplace_back(a + bar / 2, (top + base) / 2);
     }
@@ -669,10 +672,10 @@ MetricsTable read_metrics_log(const fs::path& path) {
     while (std::getline(in, line)) {
       ++line_no;
       if (trim(line).empty()) continue;
-      Json j;
+      nlohmann::ordered_json j;  // keeps the members in file order
       try {
-        j = Json::parse(line);
-      } catch (const Json::exception& e) {
+        j = nlohmann::ordered_json::parse(line);
+      } catch (const nlohmann::ordered_json::exception& e) {
         throw IoError(detail::concat(path.string(), ":", line_no, ": invalid JSON line (", e.what(), ")"));
       }
       EMGAN_CHECK(IoError, j.is_object(), path.string(), ":", line_no, ": expected a JSON object per line");

@@ -119,7 +119,8 @@ th { background: #f0f2f5; font-weight: 600; }
 tbody tr:nth-child(even) td { background: #fafbfc; }
 td.num { text-align: right; font-variant-numeric: tabular-nums;
   font-family: "DejaVu Sans Mono", "Liberation Mono", monospace; }
-table.kv th { width: 1%; white-space: nowrap; }
+table.kv th { white-space: nowrap; }
+table.kv td { min-width: 8em; }
 figure { margin: 10px 0 22px; display: inline-block; vertical-align: top; max-width: 100%; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid #e3e6eb; image-rendering: auto; }
 figcaption { font-size: 13px; color: #555; margin-top: 5px; }
@@ -150,8 +151,7 @@ Report& Report::key_values(const std::vector<std::pair<std::string, std::string>
   std::ostringstream o;
   o << "<table class=\"kv\">" << caption_html(caption) << "<tbody>";
   for (const auto& [k, v] : items)
-    o << "<tr><th>" << escape_html(k) << "</th><td" << (looks_numeric(v) ? " class=\"num\"" : "") << ">"
-      << escape_html(v) << "</td></tr>";
+    o << "<tr><th>" << escape_html(k) << "</th><td>" << escape_html(v) << "</td></tr>";
   o << "</tbody></table>";
   blocks_.push_back(o.str());
   return *this;

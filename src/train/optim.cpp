@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "emgan/core/error.h"
+#include "emgan/train/checkpoint.h"
 
 namespace emgan::train {
 
@@ -308,12 +309,12 @@ void Ema::save(torch::serialize::OutputArchive& archive) const {
   archive.write("decay", torch::tensor(decay_, torch::kFloat64));
 }
 
-void Ema::load(torch::serialize::InputArchive& archive) {
+void Ema::load(torch::serialize::InputArchive& archive, const std::string& where) {
   torch::serialize::InputArchive weights;
-  archive.read("module", weights);
-  copy_->load(weights);
+  EMGAN_CHECK(IoError, archive.try_read("module", weights), where, ": no averaged module stored");
+  load_module_checked(*copy_, weights, where);
   torch::Tensor n;
-  archive.read("num_updates", n);
+  EMGAN_CHECK(IoError, archive.try_read("num_updates", n), where, ": no update count stored");
   num_updates_ = n.item<int64_t>();
   for (auto& p : copy_->parameters(true)) p.set_requires_grad(false);
 }

@@ -303,6 +303,54 @@ void set_rng_state(const RngState& state) {
   }
 }
 
+namespace {
+
+std::string shape_str(const torch::Tensor& t) {
+  std::ostringstream os;
+  os << t.sizes();
+  return os.str();
+}
+
+void load_tensors(const torch::OrderedDict<std::string, torch::Tensor>& tensors, bool buffers,
+                  torch::serialize::InputArchive& archive, const std::string& where,
+                  const std::string& prefix, bool apply) {
+  torch::NoGradGuard guard;
+  for (const auto& kv : tensors) {
+    if (!kv.value().defined()) continue;
+    torch::Tensor saved;
+    const std::string name = prefix + kv.key();
+    EMGAN_CHECK(IoError, archive.try_read(kv.key(), saved, buffers), where, ": ",
+                buffers ? "buffer" : "parameter", " '", name, "' is missing from the checkpoint");
+    EMGAN_CHECK(IoError, saved.sizes() == kv.value().sizes(), where, ": ", buffers ? "buffer" : "parameter",
+                " '", name, "' has shape ", shape_str(saved), " in the checkpoint but ",
+                shape_str(kv.value()), " in the module");
+    EMGAN_CHECK(IoError, saved.scalar_type() == kv.value().scalar_type(), where, ": '", name,
+                "' has dtype ", saved.scalar_type(), " in the checkpoint but ", kv.value().scalar_type(),
+                " in the module");
+    if (apply) kv.value().copy_(saved);
+  }
+}
+
+void load_module_rec(torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                     const std::string& where, const std::string& prefix, bool apply) {
+  load_tensors(module.named_parameters(/*recurse=*/false), false, archive, where, prefix, apply);
+  load_tensors(module.named_buffers(/*recurse=*/false), true, archive, where, prefix, apply);
+  for (const auto& child : module.named_children()) {
+    torch::serialize::InputArchive sub;
+    EMGAN_CHECK(IoError, archive.try_read(child.key(), sub), where, ": submodule '", prefix,
+                child.key(), "' is missing from the checkpoint");
+    load_module_rec(*child.value(), sub, where, prefix + child.key() + ".", apply);
+  }
+}
+
+}  // namespace
+
+void load_module_checked(torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                         const std::string& where) {
+  load_module_rec(module, archive, where, "", /*apply=*/false);  // nothing changes on a mismatch
+  load_module_rec(module, archive, where, "", /*apply=*/true);
+}
+
 void write_archive_atomic(const fs::path& path, torch::serialize::OutputArchive& archive) {
   atomic_write(path, [&](const fs::path& tmp) {
     try {
@@ -386,12 +434,12 @@ void load_checkpoint_module(const fs::path& path, const std::string& name, torch
     if (root.try_read("ema", emas) && emas.try_read(name, ema)) {
       EMGAN_CHECK(IoError, ema.try_read("module", entry), path.string(), ": EMA entry '", name,
                   "' holds no module");
-      wrap_load(path, "module '" + name + "' (EMA)", [&] { module.load(entry); });
+      load_module_checked(module, entry, path.string() + ": module '" + name + "' (EMA)");
       return;
     }
   }
   read_entry(root, "models", name, entry, path);
-  wrap_load(path, "module '" + name + "'", [&] { module.load(entry); });
+  load_module_checked(module, entry, path.string() + ": module '" + name + "'");
 }
 
 // --- trainer ---------------------------------------------------------------------------
@@ -553,10 +601,13 @@ void Trainer::resume(const fs::path& path) {
   EMGAN_CHECK(ConfigError, saved_bpe == bpe, src, ": the checkpoint was written with ", saved_bpe,
               " batches per epoch but the data gives ", bpe, "; an exact resume needs the same data");
 
-  for (const auto& kv : recipe_->modules()) {
-    torch::serialize::InputArchive a;
-    read_entry(root, "models", kv.first, a, path);
-    wrap_load(path, "module '" + kv.first + "'", [&] { kv.second->load(a); });
+  // Every module is checked before any is changed.
+  for (const bool apply : {false, true}) {
+    for (const auto& kv : recipe_->modules()) {
+      torch::serialize::InputArchive a;
+      read_entry(root, "models", kv.first, a, path);
+      load_module_rec(*kv.second, a, src + ": module '" + kv.first + "'", "", apply);
+    }
   }
   for (const auto& kv : recipe_->optimizers()) {
     if (!kv.second) continue;
@@ -567,7 +618,7 @@ void Trainer::resume(const fs::path& path) {
   for (const auto& kv : emas_) {
     torch::serialize::InputArchive a;
     read_entry(root, "ema", kv.first, a, path);
-    wrap_load(path, "EMA '" + kv.first + "'", [&] { kv.second->load(a); });
+    wrap_load(path, "EMA '" + kv.first + "'", [&] { kv.second->load(a, src + ": EMA '" + kv.first + "'"); });
   }
   const Json sched = meta.value("schedulers", Json::object());
   for (const auto& kv : schedulers_) {
@@ -725,7 +776,9 @@ void Trainer::fit() {
       }
       recipe_->set_training(true);
     }
-    if (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0) checkpoint_now();
+    const bool due_last = options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0;
+    const bool due_keep = options_.keep_every > 0 && step_ % options_.keep_every == 0;
+    if (due_last || due_keep) checkpoint_now();
   }
   write_row();
   if (last_saved_step_ != step_) checkpoint_now();

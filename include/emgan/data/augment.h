@@ -42,7 +42,8 @@ class Augmentation {
 
  protected:
   /// Applies the step to one image `[C, H, W]` (and target), unconditionally.
-  virtual void apply_one(torch::Tensor& input, torch::Tensor& target, torch::Generator& gen) const = 0;
+  virtual void apply_one(torch::Tensor& input, torch::Tensor& target,
+                         torch::Generator& gen) const = 0;
   double p_;
 };
 
@@ -74,7 +75,7 @@ class Compose {
 // --- deterministic building blocks (used by the steps; handy in tests) ----------
 
 /// Rotates the last two dims by k * 90 degrees counter-clockwise (k any integer).
-torch::Tensor rot90(const torch::Tensor& x, int64_t k);
+torch::Tensor rotate90(const torch::Tensor& x, int64_t k);
 
 /// Affine warp of `x` (`[C, H, W]` or `[N, C, H, W]`) about the image centre:
 /// rotation by `angle_deg` (counter-clockwise), isotropic `scale` (> 1 enlarges),

@@ -27,8 +27,8 @@ struct Padding {
 /// without repeating the edge; repeated as often as needed when the padding is
 /// larger than the image), "replicate", or "constant" (with `value`, in image units).
 /// Throws ConfigError for another mode.
-torch::Tensor pad(const torch::Tensor& x, const Padding& padding, const std::string& mode = "reflect",
-                  double value = 0.0);
+torch::Tensor pad(const torch::Tensor& x, const Padding& padding,
+                  const std::string& mode = "reflect", double value = 0.0);
 
 /// Removes `padding` again (inverse of pad).
 torch::Tensor unpad(const torch::Tensor& x, const Padding& padding);

@@ -40,7 +40,10 @@ class Dataset {
   }
   /// ID and group of sample `index` without reading its images.
   virtual std::string id(size_t index) const = 0;
-  virtual std::string group(size_t index) const { (void)index; return ""; }
+  virtual std::string group(size_t index) const {
+    (void)index;
+    return "";
+  }
   /// "group/id" of sample `index` (see Sample::key).
   std::string key(size_t index) const { return make_key(id(index), group(index)); }
   /// Sorted distinct groups.
@@ -114,6 +117,7 @@ class PairedFolderDataset : public Dataset {
                                                         PairedFolderOptions options = {});
 
   size_t size() const override { return pairs_.size(); }
+  using Dataset::get;
   Sample get(size_t index) const override;
   std::string id(size_t index) const override;
   std::string group(size_t index) const override;
@@ -150,6 +154,7 @@ class SingleFolderDataset : public Dataset {
  public:
   explicit SingleFolderDataset(const fs::path& dir, SingleFolderOptions options = {});
   size_t size() const override { return files_.size(); }
+  using Dataset::get;
   Sample get(size_t index) const override;
   std::string id(size_t index) const override;
   std::string group(size_t index) const override;
@@ -224,6 +229,7 @@ class TensorDataset : public Dataset {
  public:
   explicit TensorDataset(std::vector<Sample> samples);
   size_t size() const override { return samples_.size(); }
+  using Dataset::get;
   Sample get(size_t index) const override;
   std::string id(size_t index) const override;
   std::string group(size_t index) const override;

@@ -17,9 +17,14 @@
 /// | none            | -               | x                                        | as x |
 /// | minmax          | the image       | (x - min) / (max - min)                  | [0, 1] |
 /// | meanstd         | the image       | (x - mean) / std                         | ~N(0,1) |
-/// | log             | the image       | z = log(x - min + eps*(max-min)); (z - zmin)/(zmax - zmin) | [0, 1] |
-/// | dataset_scale   | fit()           | (x - lo) / (hi - lo), lo = 0 or the min, hi = the max over the training images | ~[0, 1] |
-/// | dataset_meanstd | fit()           | (x - mean) / std over all training pixels | ~N(0,1) |
+/// | log             | the image       | (z - zmin) / (zmax - zmin), see below    | [0, 1] |
+/// | dataset_scale   | fit()           | (x - lo) / (hi - lo), see below          | ~[0, 1] |
+/// | dataset_meanstd | fit()           | (x - mean) / std, all training pixels    | ~N(0,1) |
+///
+/// "log": z = log(x - min + eps * (max - min)) with the image's min and max and
+/// option eps (default 1e-3), so the darkest pixel maps to log(eps * range).
+/// "dataset_scale": hi = the maximum over the training images, lo = 0 (or their
+/// minimum with option {"offset": true}).
 #include <torch/types.h>
 
 #include <memory>
@@ -71,7 +76,8 @@ class Normalizer {
 
  protected:
   /// Computes per-image stats of `x` over dims `dims` (empty = all), kept for broadcasting.
-  virtual NormStats compute_stats(const torch::Tensor& x, const std::vector<int64_t>& dims) const = 0;
+  virtual NormStats compute_stats(const torch::Tensor& x,
+                                  const std::vector<int64_t>& dims) const = 0;
   /// Applies the stats.
   torch::Tensor apply(const torch::Tensor& x, const NormStats& stats) const;
 };

@@ -13,12 +13,12 @@ namespace emgan::data {
 /// One example. Images are float32 `[C, H, W]` (volumes/sub-cubes `[C, D, H, W]`) in
 /// the units of their files until a Normalizer is applied.
 struct Sample {
-  torch::Tensor input;        ///< `[C, H, W]` or `[C, D, H, W]`, float32
-  torch::Tensor target;       ///< same spatial shape as `input`; undefined when the data set has none
-  std::string id;             ///< ID extracted from the file name (unique within `group`)
-  std::string group;          ///< e.g. the material sub-folder; "" when there are no groups
-  std::string input_path;     ///< file the input came from ("" for in-memory data)
-  std::string target_path;    ///< file the target came from ("" when none)
+  torch::Tensor input;      ///< `[C, H, W]` or `[C, D, H, W]`, float32
+  torch::Tensor target;     ///< same spatial shape as `input`; undefined when the data set has none
+  std::string id;           ///< ID extracted from the file name (unique within `group`)
+  std::string group;        ///< e.g. the material sub-folder; "" when there are no groups
+  std::string input_path;   ///< file the input came from ("" for in-memory data)
+  std::string target_path;  ///< file the target came from ("" when none)
 
   bool has_target() const { return target.defined(); }
   /// "group/id", or "id" when the group is empty: the unique key used by splits.

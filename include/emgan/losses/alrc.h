@@ -30,10 +30,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AlrcOptions, n_sigma, decay, mu1
 
 /// What ALRC carries from step to step (saved in checkpoints).
 struct AlrcState {
-  double mu1 = 25.0;   ///< running mean of the loss
-  double mu2 = 900.0;  ///< running second raw moment of the loss
-  int64_t steps = 0;   ///< number of finite losses seen
-  int64_t clipped = 0; ///< how many of them were clipped
+  double mu1 = 25.0;    ///< running mean of the loss
+  double mu2 = 900.0;   ///< running second raw moment of the loss
+  int64_t steps = 0;    ///< number of finite losses seen
+  int64_t clipped = 0;  ///< how many of them were clipped
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AlrcState, mu1, mu2, steps, clipped)
 

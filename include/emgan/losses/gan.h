@@ -55,7 +55,8 @@ class GanLoss {
 
   /// Loss of the discriminator given its logits on real and on fake samples
   /// (shapes may differ); 0-dim tensor.
-  torch::Tensor discriminator_loss(const torch::Tensor& real_logits, const torch::Tensor& fake_logits) const;
+  torch::Tensor discriminator_loss(const torch::Tensor& real_logits,
+                                   const torch::Tensor& fake_logits) const;
   /// Multi-scale form: the mean over scales of the single-scale loss; both vectors
   /// must have the same non-zero length (ConfigError otherwise).
   torch::Tensor discriminator_loss(const std::vector<torch::Tensor>& real_logits,
@@ -86,8 +87,8 @@ using Critic = std::function<torch::Tensor(const torch::Tensor&)>;
 /// parameters (create_graph), so backward() on it reaches them. For a multi-scale
 /// discriminator let `critic` return the sum of the per-scale mean logits.
 /// 0-dim tensor on the inputs' device. lambda >= 0 (ConfigError otherwise).
-torch::Tensor gradient_penalty(const Critic& critic, const torch::Tensor& real, const torch::Tensor& fake,
-                               double lambda);
+torch::Tensor gradient_penalty(const Critic& critic, const torch::Tensor& real,
+                               const torch::Tensor& fake, double lambda);
 
 /// The table of adversarial losses: name -> factory taking options as JSON
 /// ({} for defaults). Unknown names and unknown/mistyped option keys throw
@@ -95,6 +96,7 @@ torch::Tensor gradient_penalty(const Critic& critic, const torch::Tensor& real, 
 Registry<std::shared_ptr<GanLoss>, const Json&>& gan_loss_registry();
 
 /// gan_loss_registry().create(name, options).
-std::shared_ptr<GanLoss> make_gan_loss(const std::string& name, const Json& options = Json::object());
+std::shared_ptr<GanLoss> make_gan_loss(const std::string& name,
+                                       const Json& options = Json::object());
 
 }  // namespace emgan::losses

@@ -19,7 +19,7 @@ namespace emgan::losses {
 
 /// Settings of ImagePool.
 struct ImagePoolOptions {
-  int64_t pool_size = 50;         ///< images kept; 0 disables the pool (query returns its input), >= 0
+  int64_t pool_size = 50;  ///< images kept; 0 disables the pool (query returns its input), >= 0
   double swap_probability = 0.5;  ///< chance to return a stored image once full, in [0, 1]
   uint64_t seed = 0;              ///< seed of the pool's own random generator
 };
@@ -43,7 +43,8 @@ class ImagePool {
 
   /// Writes the stored images and the generator state under keys starting with
   /// `prefix` (letters, digits, '_').
-  void save(torch::serialize::OutputArchive& archive, const std::string& prefix = "image_pool") const;
+  void save(torch::serialize::OutputArchive& archive,
+            const std::string& prefix = "image_pool") const;
   /// Reads what save() wrote; images are loaded on the CPU and moved to the device
   /// of the next query. Throws IoError naming the key when it is missing or bad.
   void load(torch::serialize::InputArchive& archive, const std::string& prefix = "image_pool");

@@ -35,7 +35,8 @@ struct SsimLossOptions {
   double k1 = 0.01;       ///< luminance constant, C1 = (k1 * data_range)^2
   double k2 = 0.03;       ///< contrast constant, C2 = (k2 * data_range)^2
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SsimLossOptions, data_range, sigma, truncate, k1, k2)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SsimLossOptions, data_range, sigma, truncate, k1,
+                                                k2)
 
 /// A reconstruction objective between a prediction and its target.
 class ReconstructionLoss {
@@ -47,7 +48,8 @@ class ReconstructionLoss {
   virtual Json options() const = 0;
   /// The loss, a 0-dim tensor that is differentiable with respect to `pred`.
   /// Throws ConfigError when the shapes differ.
-  virtual torch::Tensor operator()(const torch::Tensor& pred, const torch::Tensor& target) const = 0;
+  virtual torch::Tensor operator()(const torch::Tensor& pred,
+                                   const torch::Tensor& target) const = 0;
 };
 
 /// The table of reconstruction losses: name -> factory taking options as JSON.

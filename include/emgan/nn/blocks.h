@@ -57,8 +57,9 @@ struct PadBox {
 /// Pads `x` ([N, C, H, W]) so that H and W become multiples of `multiple`, split
 /// evenly between both sides (the odd pixel at the bottom/right), by reflection
 /// (repeated when the padding exceeds the image; replication for 1-pixel images).
+/// The padded size is also at least `min_size` (rounded up to the multiple).
 /// Returns the padded tensor; `box` receives where the original lies.
-torch::Tensor pad_to_multiple(const torch::Tensor& x, int64_t multiple, PadBox* box);
+torch::Tensor pad_to_multiple(const torch::Tensor& x, int64_t multiple, PadBox* box, int64_t min_size = 1);
 
 /// Crops `y` ([N, C, H', W'], the same spatial size as the padded input) back to `box`.
 torch::Tensor crop_to_box(const torch::Tensor& y, const PadBox& box);

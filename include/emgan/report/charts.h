@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "emgan/report/canvas.h"
@@ -53,6 +54,11 @@ struct ChartOptions {
 
 /// One named series of a line chart.
 struct Series {
+  Series() = default;
+  /// A plain line: `name` in the legend, points (x[i], y[i]) (x empty = 0, 1, 2, ...).
+  Series(std::string name_, std::vector<double> x_, std::vector<double> y_)
+      : name(std::move(name_)), x(std::move(x_)), y(std::move(y_)) {}
+
   std::string name;        ///< legend entry ("" = none)
   std::vector<double> x;   ///< abscissae (same length as y); empty = 0, 1, 2, ...
   std::vector<double> y;   ///< ordinates; NaN/Inf leave a gap

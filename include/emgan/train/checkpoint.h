@@ -32,6 +32,13 @@ RngState get_rng_state();
 /// log line), so a GPU run can resume on another machine.
 void set_rng_state(const RngState& state);
 
+/// Loads parameters and buffers written by `Module::save` into `module`, checking that
+/// every name exists and every shape matches (torch's own `Module::load` silently
+/// replaces a tensor of another shape); values are copied in place, so optimizers keep
+/// referring to the same tensors. IoError names `where` and the first bad tensor.
+void load_module_checked(torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                         const std::string& where);
+
 /// Writes `archive` to `path` atomically (temp file + rename; IoError names the path).
 void write_archive_atomic(const fs::path& path, torch::serialize::OutputArchive& archive);
 

@@ -169,7 +169,8 @@ class Ema {
 
   /// Writes / reads the averaged module and the update count.
   void save(torch::serialize::OutputArchive& archive) const;
-  void load(torch::serialize::InputArchive& archive);
+  /// `where` names the file/entry in error messages (IoError on a mismatch).
+  void load(torch::serialize::InputArchive& archive, const std::string& where = "EMA");
 
  private:
   std::shared_ptr<torch::nn::Module> source_;

@@ -1,0 +1,347 @@
+// The two translators of the conv-to-multislice workflow (poly, pix2pix): training,
+// prediction, and their model folders.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "emgan/core/error.h"
+#include "emgan/core/progress.h"
+#include "emgan/data/augment.h"
+#include "emgan/data/crop.h"
+#include "emgan/data/normalize.h"
+#include "emgan/data/sample.h"
+#include "emgan/losses/gan.h"
+#include "emgan/losses/reconstruction.h"
+#include "emgan/models/model.h"
+#include "emgan/models/poly.h"
+#include "emgan/train/optim.h"
+#include "emgan/train/pix2pix.h"
+#include "emgan/train/trainer.h"
+#include "emgan/workflows/translate.h"
+
+namespace emgan::workflows {
+
+namespace {
+
+constexpr const char* kFormat = "emgan-translate";
+
+torch::Tensor as_chw(const torch::Tensor& x, const std::string& what) {
+  if (x.dim() == 2) return x.unsqueeze(0);
+  EMGAN_CHECK(ConfigError, x.dim() == 3 && x.size(0) == 1, what, ": expected a single-channel image [1, H, W] or [H, W], got shape ",
+              x.sizes());
+  return x;
+}
+
+/// Divides each image by its own maximum (the loader of Lawrence et al.).
+class MaxNormalizer {
+ public:
+  static torch::Tensor scale(const torch::Tensor& x) {
+    auto m = x.max();
+    EMGAN_CHECK(Error, m.item<double>() > 0, "image maximum ", m.item<double>(),
+                " must be > 0 to divide by it");
+    return m;
+  }
+};
+
+// ---------------------------------------------------------------------------------
+class PolyTranslator : public Translator {
+ public:
+  explicit PolyTranslator(models::PolyRegression poly) : poly_(std::move(poly)) {}
+  std::string kind() const override { return "poly"; }
+  torch::Tensor predict(const torch::Tensor& convolution, const std::string& group) override {
+    auto x = as_chw(convolution, "poly input");
+    return poly_.predict(x[0], group).unsqueeze(0).to(torch::kFloat32);
+  }
+  void save(const fs::path& dir) const override {
+    ensure_dir(dir);
+    poly_.save(dir / "poly.json");
+    save_json_file(dir / "model.json", Json{{"format", kFormat}, {"kind", "poly"}, {"weights", "poly.json"}});
+  }
+  const models::PolyRegression& poly() const { return poly_; }
+
+ private:
+  models::PolyRegression poly_;
+};
+
+// ---------------------------------------------------------------------------------
+class Pix2PixTranslator : public Translator {
+ public:
+  Pix2PixTranslator(models::GeneratorPtr g, data::NormalizerPtr input_norm,
+                    data::NormalizerPtr target_norm, std::string protocol, torch::Device device)
+      : g_(std::move(g)),
+        input_norm_(std::move(input_norm)),
+        target_norm_(std::move(target_norm)),
+        protocol_(std::move(protocol)),
+        device_(device) {}
+  std::string kind() const override { return "pix2pix"; }
+
+  torch::Tensor predict(const torch::Tensor& convolution, const std::string&) override {
+    torch::NoGradGuard no_grad;
+    auto x = as_chw(convolution, "pix2pix input").to(torch::kFloat32);
+    const bool was_training = g_->is_training();
+    g_->eval();
+    auto xin = input_norm_->forward(x).value.unsqueeze(0).to(device_);
+    auto y = g_->forward(xin).squeeze(0).to(torch::kCPU);
+    if (was_training) g_->train();
+    if (protocol_ == "paper") return y;  // units of the target divided by its own max
+    return target_norm_->inverse(y, target_norm_->dataset_stats());
+  }
+
+  void save(const fs::path& dir) const override {
+    ensure_dir(dir);
+    models::save_model(*g_, dir / "generator.pt");
+    Json j{{"format", kFormat},
+           {"kind", "pix2pix"},
+           {"weights", "generator.pt"},
+           {"protocol", protocol_},
+           {"input_norm", input_norm_->to_json()},
+           {"target_norm", target_norm_ ? target_norm_->to_json() : Json(nullptr)}};
+    save_json_file(dir / "model.json", j);
+  }
+  const models::GeneratorPtr& generator() const { return g_; }
+
+ private:
+  models::GeneratorPtr g_;
+  data::NormalizerPtr input_norm_;
+  data::NormalizerPtr target_norm_;
+  std::string protocol_;
+  torch::Device device_;
+};
+
+/// Single-scale view of a discriminator for the pix2pix recipe (logits of scale 0).
+struct SingleScaleDImpl : torch::nn::Module {
+  explicit SingleScaleDImpl(models::DiscriminatorPtr d) : d_(register_module("net", std::move(d))) {}
+  torch::Tensor forward(torch::Tensor x) {
+    auto out = d_->forward(std::move(x));
+    EMGAN_CHECK(ConfigError, out.size() == 1, "translate: the discriminator returns ", out.size(),
+                " scales; the pix2pix recipe of this workflow takes a single-scale one");
+    return out[0];
+  }
+  models::DiscriminatorPtr d_;
+};
+TORCH_MODULE(SingleScaleD);
+
+Json merged(Json base, const Json& patch) {
+  base.merge_patch(patch);
+  return base;
+}
+
+std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std::vector<torch::Tensor>& inputs,
+                                          const std::vector<torch::Tensor>& targets, const fs::path& run_dir,
+                                          torch::Device device, const TranslateEvalFn& eval) {
+  const auto& p = s.pix2pix;
+  const int64_t n = static_cast<int64_t>(inputs.size());
+  EMGAN_CHECK(ConfigError, n > 0, "translate: no training pairs");
+
+  // Normalisation: inputs per image; targets by a scale fitted on the training
+  // targets (strict) or by each target's own max (paper).
+  auto input_norm = data::make_normalizer(p.input_norm);
+  data::NormalizerPtr target_norm;
+  std::vector<torch::Tensor> xs, ys;
+  if (s.protocol == "strict") {
+    target_norm = data::make_normalizer("dataset_scale");
+    target_norm->fit(targets);
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    xs.push_back(input_norm->forward(as_chw(inputs[i], "input").to(torch::kFloat32)).value);
+    auto t = as_chw(targets[i], "target").to(torch::kFloat32);
+    ys.push_back(target_norm ? target_norm->forward(t).value : t / MaxNormalizer::scale(t));
+  }
+
+  // Networks.
+  Json g_opts = p.generator_options;
+  std::string g_name = p.generator, d_name = p.discriminator;
+  Json d_opts = p.discriminator_options;
+  if (p.preset == "lawrence2020") {
+    g_name = "lawrence2020";
+    d_name = "lawrence2020_patchgan";
+    g_opts = merged(Json{{"output_activation", "none"}}, p.generator_options);
+  } else if (!p.preset.empty()) {
+    throw ConfigError("translate: pix2pix.preset '" + p.preset + "' is not one of: lawrence2020, \"\"");
+  }
+  auto g = models::make_generator(g_name, g_opts);
+  g->to(device);
+  models::DiscriminatorPtr d;
+  if (p.lambda_gan > 0) {
+    d = models::make_discriminator(d_name, merged(Json{{"in_channels", 2}}, d_opts));
+    d->to(device);
+  }
+
+  train::OptimizerOptions oo;
+  oo.name = p.optimizer;
+  oo.lr = p.lr;
+  if (p.optimizer == "sgd" || p.optimizer == "rmsprop") {
+    oo.momentum = p.beta1;
+  } else {
+    oo.beta1 = p.beta1;
+  }
+  auto opt_g = train::make_optimizer(g->parameters(), oo);
+  train::OptimizerPtr opt_d = d ? train::make_optimizer(d->parameters(), oo) : nullptr;
+
+  auto gan = losses::make_gan_loss(p.gan_loss);
+  train::GanLossFns fns;
+  fns.discriminator = [gan](const torch::Tensor& r, const torch::Tensor& f) {
+    return 0.5 * gan->discriminator_loss(r, f);
+  };
+  fns.generator = [gan](const torch::Tensor& f) { return gan->generator_loss(f); };
+  if (gan->gradient_penalty_weight() > 0) {
+    const double w = gan->gradient_penalty_weight();
+    fns.penalty = [w](const std::function<torch::Tensor(const torch::Tensor&)>& critic, const torch::Tensor& real,
+                      const torch::Tensor& fake) { return w * losses::gradient_penalty(critic, real, fake); };
+  }
+  auto rec = losses::make_reconstruction_loss(p.rec_loss);
+  train::ReconstructionLoss rec_fn = [rec](const torch::Tensor& o, const torch::Tensor& t) { return (*rec)(o, t); };
+
+  train::Pix2PixOptions po;
+  po.lambda_gan = p.lambda_gan;
+  po.lambda_rec = p.lambda_rec;
+  torch::nn::AnyModule g_any(g);
+  torch::nn::AnyModule d_any;
+  if (d) d_any = torch::nn::AnyModule(SingleScaleD(d));
+  auto recipe = std::make_shared<train::Pix2PixRecipe>(g_any, d_any, opt_g, opt_d, fns, rec_fn, po);
+
+  // Data: per epoch a seeded order of (image, crop) draws; each batch's crops and
+  // flips/rotations come from a generator seeded by (seed, epoch, batch).
+  const int64_t draws = n * p.crops_per_image;
+  const int64_t steps = p.steps_per_epoch > 0 ? p.steps_per_epoch : (draws + p.batch_size - 1) / p.batch_size;
+  const uint64_t seed = s.runtime.seed;
+  const int64_t crop = p.crop;
+  const int64_t bs = p.batch_size;
+  const bool augment = p.augment;
+  auto source = std::make_shared<train::FunctionBatchSource>(steps, [=](int64_t epoch, int64_t index) {
+    const auto order = data::seeded_permutation(static_cast<size_t>(draws), data::mix_seed(seed, 17, epoch));
+    auto gen = data::make_generator(data::mix_seed(seed, epoch, index));
+    std::vector<torch::Tensor> bx, by;
+    for (int64_t b = 0; b < bs; ++b) {
+      const int64_t k = static_cast<int64_t>(order[static_cast<size_t>((index * bs + b) % draws)]) % n;
+      data::Sample sample;
+      sample.input = xs[k];
+      sample.target = ys[k];
+      auto c = data::random_crop(sample, data::CropOptions().height(crop).width(crop), gen);
+      if (augment) {
+        const int64_t rot = data::uniform_int(gen, 4);
+        const bool flip = data::uniform(gen) < 0.5;
+        c.input = data::rotate90(c.input, rot);
+        c.target = data::rotate90(c.target, rot);
+        if (flip) {
+          c.input = c.input.flip({-1});
+          c.target = c.target.flip({-1});
+        }
+      }
+      bx.push_back(c.input);
+      by.push_back(c.target);
+    }
+    train::Batch batch;
+    batch.input = torch::stack(bx).contiguous();
+    batch.target = torch::stack(by).contiguous();
+    return batch;
+  });
+
+  train::TrainerOptions to;
+  to.epochs = p.epochs;
+  to.log_every = std::max<int64_t>(1, std::min<int64_t>(steps, 10));
+  to.checkpoint_every = steps;  // every epoch
+  to.seed = seed;
+  train::Trainer trainer(to, recipe, source, device, run_dir);
+  trainer.set_config(Json(s));
+  if (p.schedule != "constant") {
+    train::ScheduleOptions so;
+    so.name = p.schedule;
+    so.unit = "epoch";
+    so.n_constant = p.epochs / 2;
+    so.n_decay = p.epochs - p.epochs / 2;
+    so.t_max = p.epochs;
+    so.step_size = std::max<int64_t>(1, p.epochs / 3);
+    trainer.add_scheduler("G", std::make_shared<train::LrScheduler>(opt_g, so));
+    if (opt_d) trainer.add_scheduler("D", std::make_shared<train::LrScheduler>(opt_d, so));
+  }
+  auto translator = std::make_unique<Pix2PixTranslator>(g, input_norm, target_norm, s.protocol, device);
+  if (eval && p.eval_every > 0) {
+    Pix2PixTranslator* raw = translator.get();
+    const int64_t every = p.eval_every;
+    trainer.add_epoch_callback([raw, eval, every](train::Trainer&, int64_t epoch) {
+      if ((epoch + 1) % every != 0) return std::map<std::string, double>{};
+      return eval(epoch, *raw);
+    });
+  }
+  if (s.resume && fs::exists(trainer.last_checkpoint())) {
+    log_info("resuming from " + trainer.last_checkpoint().string());
+    trainer.resume(trainer.last_checkpoint());
+  }
+  trainer.fit();
+  return translator;
+}
+
+}  // namespace
+
+void validate(const TranslateSettings& s) {
+  check_choice("model", s.model, {"pix2pix", "poly"});
+  check_choice("protocol", s.protocol, {"strict", "paper"});
+  EMGAN_CHECK(ConfigError, s.folds >= 2, "folds = ", s.folds, " must be >= 2");
+  EMGAN_CHECK(ConfigError, s.only_fold >= -1 && s.only_fold < s.folds, "only_fold = ", s.only_fold,
+              " must be -1 (all) or in [0, ", s.folds, ")");
+  EMGAN_CHECK(ConfigError, s.panels >= 0, "panels = ", s.panels, " must be >= 0");
+  const auto& p = s.pix2pix;
+  check_choice("pix2pix.gan_loss", p.gan_loss, {"vanilla", "lsgan", "hinge", "wgan"});
+  check_choice("pix2pix.optimizer", p.optimizer, {"adam", "adamw", "sgd", "rmsprop"});
+  check_choice("pix2pix.schedule", p.schedule, {"constant", "linear", "step", "cosine"});
+  EMGAN_CHECK(ConfigError, p.batch_size >= 1, "pix2pix.batch_size = ", p.batch_size, " must be >= 1");
+  EMGAN_CHECK(ConfigError, p.epochs >= 1, "pix2pix.epochs = ", p.epochs, " must be >= 1");
+  EMGAN_CHECK(ConfigError, p.crop >= 8, "pix2pix.crop = ", p.crop, " px must be >= 8");
+  EMGAN_CHECK(ConfigError, p.crops_per_image >= 1, "pix2pix.crops_per_image = ", p.crops_per_image,
+              " must be >= 1");
+  EMGAN_CHECK(ConfigError, p.lr > 0, "pix2pix.lr = ", p.lr, " must be > 0");
+  EMGAN_CHECK(ConfigError, p.lambda_gan >= 0 && p.lambda_rec >= 0, "pix2pix.lambda_gan/lambda_rec = ",
+              p.lambda_gan, "/", p.lambda_rec, " must be >= 0");
+  if (s.model == "poly") models::poly_options_from_json(s.poly, "poly");
+}
+
+std::unique_ptr<Translator> train_translator(const TranslateSettings& s, const std::vector<torch::Tensor>& inputs,
+                                             const std::vector<torch::Tensor>& targets,
+                                             const std::vector<std::string>& groups, const fs::path& run_dir,
+                                             torch::Device device, const TranslateEvalFn& eval) {
+  validate(s);
+  EMGAN_CHECK(ConfigError, inputs.size() == targets.size() && !inputs.empty(), "translate: ", inputs.size(),
+              " inputs and ", targets.size(), " targets; expected the same non-zero number");
+  ensure_dir(run_dir);
+  if (s.model == "poly") {
+    models::PolyRegression poly(models::poly_options_from_json(s.poly, "poly"));
+    std::vector<torch::Tensor> x, y;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      x.push_back(as_chw(inputs[i], "input")[0].to(device));
+      auto t = as_chw(targets[i], "target")[0].to(device);
+      y.push_back(s.protocol == "paper" ? t / MaxNormalizer::scale(t) : t);
+    }
+    poly.fit(x, y, s.protocol == "paper" ? std::vector<std::string>{} : groups);
+    return std::make_unique<PolyTranslator>(std::move(poly));
+  }
+  return train_pix2pix(s, inputs, targets, run_dir, device, eval);
+}
+
+std::unique_ptr<Translator> load_translator(const fs::path& path, torch::Device device) {
+  const fs::path dir = fs::is_directory(path) ? path : path.parent_path();
+  const fs::path file = fs::is_directory(path) ? path / "model.json" : path;
+  EMGAN_CHECK(IoError, fs::exists(file), file.string(), ": no such model file (expected RUN/model/model.json)");
+  Json j;
+  try {
+    j = load_json_file(file);
+  } catch (const ConfigError&) {
+    throw ConfigError(file.string() + ": not a translation model (not a JSON model description)");
+  }
+  EMGAN_CHECK(ConfigError, j.is_object() && j.value("format", "") == kFormat, file.string(),
+              ": not a translation model (format '", j.is_object() ? j.value("format", "") : "",
+              "', expected '", kFormat, "'); is it a model of another workflow?");
+  const std::string kind = j.value("kind", "");
+  if (kind == "poly") {
+    return std::make_unique<PolyTranslator>(models::PolyRegression::load(dir / j.value("weights", "poly.json")));
+  }
+  EMGAN_CHECK(ConfigError, kind == "pix2pix", file.string(), ": unknown translator kind '", kind,
+              "' (expected poly or pix2pix)");
+  auto g = models::load_generator(dir / j.value("weights", "generator.pt"), device);
+  auto in_norm = data::normalizer_from_json(j.at("input_norm"));
+  data::NormalizerPtr t_norm = j.at("target_norm").is_null() ? nullptr : data::normalizer_from_json(j.at("target_norm"));
+  return std::make_unique<Pix2PixTranslator>(g, in_norm, t_norm, j.value("protocol", "strict"), device);
+}
+
+}  // namespace emgan::workflows
