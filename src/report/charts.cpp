@@ -510,26 +510,33 @@ torch::Tensor render_histogram(const std::vector<HistogramSeries>& series, const
   std::vector<LegendEntry> legend;
   std::vector<std::pair<double, double>> pts;
   const double base = frame.Y(o.log_y() ? yl : std::max(yl, 0.0));
+  // All fills first, then all outlines, so that no outline hides under another fill.
+  std::vector<std::vector<double>> outline_x(series.size()), outline_y(series.size());
   for (size_t k = 0; k < series.size(); ++k) {
     const Color c = series[k].color.value_or(palette(static_cast<int>(k)));
-    std::vector<double> sx, sy;
+    auto& sx = outline_x[k];
+    auto& sy = outline_y[k];
     for (int64_t i = 0; i < bins; ++i) {
       const double a = frame.X(edges[i]), b = frame.X(edges[i + 1]);
       const double cnt = hs[k].counts[i];
       const double top = cnt > 0 ? frame.Y(cnt) : base;
-      if (cnt > 0 && std::isfinite(top)) frame.plot().fill_rect(a, top, b, base, c, options.fill_opacity());
+      if (cnt > 0 && std::isfinite(top)) {
+        frame.plot().fill_rect(a, top, b, base, c, options.fill_opacity());
+        for (double py = top; py <= base; py += 4.0)  // the legend avoids the bars
+          for (double px = a; px <= b; px += 4.0) pts.emplace_back(px, py);
+      }
       const double ty = std::isfinite(top) ? top : base;
       sx.insert(sx.end(), {a, b});
       sy.insert(sy.end(), {ty, ty});
-      pts.emplace_back((a + b) / 2, ty);
     }
     sx.insert(sx.begin(), sx.front());
     sy.insert(sy.begin(), base);
     sx.push_back(sx.back());
     sy.push_back(base);
-    frame.plot().polyline(sx, sy, c, std::max(1.5, o.line_width() * 0.75));
     legend.push_back({series[k].name, c, true});
   }
+  for (size_t k = 0; k < series.size(); ++k)
+    frame.plot().polyline(outline_x[k], outline_y[k], legend[k].color, std::max(1.5, o.line_width() * 0.75));
   frame.legend(legend, pts);
   return frame.finish();
 }
@@ -557,7 +564,17 @@ torch::Tensor render_bar_chart(const std::vector<std::string>& categories, const
   EMGAN_CHECK(ConfigError, !o.log_y(), "bar chart: log_y is not supported");
   const double span = vmax - vmin > 0 ? vmax - vmin : 1.0;
   const double yl = o.y_min().value_or(vmin < 0 ? vmin - 0.08 * span : 0.0);
-  const double yh = o.y_max().value_or(vmax > 0 ? vmax + 0.12 * span : (vmax - vmin > 0 ? 0.0 : 1.0));
+  // Headroom above the tallest bar for its value label and, with several series,
+  // the legend (so that it does not hide a bar).
+  const int ts = o.text_scale();
+  const double legend_px =
+      series.size() > 1 && o.legend()
+          ? static_cast<double>(8 * ts + static_cast<int64_t>(series.size()) * (text_height(ts) + 2 * ts))
+          : 0.0;
+  const double room = std::min(0.6, (legend_px + text_height(ts) + 4.0 * ts) /
+                                        static_cast<double>(std::max<int64_t>(approx_plot_height(o), 1)));
+  const double yh = o.y_max().value_or(vmax > 0 ? vmax + (vmax - std::min(vmin, 0.0)) * room / (1.0 - room)
+                                                : (vmax - vmin > 0 ? 0.0 : 1.0));
   EMGAN_CHECK(ConfigError, yh > yl, "bar chart y range [", yl, ", ", yh, "]: expected max > min");
 
   const auto ncat = static_cast<double>(categories.size());
@@ -592,8 +609,9 @@ torch::Tensor render_bar_chart(const std::vector<std::string>& categories, const
       if (text_width(buf, scale) <= bar - 2)
         frame.plot().text(a + bar / 2.0, v >= 0 ? top - text_height(scale) : top + 3.0, buf, kMuted, scale,
                           Align::kCenter);
-      pts.emplace_back(a + bar / 2, top);
-      pts.emplace_back(a + bar / 2, (top + base) / 2);
+      for (double sy = std::min(top, base); sy <= std::max(top, base); sy += 4.0)  // the bar's extent
+        for (double sx = a; sx <= a + bar; sx += 4.0) pts.emplace_back(sx, sy);
+      pts.emplace_back(a + bar / 2, top - text_height(scale));
     }
     legend.push_back({series[k].name, c, true});
   }

@@ -125,8 +125,10 @@ std::string protocol_text(const TranslateSettings& s) {
      << (s.stratified ? "stratified by material folder" : "not stratified") << "). ";
   if (s.protocol == "strict") {
     os << "Strict protocol: each test image is predicted from its convolution image and what was fitted on the "
-          "training folds only (inputs normalised per image from the input itself; targets by a scale fitted on "
-          "the training targets). Predictions and errors are in the multislice image's physical units (fraction "
+          "training folds only (inputs normalised per image from the input itself; intensities brought to the "
+          "target's units by a scale or gain fitted on the training images of the same material — the material, "
+          "the sub-folder name, is metadata the user has for any image, not a property of its target; a material "
+          "unseen in training falls back to all training images). Predictions and errors are in the multislice image's physical units (fraction "
           "of the incident beam); nothing about a test target, not even its maximum, is used to predict it. ";
   } else {
     os << "Paper protocol (for comparison with the published table only): each input and each target is divided "

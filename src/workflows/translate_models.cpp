@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 
 #include "emgan/core/error.h"
 #include "emgan/core/progress.h"
@@ -44,6 +45,37 @@ class MaxNormalizer {
   }
 };
 
+/// Scale of the targets, fitted on the training targets only: the largest target
+/// value of each material (mode "material") or of all training targets ("dataset").
+/// A material not seen in training uses the pooled scale.
+struct TargetScaler {
+  std::string mode = "dataset";
+  std::map<std::string, double> scales;
+  double pooled = 1.0;
+
+  void fit(const std::vector<torch::Tensor>& targets, const std::vector<std::string>& groups) {
+    pooled = 0.0;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const double m = targets[i].max().item<double>();
+      pooled = std::max(pooled, m);
+      if (mode == "material" && i < groups.size()) scales[groups[i]] = std::max(scales[groups[i]], m);
+    }
+    EMGAN_CHECK(Error, pooled > 0, "translate: the training targets have no positive value to scale by");
+  }
+  double scale(const std::string& group) const {
+    auto it = scales.find(group);
+    return it == scales.end() || it->second <= 0 ? pooled : it->second;
+  }
+  Json to_json() const { return Json{{"mode", mode}, {"scales", scales}, {"pooled", pooled}}; }
+  static TargetScaler from_json(const Json& j) {
+    TargetScaler t;
+    t.mode = j.at("mode").get<std::string>();
+    t.scales = j.at("scales").get<std::map<std::string, double>>();
+    t.pooled = j.at("pooled").get<double>();
+    return t;
+  }
+};
+
 // ---------------------------------------------------------------------------------
 class PolyTranslator : public Translator {
  public:
@@ -67,16 +99,16 @@ class PolyTranslator : public Translator {
 // ---------------------------------------------------------------------------------
 class Pix2PixTranslator : public Translator {
  public:
-  Pix2PixTranslator(models::GeneratorPtr g, data::NormalizerPtr input_norm,
-                    data::NormalizerPtr target_norm, std::string protocol, torch::Device device)
+  Pix2PixTranslator(models::GeneratorPtr g, data::NormalizerPtr input_norm, TargetScaler target_scale,
+                    std::string protocol, torch::Device device)
       : g_(std::move(g)),
         input_norm_(std::move(input_norm)),
-        target_norm_(std::move(target_norm)),
+        target_scale_(std::move(target_scale)),
         protocol_(std::move(protocol)),
         device_(device) {}
   std::string kind() const override { return "pix2pix"; }
 
-  torch::Tensor predict(const torch::Tensor& convolution, const std::string&) override {
+  torch::Tensor predict(const torch::Tensor& convolution, const std::string& group) override {
     torch::NoGradGuard no_grad;
     auto x = as_chw(convolution, "pix2pix input").to(torch::kFloat32);
     const bool was_training = g_->is_training();
@@ -85,7 +117,7 @@ class Pix2PixTranslator : public Translator {
     auto y = g_->forward(xin).squeeze(0).to(torch::kCPU);
     if (was_training) g_->train();
     if (protocol_ == "paper") return y;  // units of the target divided by its own max
-    return target_norm_->inverse(y, target_norm_->dataset_stats());
+    return y * target_scale_.scale(group);
   }
 
   void save(const fs::path& dir) const override {
@@ -96,7 +128,7 @@ class Pix2PixTranslator : public Translator {
            {"weights", "generator.pt"},
            {"protocol", protocol_},
            {"input_norm", input_norm_->to_json()},
-           {"target_norm", target_norm_ ? target_norm_->to_json() : Json(nullptr)}};
+           {"target_scale", target_scale_.to_json()}};
     save_json_file(dir / "model.json", j);
   }
   const models::GeneratorPtr& generator() const { return g_; }
@@ -104,7 +136,7 @@ class Pix2PixTranslator : public Translator {
  private:
   models::GeneratorPtr g_;
   data::NormalizerPtr input_norm_;
-  data::NormalizerPtr target_norm_;
+  TargetScaler target_scale_;
   std::string protocol_;
   torch::Device device_;
 };
@@ -128,25 +160,25 @@ Json merged(Json base, const Json& patch) {
 }
 
 std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std::vector<torch::Tensor>& inputs,
-                                          const std::vector<torch::Tensor>& targets, const fs::path& run_dir,
+                                          const std::vector<torch::Tensor>& targets,
+                                          const std::vector<std::string>& groups, const fs::path& run_dir,
                                           torch::Device device, const TranslateEvalFn& eval) {
   const auto& p = s.pix2pix;
   const int64_t n = static_cast<int64_t>(inputs.size());
   EMGAN_CHECK(ConfigError, n > 0, "translate: no training pairs");
 
-  // Normalisation: inputs per image; targets by a scale fitted on the training
-  // targets (strict) or by each target's own max (paper).
+  // Normalisation: inputs per image from the input; targets by a scale fitted on
+  // the training targets (strict) or by each target's own max (paper).
   auto input_norm = data::make_normalizer(p.input_norm);
-  data::NormalizerPtr target_norm;
+  TargetScaler target_scale;
+  target_scale.mode = p.target_scale;
   std::vector<torch::Tensor> xs, ys;
-  if (s.protocol == "strict") {
-    target_norm = data::make_normalizer("dataset_scale");
-    target_norm->fit(targets);
-  }
+  if (s.protocol == "strict") target_scale.fit(targets, groups);
   for (int64_t i = 0; i < n; ++i) {
     xs.push_back(input_norm->forward(as_chw(inputs[i], "input").to(torch::kFloat32)).value);
     auto t = as_chw(targets[i], "target").to(torch::kFloat32);
-    ys.push_back(target_norm ? target_norm->forward(t).value : t / MaxNormalizer::scale(t));
+    const std::string g = i < static_cast<int64_t>(groups.size()) ? groups[static_cast<size_t>(i)] : "";
+    ys.push_back(s.protocol == "strict" ? t / target_scale.scale(g) : t / MaxNormalizer::scale(t));
   }
 
   // Networks.
@@ -256,7 +288,7 @@ std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std:
     trainer.add_scheduler("G", std::make_shared<train::LrScheduler>(opt_g, so));
     if (opt_d) trainer.add_scheduler("D", std::make_shared<train::LrScheduler>(opt_d, so));
   }
-  auto translator = std::make_unique<Pix2PixTranslator>(g, input_norm, target_norm, s.protocol, device);
+  auto translator = std::make_unique<Pix2PixTranslator>(g, input_norm, target_scale, s.protocol, device);
   if (eval && p.eval_every > 0) {
     Pix2PixTranslator* raw = translator.get();
     const int64_t every = p.eval_every;
@@ -286,6 +318,7 @@ void validate(const TranslateSettings& s) {
   check_choice("pix2pix.gan_loss", p.gan_loss, {"vanilla", "lsgan", "hinge", "wgan"});
   check_choice("pix2pix.optimizer", p.optimizer, {"adam", "adamw", "sgd", "rmsprop"});
   check_choice("pix2pix.schedule", p.schedule, {"constant", "linear", "step", "cosine"});
+  check_choice("pix2pix.target_scale", p.target_scale, {"material", "dataset"});
   EMGAN_CHECK(ConfigError, p.batch_size >= 1, "pix2pix.batch_size = ", p.batch_size, " must be >= 1");
   EMGAN_CHECK(ConfigError, p.epochs >= 1, "pix2pix.epochs = ", p.epochs, " must be >= 1");
   EMGAN_CHECK(ConfigError, p.crop >= 8, "pix2pix.crop = ", p.crop, " px must be >= 8");
@@ -316,7 +349,7 @@ std::unique_ptr<Translator> train_translator(const TranslateSettings& s, const s
     poly.fit(x, y, s.protocol == "paper" ? std::vector<std::string>{} : groups);
     return std::make_unique<PolyTranslator>(std::move(poly));
   }
-  return train_pix2pix(s, inputs, targets, run_dir, device, eval);
+  return train_pix2pix(s, inputs, targets, groups, run_dir, device, eval);
 }
 
 std::unique_ptr<Translator> load_translator(const fs::path& path, torch::Device device) {
@@ -340,8 +373,8 @@ std::unique_ptr<Translator> load_translator(const fs::path& path, torch::Device 
               "' (expected poly or pix2pix)");
   auto g = models::load_generator(dir / j.value("weights", "generator.pt"), device);
   auto in_norm = data::normalizer_from_json(j.at("input_norm"));
-  data::NormalizerPtr t_norm = j.at("target_norm").is_null() ? nullptr : data::normalizer_from_json(j.at("target_norm"));
-  return std::make_unique<Pix2PixTranslator>(g, in_norm, t_norm, j.value("protocol", "strict"), device);
+  return std::make_unique<Pix2PixTranslator>(g, in_norm, TargetScaler::from_json(j.at("target_scale")),
+                                             j.value("protocol", "strict"), device);
 }
 
 }  // namespace emgan::workflows

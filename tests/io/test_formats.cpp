@@ -90,8 +90,10 @@ TEST(IoFormats, RoundTripsEveryFormatAndDtype) {
     EXPECT_EQ(back.meta.dtype, expected_dtype);
     EXPECT_TRUE(torch::equal(back.data, values.to(torch::kFloat32)))
         << "max difference " << (back.data - values).abs().max().item<float>();
-    EXPECT_FALSE(std::filesystem::exists(path.string() + ".tmp"));
   }
+  for (const auto& f : std::filesystem::directory_iterator(dir))  // no temporary file left behind
+    EXPECT_EQ(f.path().filename().string().find(".tmp."), std::string::npos) << f.path();
+  EXPECT_NE(emgan::read_text(dir / ("img" + std::to_string(k - 1) + ".csv")).find(','), std::string::npos);
 }
 
 TEST(IoFormats, IntegerWritesRoundAndClamp) {

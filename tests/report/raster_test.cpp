@@ -116,6 +116,16 @@ TEST(Canvas, LinesRectsAndText) {
   t.text(3, 4, "Ab9", er::Color{0, 0, 0}, 2);
   const double ink = (1.0 - t.pixels()[0]).sum().item<double>();
   EXPECT_NEAR(ink, er::text_mask("Ab9", 2).sum().item<double>(), 1e-3);
+  // Markers: a circle of diameter 9 covers its centre, not 6 pixels away; a cross not its corner box.
+  er::Canvas mk(30, 30);
+  mk.markers({10.5, 22.5}, {10.5, 10.5}, er::Marker::kCircle, 9.0, red);
+  EXPECT_EQ(px(mk.pixels(), 1, 10, 10), 0);
+  EXPECT_EQ(px(mk.pixels(), 1, 10, 14), 0);
+  EXPECT_EQ(px(mk.pixels(), 1, 16, 10), 255);
+  EXPECT_EQ(px(mk.pixels(), 1, 10, 16), 255);  // between the two markers
+  mk.markers({10.5}, {22.5}, er::Marker::kPlus, 9.0, red);
+  EXPECT_EQ(px(mk.pixels(), 1, 22, 14), 0);
+  EXPECT_EQ(px(mk.pixels(), 1, 19, 7), 255);
   // A polyline with a NaN point leaves a gap.
   er::Canvas g(20, 100);
   g.polyline({0, 30, NAN, 70, 100}, {10.5, 10.5, 10.5, 10.5, 10.5}, red, 1.0);

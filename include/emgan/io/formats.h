@@ -31,8 +31,10 @@ struct DecodeOptions {
 /// planar; strips or tiles; any compression libtiff was built with (none, Deflate,
 /// LZW, PackBits, ...). Several pages make a volume `[C, D, H, W]` (reduced-resolution
 /// pages such as thumbnails are skipped); pages must share size and sample type.
-/// Pixel size (in nm) from X/YResolution with ResolutionUnit cm or inch (screen
-/// defaults such as 72 dpi are ignored), or from an ImageJ description's unit.
+/// Pixel size from an ImageJ description (its unit and z spacing) or else from
+/// X/YResolution with ResolutionUnit cm or inch, in nm (screen defaults such as
+/// 72 dpi are ignored). Min-is-white samples are returned as stored (the photometric
+/// interpretation is in meta.extra["photometric"]).
 RawImage decode_tiff(const uint8_t* data, size_t size, const std::string& name,
                      const DecodeOptions& options = {});
 
@@ -126,7 +128,8 @@ std::vector<uint8_t> encode_image(const RawImage& image, const std::string& form
                                   const EncodeOptions& options, const std::string& name);
 
 /// Encodes `image` for the extension of `path` and writes it atomically
-/// (emgan::atomic_write). IoError for an unknown extension (listing the known ones).
+/// (emgan::atomic_write); a .csv text array is written comma-separated. IoError for
+/// an unknown extension (listing the known ones).
 void write_raw_image(const fs::path& path, const RawImage& image, const EncodeOptions& options = {});
 
 /// What writing `values` as `dtype` would change.

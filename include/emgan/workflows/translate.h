@@ -57,6 +57,10 @@ struct Pix2PixTranslateSettings {
   int64_t crop = 128;                   ///< side of the training crops, px
   bool augment = true;                  ///< random flips and 90-degree rotations (same for input and target)
   std::string input_norm = "meanstd";   ///< per-image normalisation of the convolution image
+  /// Strict protocol: targets are divided by the largest training-target value of
+  /// their material ("material"; a material unseen in training uses all training
+  /// targets) or of all training targets ("dataset"); predictions are multiplied back.
+  std::string target_scale = "material";
   std::string schedule = "linear";      ///< learning-rate schedule: constant | linear | step | cosine
   int64_t eval_every = 1;               ///< test-fold error every N epochs (cv only; 0 = never)
 };
@@ -66,7 +70,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Pix2PixTranslateSettings, preset
                                                 lambda_gan, lambda_rec, optimizer, lr, beta1,
                                                 batch_size, epochs, steps_per_epoch,
                                                 crops_per_image, crop, augment, input_norm,
-                                                schedule, eval_every)
+                                                target_scale, schedule, eval_every)
 
 /// Settings of every `translate` verb.
 struct TranslateSettings {

@@ -114,7 +114,8 @@ void write_raw_image(const fs::path& path, const RawImage& image, const EncodeOp
   EMGAN_CHECK(IoError, std::find(writable.begin(), writable.end(), ext) != writable.end(),
               path.string(), ": cannot write files with extension '", ext,
               "' (writable: ", detail::join_list(writable), ")");
-  const std::vector<uint8_t> bytes = encode_image(image, format_for_extension(ext), options, path.string());
+  std::vector<uint8_t> bytes = encode_image(image, format_for_extension(ext), options, path.string());
+  if (ext == "csv") std::replace(bytes.begin(), bytes.end(), uint8_t(' '), uint8_t(','));  // numbers hold no spaces
   atomic_write(path, [&](const fs::path& tmp) {
     std::ofstream out(tmp, std::ios::binary);
     EMGAN_CHECK(IoError, out.good(), tmp.string(), ": cannot open for writing");
