@@ -88,6 +88,11 @@ if grep -qiE "@import|url\([[:space:]]*['\"]?(https?:)?//|<script[^>]*src=|<link
   problem "loads a stylesheet or script from outside the page (@import, url(//...), <script src>, <link stylesheet>)"
 fi
 
+if [ "$PROBLEMS" -gt 0 ]; then  # the browser would only repeat these
+  echo "check_report: $PROBLEMS problem(s) in $INDEX (browser checks skipped)" >&2
+  exit 1
+fi
+
 # --- find chromium -----------------------------------------------------------------
 find_chromium() {
   local c

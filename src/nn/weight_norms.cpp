@@ -178,35 +178,38 @@ bool init_batch_norm(torch::nn::Module& m, double gain) {
   return true;
 }
 
+void init_module(torch::nn::Module& mod, const std::string& kind, double gain) {
+  if (init_layer<torch::nn::Conv1dImpl>(mod, kind, gain) || init_layer<torch::nn::Conv2dImpl>(mod, kind, gain) ||
+      init_layer<torch::nn::Conv3dImpl>(mod, kind, gain) ||
+      init_layer<torch::nn::ConvTranspose1dImpl>(mod, kind, gain) ||
+      init_layer<torch::nn::ConvTranspose2dImpl>(mod, kind, gain) ||
+      init_layer<torch::nn::ConvTranspose3dImpl>(mod, kind, gain) ||
+      init_layer<torch::nn::LinearImpl>(mod, kind, gain) || init_batch_norm<torch::nn::BatchNorm1dImpl>(mod, gain) ||
+      init_batch_norm<torch::nn::BatchNorm2dImpl>(mod, gain) ||
+      init_batch_norm<torch::nn::BatchNorm3dImpl>(mod, gain)) {
+    return;
+  }
+  torch::NoGradGuard no_grad;
+  if (auto* sn = dynamic_cast<SpectralNormImpl*>(&mod)) {
+    init_weight(sn->weight_orig, kind, gain);
+    if (sn->bias.defined()) sn->bias.zero_();
+  } else if (auto* wn = dynamic_cast<WeightNormImpl*>(&mod)) {
+    init_weight(wn->weight_v, kind, gain);
+    wn->reset_magnitude();
+    if (wn->bias.defined()) wn->bias.zero_();
+  }
+}
+
 }  // namespace
 
 void init_weights(torch::nn::Module& module, const std::string& kind, double gain) {
   check_choice("init", kind, kInitNames);
   EMGAN_CHECK(ConfigError, gain > 0.0, "init_gain = ", gain, " must be > 0");
   if (kind == "default") return;
-  for (const auto& m : module.modules(/*include_self=*/true)) {
-    torch::nn::Module& mod = *m;
-    if (init_layer<torch::nn::Conv1dImpl>(mod, kind, gain) || init_layer<torch::nn::Conv2dImpl>(mod, kind, gain) ||
-        init_layer<torch::nn::Conv3dImpl>(mod, kind, gain) ||
-        init_layer<torch::nn::ConvTranspose1dImpl>(mod, kind, gain) ||
-        init_layer<torch::nn::ConvTranspose2dImpl>(mod, kind, gain) ||
-        init_layer<torch::nn::ConvTranspose3dImpl>(mod, kind, gain) ||
-        init_layer<torch::nn::LinearImpl>(mod, kind, gain) ||
-        init_batch_norm<torch::nn::BatchNorm1dImpl>(mod, gain) ||
-        init_batch_norm<torch::nn::BatchNorm2dImpl>(mod, gain) ||
-        init_batch_norm<torch::nn::BatchNorm3dImpl>(mod, gain)) {
-      continue;
-    }
-    torch::NoGradGuard no_grad;
-    if (auto* sn = dynamic_cast<SpectralNormImpl*>(&mod)) {
-      init_weight(sn->weight_orig, kind, gain);
-      if (sn->bias.defined()) sn->bias.zero_();
-    } else if (auto* wn = dynamic_cast<WeightNormImpl*>(&mod)) {
-      init_weight(wn->weight_v, kind, gain);
-      wn->reset_magnitude();
-      if (wn->bias.defined()) wn->bias.zero_();
-    }
-  }
+  // The module itself by reference (it may not be held by a shared_ptr yet, e.g. when
+  // a model initialises itself in its constructor), then its descendants.
+  init_module(module, kind, gain);
+  for (const auto& m : module.modules(/*include_self=*/false)) init_module(*m, kind, gain);
 }
 
 }  // namespace emgan::nn

@@ -113,7 +113,7 @@ nav { font-size: 14px; color: #555; margin: 4px 0 18px; }
 nav a { color: #2a5db0; text-decoration: none; margin-right: 14px; white-space: nowrap; }
 nav a:hover { text-decoration: underline; }
 table { border-collapse: collapse; margin: 10px 0 18px; font-size: 14px; }
-caption { caption-side: top; text-align: left; font-weight: 600; padding: 0 0 6px; color: #333; }
+caption { caption-side: top; text-align: left; font-weight: 600; padding: 0 0 6px; color: #333; white-space: nowrap; }
 th, td { border: 1px solid #dde1e7; padding: 5px 10px; text-align: left; vertical-align: top; }
 th { background: #f0f2f5; font-weight: 600; }
 tbody tr:nth-child(even) td { background: #fafbfc; }

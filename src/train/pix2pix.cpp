@@ -1,5 +1,7 @@
 #include "emgan/train/pix2pix.h"
 
+#include <cmath>
+
 #include "emgan/core/error.h"
 
 namespace emgan::train {

@@ -1,5 +1,7 @@
 #include "emgan/train/trainer.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <fstream>
