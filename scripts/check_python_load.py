@@ -367,7 +367,7 @@ def build_reference(info):
                               dropout=o["dropout"], out_act=o["output_activation"])
         m = 2 ** o["n_downsampling"]
         return Padded(net, m, 2 * m), "net."
-    if arch == "lawrence2020":
+    if arch == "lawrence2020":  # emgan pads more only for batch-norm training on one image
         return Padded(Lawrence2020Generator(o), 2 ** o["depth"]), "net."
     if arch == "patchgan":
         return NLayerDiscriminator(o["in_channels"], o["ndf"], o["n_layers"], o["norm"], o["spectral_norm"],
@@ -451,7 +451,7 @@ def main():
                         help="JSON with an input and the outputs emgan computed (one per model, in order)")
     parser.add_argument("--atol", type=float, default=1e-4, help="largest accepted |difference|")
     parser.add_argument("--reference-counts", action="store_true", help="print reference parameter counts")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     if args.reference_counts:
         return reference_counts()
     if not args.models:

@@ -297,7 +297,11 @@ Lawrence2020GeneratorImpl::Lawrence2020GeneratorImpl(Lawrence2020Options o) : op
 torch::Tensor Lawrence2020GeneratorImpl::forward(torch::Tensor x) {
   check_input("lawrence2020", x, options.in_channels());
   nn::PadBox box;
-  torch::Tensor h = nn::pad_to_multiple(x, int64_t{1} << options.depth(), &box);
+  const int64_t multiple = int64_t{1} << options.depth();
+  // Batch norm in training needs more than one value per channel: with a single image
+  // the innermost level must keep at least 2x2 pixels.
+  const bool single_batch_norm = is_training() && x.size(0) == 1 && options.norm() == "batch";
+  torch::Tensor h = nn::pad_to_multiple(x, multiple, &box, single_batch_norm ? 2 * multiple : 1);
   std::vector<torch::Tensor> skips;
   for (auto& block : down_) {
     h = block->forward(h);

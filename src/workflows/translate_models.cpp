@@ -220,7 +220,7 @@ std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std:
   if (gan->gradient_penalty_weight() > 0) {
     const double w = gan->gradient_penalty_weight();
     fns.penalty = [w](const std::function<torch::Tensor(const torch::Tensor&)>& critic, const torch::Tensor& real,
-                      const torch::Tensor& fake) { return w * losses::gradient_penalty(critic, real, fake); };
+                      const torch::Tensor& fake) { return losses::gradient_penalty(critic, real, fake, w); };
   }
   auto rec = losses::make_reconstruction_loss(p.rec_loss);
   train::ReconstructionLoss rec_fn = [rec](const torch::Tensor& o, const torch::Tensor& t) { return (*rec)(o, t); };

@@ -164,6 +164,9 @@ void from_json(const Json& j, Lawrence2020Options& o);
 /// LeakyReLU 0.2 -> norm), "up0".."up{depth-2}" (nn::DeconvBlock, upsample mode: 2x
 /// nearest -> conv 'same' -> ReLU -> norm, then concatenated with the skip),
 /// "final" (2x nearest upsample -> conv 'same' + output activation).
+/// Inputs are reflect-padded to a multiple of 2^depth and cropped back; in training
+/// with batch norm and a single image, to at least 2^(depth+1) (batch norm needs more
+/// than one value per channel at the innermost level).
 class Lawrence2020GeneratorImpl : public ImageToImage {
  public:
   explicit Lawrence2020GeneratorImpl(Lawrence2020Options options = {});
