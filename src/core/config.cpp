@@ -45,7 +45,9 @@ void check_settings_keys(const Json& given, const Json& defaults, const std::str
       throw ConfigError(source + ": setting '" + key + "' = " + it.value().dump() + " must be a " +
                         type_name(def) + " (default " + def.dump() + ")");
     }
-    if (def.is_object() && it.value().is_object()) {
+    // An object whose default is empty is free-form (e.g. a model's options, checked
+    // where they are used); a non-empty default object is a nested settings struct.
+    if (def.is_object() && !def.empty() && it.value().is_object()) {
       check_settings_keys(it.value(), def, source, key + ".");
     }
   }

@@ -170,6 +170,11 @@ std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std:
   // Normalisation: inputs per image from the input; targets by a scale fitted on
   // the training targets (strict) or by each target's own max (paper).
   auto input_norm = data::make_normalizer(p.input_norm);
+  if (input_norm->needs_fit()) {  // a dataset-level input scale: fitted on the training inputs only
+    std::vector<torch::Tensor> train_inputs;
+    for (const auto& x : inputs) train_inputs.push_back(as_chw(x, "input").to(torch::kFloat32));
+    input_norm->fit(train_inputs);
+  }
   TargetScaler target_scale;
   target_scale.mode = p.target_scale;
   std::vector<torch::Tensor> xs, ys;
@@ -346,7 +351,7 @@ std::unique_ptr<Translator> train_translator(const TranslateSettings& s, const s
       auto t = as_chw(targets[i], "target")[0].to(device);
       y.push_back(s.protocol == "paper" ? t / MaxNormalizer::scale(t) : t);
     }
-    poly.fit(x, y, s.protocol == "paper" ? std::vector<std::string>{} : groups);
+    poly.fit(x, y, groups);
     return std::make_unique<PolyTranslator>(std::move(poly));
   }
   return train_pix2pix(s, inputs, targets, groups, run_dir, device, eval);

@@ -1,3 +1,5 @@
+// GCC 12 reports a false -Wmaybe-uninitialized inside nlohmann's defaulted from_json for nested structs.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <gtest/gtest.h>
 
 #include "emgan/core/config.h"
@@ -80,4 +82,21 @@ TEST(Progress, PlainLinesHaveRateAndEta) {
   EXPECT_NE(os.str().find("10/10"), std::string::npos);
   EXPECT_NE(os.str().find("img/s"), std::string::npos);
   EXPECT_EQ(emgan::Progress::format_duration(3725), "1h02m");
+}
+
+namespace {
+struct Nested {
+  Demo inner;
+  emgan::Json free_form = emgan::Json::object();
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Nested, inner, free_form)
+}  // namespace
+
+TEST(Config, NestedStructsCheckedFreeFormObjectsNot) {
+  auto s = emgan::settings_from_json<Nested>(
+      emgan::Json::parse(R"({"inner": {"epochs": 9}, "free_form": {"anything": 1}})"), "n.json");
+  EXPECT_EQ(s.inner.epochs, 9);
+  EXPECT_EQ(s.free_form["anything"], 1);
+  EXPECT_THROW(emgan::settings_from_json<Nested>(emgan::Json::parse(R"({"inner": {"epoch": 9}})"), "n.json"),
+               emgan::ConfigError);
 }
