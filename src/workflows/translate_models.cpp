@@ -99,25 +99,44 @@ class PolyTranslator : public Translator {
 // ---------------------------------------------------------------------------------
 class Pix2PixTranslator : public Translator {
  public:
+  /// `base`, when given, is a fitted polynomial model: the network then sees the
+  /// normalised convolution image and the base prediction (2 channels) and predicts
+  /// the residual target - base, in target-scale units.
   Pix2PixTranslator(models::GeneratorPtr g, data::NormalizerPtr input_norm, TargetScaler target_scale,
-                    std::string protocol, torch::Device device)
+                    std::string protocol, std::shared_ptr<models::PolyRegression> base, torch::Device device)
       : g_(std::move(g)),
         input_norm_(std::move(input_norm)),
         target_scale_(std::move(target_scale)),
         protocol_(std::move(protocol)),
+        base_(std::move(base)),
         device_(device) {}
   std::string kind() const override { return "pix2pix"; }
+
+  /// Target units per network unit for an image of material `group`.
+  double unit(const std::string& group) const { return protocol_ == "paper" ? 1.0 : target_scale_.scale(group); }
+
+  /// The base prediction `[1, H, W]` (target units; zeros without a base model).
+  torch::Tensor base_prediction(const torch::Tensor& x, const std::string& group) const {
+    if (!base_) return torch::zeros_like(x);
+    return base_->predict(x[0], group).unsqueeze(0).to(torch::kFloat32);
+  }
+
+  /// The network's input `[C, H, W]` for a convolution image `[1, H, W]`.
+  torch::Tensor network_input(const torch::Tensor& x, const torch::Tensor& base, const std::string& group) const {
+    auto xin = input_norm_->forward(x).value;
+    if (!base_) return xin;
+    return torch::cat({xin, base / unit(group)}, 0);
+  }
 
   torch::Tensor predict(const torch::Tensor& convolution, const std::string& group) override {
     torch::NoGradGuard no_grad;
     auto x = as_chw(convolution, "pix2pix input").to(torch::kFloat32);
     const bool was_training = g_->is_training();
     g_->eval();
-    auto xin = input_norm_->forward(x).value.unsqueeze(0).to(device_);
-    auto y = g_->forward(xin).squeeze(0).to(torch::kCPU);
+    auto base = base_prediction(x, group);
+    auto y = g_->forward(network_input(x, base, group).unsqueeze(0).to(device_)).squeeze(0).to(torch::kCPU);
     if (was_training) g_->train();
-    if (protocol_ == "paper") return y;  // units of the target divided by its own max
-    return y * target_scale_.scale(group);
+    return y * unit(group) + base;
   }
 
   void save(const fs::path& dir) const override {
@@ -128,16 +147,18 @@ class Pix2PixTranslator : public Translator {
            {"weights", "generator.pt"},
            {"protocol", protocol_},
            {"input_norm", input_norm_->to_json()},
-           {"target_scale", target_scale_.to_json()}};
+           {"target_scale", target_scale_.to_json()},
+           {"base", base_ ? "poly.json" : ""}};
+    if (base_) base_->save(dir / "poly.json");
     save_json_file(dir / "model.json", j);
   }
-  const models::GeneratorPtr& generator() const { return g_; }
 
  private:
   models::GeneratorPtr g_;
   data::NormalizerPtr input_norm_;
   TargetScaler target_scale_;
   std::string protocol_;
+  std::shared_ptr<models::PolyRegression> base_;
   torch::Device device_;
 };
 
@@ -177,13 +198,28 @@ std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std:
   }
   TargetScaler target_scale;
   target_scale.mode = p.target_scale;
-  std::vector<torch::Tensor> xs, ys;
   if (s.protocol == "strict") target_scale.fit(targets, groups);
+  std::shared_ptr<models::PolyRegression> base;
+  if (p.base == "poly") {
+    base = std::make_shared<models::PolyRegression>(models::poly_options_from_json(s.poly, "poly"));
+    std::vector<torch::Tensor> bx, by;
+    for (int64_t i = 0; i < n; ++i) {
+      bx.push_back(as_chw(inputs[i], "input")[0]);
+      auto t = as_chw(targets[i], "target")[0];
+      by.push_back(s.protocol == "paper" ? t / MaxNormalizer::scale(t) : t);
+    }
+    base->fit(bx, by, groups);
+  }
+  auto translator = std::make_unique<Pix2PixTranslator>(nullptr, input_norm, target_scale, s.protocol, base, device);
+  std::vector<torch::Tensor> xs, ys;
   for (int64_t i = 0; i < n; ++i) {
-    xs.push_back(input_norm->forward(as_chw(inputs[i], "input").to(torch::kFloat32)).value);
+    auto x = as_chw(inputs[i], "input").to(torch::kFloat32);
     auto t = as_chw(targets[i], "target").to(torch::kFloat32);
     const std::string g = i < static_cast<int64_t>(groups.size()) ? groups[static_cast<size_t>(i)] : "";
-    ys.push_back(s.protocol == "strict" ? t / target_scale.scale(g) : t / MaxNormalizer::scale(t));
+    if (s.protocol == "paper") t = t / MaxNormalizer::scale(t);
+    auto b = translator->base_prediction(x, g);
+    xs.push_back(translator->network_input(x, b, g));
+    ys.push_back((t - b) / translator->unit(g));
   }
 
   // Networks.
@@ -193,15 +229,19 @@ std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std:
   if (p.preset == "lawrence2020") {
     g_name = "lawrence2020";
     d_name = "lawrence2020_patchgan";
-    g_opts = merged(Json{{"output_activation", "none"}}, p.generator_options);
+    // The preset fixes the networks; generator/discriminator options are ignored.
+    g_opts = Json{{"output_activation", "none"}};
+    d_opts = Json::object();
   } else if (!p.preset.empty()) {
     throw ConfigError("translate: pix2pix.preset '" + p.preset + "' is not one of: lawrence2020, \"\"");
   }
+  const int64_t in_ch = base ? 2 : 1;
+  g_opts = merged(Json{{"in_channels", in_ch}}, g_opts);
   auto g = models::make_generator(g_name, g_opts);
   g->to(device);
   models::DiscriminatorPtr d;
   if (p.lambda_gan > 0) {
-    d = models::make_discriminator(d_name, merged(Json{{"in_channels", 2}}, d_opts));
+    d = models::make_discriminator(d_name, merged(Json{{"in_channels", in_ch + 1}}, d_opts));
     d->to(device);
   }
 
@@ -293,7 +333,7 @@ std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std:
     trainer.add_scheduler("G", std::make_shared<train::LrScheduler>(opt_g, so));
     if (opt_d) trainer.add_scheduler("D", std::make_shared<train::LrScheduler>(opt_d, so));
   }
-  auto translator = std::make_unique<Pix2PixTranslator>(g, input_norm, target_scale, s.protocol, device);
+  translator = std::make_unique<Pix2PixTranslator>(g, input_norm, target_scale, s.protocol, base, device);
   if (eval && p.eval_every > 0) {
     Pix2PixTranslator* raw = translator.get();
     const int64_t every = p.eval_every;
@@ -324,6 +364,7 @@ void validate(const TranslateSettings& s) {
   check_choice("pix2pix.optimizer", p.optimizer, {"adam", "adamw", "sgd", "rmsprop"});
   check_choice("pix2pix.schedule", p.schedule, {"constant", "linear", "step", "cosine"});
   check_choice("pix2pix.target_scale", p.target_scale, {"material", "dataset"});
+  check_choice("pix2pix.base", p.base, {"none", "poly"});
   EMGAN_CHECK(ConfigError, p.batch_size >= 1, "pix2pix.batch_size = ", p.batch_size, " must be >= 1");
   EMGAN_CHECK(ConfigError, p.epochs >= 1, "pix2pix.epochs = ", p.epochs, " must be >= 1");
   EMGAN_CHECK(ConfigError, p.crop >= 8, "pix2pix.crop = ", p.crop, " px must be >= 8");
@@ -378,8 +419,11 @@ std::unique_ptr<Translator> load_translator(const fs::path& path, torch::Device 
               "' (expected poly or pix2pix)");
   auto g = models::load_generator(dir / j.value("weights", "generator.pt"), device);
   auto in_norm = data::normalizer_from_json(j.at("input_norm"));
+  std::shared_ptr<models::PolyRegression> base;
+  const std::string base_file = j.value("base", "");
+  if (!base_file.empty()) base = std::make_shared<models::PolyRegression>(models::PolyRegression::load(dir / base_file));
   return std::make_unique<Pix2PixTranslator>(g, in_norm, TargetScaler::from_json(j.at("target_scale")),
-                                             j.value("protocol", "strict"), device);
+                                             j.value("protocol", "strict"), base, device);
 }
 
 }  // namespace emgan::workflows

@@ -21,7 +21,8 @@
 ///   beside the strict figure for comparison only;
 /// - per image: fractional RMSE (RMSE / population std of the true image, %), SSIM
 ///   (data range = the true image's max - min), PSNR (same range); per fold and
-///   overall mean and standard deviation.
+///   overall mean and standard deviation; beside them the paper-comparable figures
+///   of the same predictions, prediction and truth each divided by its own maximum.
 #include <torch/types.h>
 
 #include <functional>
@@ -38,29 +39,38 @@ namespace emgan::workflows {
 
 /// Settings of the pix2pix translator.
 struct Pix2PixTranslateSettings {
-  std::string preset = "lawrence2020";  ///< "lawrence2020" or "" (use generator/discriminator below)
+  /// "lawrence2020" (the network of Lawrence et al. 2020) or "" (use generator and
+  /// discriminator below).
+  std::string preset = "";
   std::string generator = "unet";       ///< generator registry name (when preset is "")
-  Json generator_options = Json::object();      ///< options of the generator (merged over the preset's)
+  /// Options of the generator (merged over the preset's). The default is a U-Net of
+  /// depth 5, width 32, instance norm, linear output: trainable on a CPU.
+  Json generator_options = Json{{"depth", 5}, {"ngf", 32}, {"norm", "instance"}, {"dropout", 0.0},
+                                {"output_activation", "none"}};
   std::string discriminator = "patchgan";       ///< discriminator registry name (when preset is "")
-  Json discriminator_options = Json::object();  ///< options of the discriminator
+  Json discriminator_options = Json{{"ndf", 32}, {"n_layers", 3}, {"norm", "instance"}};  ///< options of the discriminator
   std::string gan_loss = "lsgan";       ///< vanilla | lsgan | hinge | wgan
   std::string rec_loss = "l1";          ///< l1 | mse | l1+mse | ssim
-  double lambda_gan = 50.0;             ///< weight of the adversarial loss (0 = plain regression)
-  double lambda_rec = 50.0;             ///< weight of the reconstruction loss
+  double lambda_gan = 1.0;              ///< weight of the adversarial loss (0 = plain regression; lawrence2020: 50)
+  double lambda_rec = 100.0;            ///< weight of the reconstruction loss (lawrence2020: 50)
   std::string optimizer = "adam";       ///< adam | adamw | sgd | rmsprop
   double lr = 2e-4;                     ///< learning rate of G and D
   double beta1 = 0.5;                   ///< Adam beta1 (SGD momentum when optimizer is sgd)
   int64_t batch_size = 4;               ///< crops per step
-  int64_t epochs = 60;                  ///< passes over the training images
+  int64_t epochs = 40;                  ///< passes over the training images
   int64_t steps_per_epoch = 0;          ///< 0 = ceil(training images / batch size) * crops_per_image
   int64_t crops_per_image = 4;          ///< random crops taken from each image per epoch
-  int64_t crop = 128;                   ///< side of the training crops, px
+  int64_t crop = 96;                    ///< side of the training crops, px
   bool augment = true;                  ///< random flips and 90-degree rotations (same for input and target)
   std::string input_norm = "meanstd";   ///< per-image normalisation of the convolution image
   /// Strict protocol: targets are divided by the largest training-target value of
   /// their material ("material"; a material unseen in training uses all training
   /// targets) or of all training targets ("dataset"); predictions are multiplied back.
   std::string target_scale = "material";
+  /// "poly": the network refines the polynomial model's prediction (it sees the
+  /// convolution image and that prediction, and predicts the residual); "none": it
+  /// maps the convolution image alone.
+  std::string base = "poly";
   std::string schedule = "linear";      ///< learning-rate schedule: constant | linear | step | cosine
   int64_t eval_every = 1;               ///< test-fold error every N epochs (cv only; 0 = never)
 };
@@ -70,7 +80,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Pix2PixTranslateSettings, preset
                                                 lambda_gan, lambda_rec, optimizer, lr, beta1,
                                                 batch_size, epochs, steps_per_epoch,
                                                 crops_per_image, crop, augment, input_norm,
-                                                target_scale, schedule, eval_every)
+                                                target_scale, base, schedule, eval_every)
 
 /// Settings of every `translate` verb.
 struct TranslateSettings {
@@ -105,6 +115,11 @@ struct CvRow {
   double frac_rmse = 0.0;  ///< %
   double ssim = 0.0;
   double psnr = 0.0;       ///< dB
+  /// Paper-comparable figures: prediction and truth each divided by its own
+  /// maximum before comparing (as the published loader scaled every image). This
+  /// uses the true image's maximum at evaluation (never at prediction).
+  double frac_rmse_max = 0.0;  ///< %
+  double ssim_max = 0.0;
   double predict_s = 0.0;  ///< seconds to predict this image
 };
 
@@ -116,6 +131,8 @@ struct CvSummary {
   double mean_ssim = 0.0;
   double mean_psnr = 0.0;
   double worst_fold_frac_rmse = 0.0;
+  double mean_frac_rmse_max = 0.0;  ///< paper-comparable (each image scaled by its own max), %
+  double mean_ssim_max = 0.0;
   int64_t folds = 0;
   /// "mean_frac_rmse=<percent> mean_ssim=<x> folds=<k> images=<n>"
   std::string last_line() const;

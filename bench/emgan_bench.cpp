@@ -1,0 +1,573 @@
+// emgan_bench: timing of emgan's hot paths, one line of `key=value` figures per
+// measurement (settings included), so a line of BENCHMARKS.md can be re-run.
+//
+//   emgan_bench pix2pix-step --batch 3 --size 256 --threads 2 --warmup 1 --steps 3
+//   emgan_bench infer --arch unet_256,lawrence2020 --sizes 256,512 --batches 1,16
+//   emgan_bench poly-fit [--data <tree of conv/multislice pairs>]
+//   emgan_bench data --files 64 --file-size 512 --crop 256 --batch 16
+//
+// Every mode ends with `peak_rss_mb=` (VmHWM of /proc/self/status: the largest
+// resident set of the process, so of that mode). Times are wall-clock
+// (steady_clock) around whole steps; on CUDA the device is synchronised first.
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "emgan/core/error.h"
+#include "emgan/core/fs.h"
+#include "emgan/core/runtime.h"
+#include "emgan/data/augment.h"
+#include "emgan/data/crop.h"
+#include "emgan/data/dataset.h"
+#include "emgan/data/loader.h"
+#include "emgan/data/normalize.h"
+#include "emgan/io/image.h"
+#include "emgan/losses/gan.h"
+#include "emgan/models/model.h"
+#include "emgan/models/poly.h"
+#include "emgan/train/optim.h"
+#include "emgan/train/pix2pix.h"
+
+namespace {
+
+using emgan::Json;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+// ---- settings ---------------------------------------------------------------------------
+
+/// Settings shared by every mode.
+struct CommonSettings {
+  int threads = 2;             ///< intra-op threads (at::set_num_threads); 0 = torch's default
+  int interop_threads = 0;     ///< inter-op threads (at::set_num_interop_threads); 0 = torch's default
+  std::string device = "cpu";  ///< cpu | cuda | cuda:N | auto
+  int warmup = 1;              ///< untimed repetitions first
+  int steps = 3;               ///< timed repetitions
+  uint64_t seed = 0;           ///< seed of torch's generator
+  bool mkldnn = true;          ///< oneDNN (mkldnn) kernels on the CPU
+  bool channels_last = false;  ///< 4-D weights and inputs in channels-last memory format
+};
+
+/// Settings of `pix2pix-step`.
+struct StepSettings {
+  int64_t batch = 3;                 ///< images per step
+  int64_t size = 256;                ///< image side, px
+  std::string generator = "unet_256";
+  std::string gan_loss = "lsgan";    ///< lsgan (as the Python peer) | vanilla (BCE, pix2pix paper)
+  double dropout = 0.5;              ///< U-Net dropout (0 for deterministic numerics checks)
+  std::string save_init;             ///< folder: write G.pt, D.pt (initial weights) there
+  bool print_losses = false;         ///< one `step=` line of losses per step (warmup included)
+  /// "torch" (torch::optim::Adam, emgan's "adam") or "fused" (FusedAdam below)
+  std::string optimizer = "torch";
+  bool release_grads = false;        ///< fused: drop gradients after the update (zero_grad then fills nothing)
+};
+
+/// Settings of `infer`.
+struct InferSettings {
+  std::vector<std::string> archs = {"unet_256", "lawrence2020"};
+  std::vector<int64_t> sizes = {256, 512};
+  std::vector<int64_t> batches = {1, 16};
+  bool inference_mode = true;  ///< c10::InferenceMode (else NoGradGuard)
+};
+
+/// Settings of `poly-fit`.
+struct PolySettings {
+  std::string data = std::string(EMGAN_BENCH_SHARED_DATA) + "/stem-conv2multislice";
+  int64_t predict_size = 256;  ///< side of the predicted image, px
+};
+
+/// Settings of `data`.
+struct DataSettings {
+  std::string dir;             ///< where to write the generated files ("" = a temporary folder, removed)
+  int64_t files = 64;          ///< generated input/target pairs
+  int64_t file_size = 512;     ///< side of each generated image, px
+  std::string ext = "tif";     ///< file format of the generated images (float32)
+  int64_t crop = 256;          ///< random crop side, px
+  int64_t batch = 16;          ///< images per batch
+  int64_t prefetch = 2;        ///< batches prepared ahead by the loader thread (0 = inline)
+  int64_t epochs = 2;          ///< timed passes over the files (after `warmup` passes)
+};
+
+// ---- helpers ------------------------------------------------------------------------------
+
+double peak_rss_mb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      std::istringstream ss(line.substr(6));
+      double kb = 0;
+      ss >> kb;
+      return kb / 1024.0;
+    }
+  }
+  return -1.0;
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  double a = -1;
+  in >> a;
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(2) << a;
+  return os.str();
+}
+
+void print_rss(const std::string& mode) {
+  std::cout << "bench=" << mode << " peak_rss_mb=" << std::fixed << std::setprecision(1) << peak_rss_mb()
+            << " load1=" << load_average() << std::endl;
+}
+
+/// Median, mean and min of a list of milliseconds.
+struct Stats {
+  double median = 0, mean = 0, min = 0;
+};
+
+Stats stats_of(std::vector<double> v) {
+  Stats s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  s.median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  s.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(n);
+  s.min = v.front();
+  return s;
+}
+
+void sync(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+/// Applies threads, mkldnn and the seed; returns the device.
+torch::Device apply_common(const CommonSettings& c) {
+  EMGAN_CHECK(emgan::ConfigError, c.threads >= 0, "--threads = ", c.threads, " must be >= 0");
+  EMGAN_CHECK(emgan::ConfigError, c.interop_threads >= 0, "--interop-threads = ", c.interop_threads,
+              " must be >= 0");
+  EMGAN_CHECK(emgan::ConfigError, c.warmup >= 0 && c.steps >= 1, "--warmup = ", c.warmup, " / --steps = ", c.steps,
+              ": need warmup >= 0 and steps >= 1");
+  if (c.interop_threads > 0) at::set_num_interop_threads(c.interop_threads);
+  if (c.threads > 0) at::set_num_threads(c.threads);
+  at::globalContext().setUserEnabledMkldnn(c.mkldnn);
+  torch::manual_seed(c.seed);
+  return emgan::parse_device(c.device);
+}
+
+std::string common_line(const CommonSettings& c, const torch::Device& device) {
+  std::ostringstream os;
+  os << "threads=" << at::get_num_threads() << " interop=" << at::get_num_interop_threads()
+     << " device=" << device.str() << " mkldnn=" << (c.mkldnn ? 1 : 0)
+     << " channels_last=" << (c.channels_last ? 1 : 0) << " warmup=" << c.warmup << " steps=" << c.steps
+     << " seed=" << c.seed << " torch=" << TORCH_VERSION << " load1=" << load_average();
+  return os.str();
+}
+
+/// Moves every 4-D parameter of `module` to channels-last memory (same values).
+void to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters(true)) {
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+}
+
+torch::Tensor memory_format(const torch::Tensor& x, bool channels_last) {
+  return channels_last && x.dim() == 4 ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+}
+
+/// Adam (pix2pix settings, no weight decay, no amsgrad) whose CPU float32 update is one
+/// pass over (param, grad, exp_avg, exp_avg_sq) per tensor instead of torch::optim::Adam's
+/// seven element-wise kernels (mul_, add_, mul_, addcmul_, sqrt, div, add_, addcdiv_),
+/// with the same formula in the same order:
+///   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+///   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+/// With `release_grads` the gradients are dropped after the update, so the next
+/// zero_grad() has nothing to fill and backward() hands its buffers over (the
+/// `set_to_none` of Python's zero_grad). Other devices/dtypes/layouts use the
+/// unfused torch ops. Bench-only: no state in checkpoints.
+class FusedAdam : public torch::optim::Optimizer {
+ public:
+  FusedAdam(std::vector<torch::Tensor> params, double lr, double beta1, double beta2, double eps, bool release_grads)
+      : Optimizer({torch::optim::OptimizerParamGroup(std::move(params))},
+                  std::make_unique<torch::optim::AdamOptions>(lr)),
+        beta1_(beta1),
+        beta2_(beta2),
+        eps_(eps),
+        release_grads_(release_grads) {}
+
+  torch::Tensor step(LossClosure closure = nullptr) override {
+    torch::NoGradGuard no_grad;
+    torch::Tensor loss;
+    if (closure) {
+      torch::AutoGradMode enable(true);
+      loss = closure();
+    }
+    ++t_;
+    const double bc1 = 1.0 - std::pow(beta1_, static_cast<double>(t_));
+    const double bc2 = 1.0 - std::pow(beta2_, static_cast<double>(t_));
+    for (auto& group : param_groups()) {
+      const double lr = group.options().get_lr();
+      for (auto& p : group.params()) {
+        if (!p.grad().defined()) continue;
+        auto& st = moments_[p.unsafeGetTensorImpl()];
+        if (!st.m.defined()) {
+          st.m = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+          st.v = torch::zeros_like(p, torch::MemoryFormat::Preserve);
+        }
+        const torch::Tensor g = p.grad();
+        const bool fused = p.device().is_cpu() && p.scalar_type() == torch::kFloat && p.is_contiguous() &&
+                           g.is_contiguous() && g.scalar_type() == torch::kFloat && st.m.is_contiguous() &&
+                           st.v.is_contiguous();
+        if (fused) {
+          float* pp = p.data_ptr<float>();
+          const float* gp = g.data_ptr<float>();
+          float* mp = st.m.data_ptr<float>();
+          float* vp = st.v.data_ptr<float>();
+          const float b1 = static_cast<float>(beta1_), a1 = static_cast<float>(1.0 - beta1_);
+          const float b2 = static_cast<float>(beta2_), a2 = static_cast<float>(1.0 - beta2_);
+          const float sbc2 = static_cast<float>(std::sqrt(bc2)), eps = static_cast<float>(eps_);
+          const float step = static_cast<float>(-lr / bc1);
+          at::parallel_for(0, p.numel(), 16384, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+              const float gi = gp[i];
+              // Operation order of ATen's kernels: add_ = fmadd(g, alpha, self),
+              // addcmul_ = self + (value * t1) * t2, addcdiv_ = self + (value * t1) / t2.
+              const float m = std::fma(gi, a1, mp[i] * b1);
+              const float v = vp[i] * b2 + (a2 * gi) * gi;
+              mp[i] = m;
+              vp[i] = v;
+              pp[i] = pp[i] + (step * m) / (std::sqrt(v) / sbc2 + eps);
+            }
+          });
+        } else {
+          st.m.mul_(beta1_).add_(g, 1 - beta1_);
+          st.v.mul_(beta2_).addcmul_(g, g, 1 - beta2_);
+          p.addcdiv_(st.m, (st.v.sqrt() / std::sqrt(bc2)).add_(eps_), -lr / bc1);
+        }
+        if (release_grads_) p.mutable_grad() = torch::Tensor();
+      }
+    }
+    return loss;
+  }
+
+ private:
+  struct Moments {
+    torch::Tensor m, v;
+  };
+  double beta1_, beta2_, eps_;
+  bool release_grads_;
+  int64_t t_ = 0;
+  std::map<void*, Moments> moments_;
+};
+
+/// Single-scale view of a discriminator (the recipe takes one logits tensor).
+struct SingleScaleDImpl : torch::nn::Module {
+  explicit SingleScaleDImpl(emgan::models::DiscriminatorPtr d) : d_(register_module("net", std::move(d))) {}
+  torch::Tensor forward(torch::Tensor x) { return d_->forward(std::move(x)).at(0); }
+  emgan::models::DiscriminatorPtr d_;
+};
+TORCH_MODULE(SingleScaleD);
+
+template <typename F>
+std::vector<double> time_runs(const CommonSettings& c, const torch::Device& device, F&& run) {
+  for (int i = 0; i < c.warmup; ++i) run();
+  sync(device);
+  std::vector<double> ms;
+  for (int i = 0; i < c.steps; ++i) {
+    const auto t0 = Clock::now();
+    run();
+    sync(device);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  return ms;
+}
+
+std::string fmt(double v, int precision = 2) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(precision) << v;
+  return os.str();
+}
+
+// ---- modes ------------------------------------------------------------------------------
+
+/// The pix2pix step of ../shared/peers/pix2pix_reference.py: unet_256 + PatchGAN
+/// basic (ndf 64, 3 layers, batch norm), D on the detached fake then G with D frozen,
+/// 0.5 * GAN loss for D, GAN + 100 * L1 for G, Adam(2e-4, 0.5, 0.999) for both.
+void run_step(const CommonSettings& c, const StepSettings& s) {
+  EMGAN_CHECK(emgan::ConfigError, s.batch >= 1 && s.size >= 1, "pix2pix-step: --batch = ", s.batch,
+              " / --size = ", s.size, " must be >= 1");
+  const torch::Device device = apply_common(c);
+  auto g = emgan::models::make_generator(s.generator, Json{{"dropout", s.dropout}});
+  auto d = emgan::models::make_discriminator("patchgan", Json{{"in_channels", g->in_channels() + g->out_channels()}});
+  if (!s.save_init.empty()) {
+    fs::create_directories(s.save_init);
+    emgan::models::save_model(*g, fs::path(s.save_init) / "G.pt");
+    emgan::models::save_model(*d, fs::path(s.save_init) / "D.pt");
+  }
+  g->to(device);
+  d->to(device);
+  if (c.channels_last) {
+    to_channels_last(*g);
+    to_channels_last(*d);
+  }
+  emgan::train::OptimizerOptions oo;  // adam, lr 2e-4, beta1 0.5, beta2 0.999 (pix2pix)
+  EMGAN_CHECK(emgan::ConfigError, s.optimizer == "torch" || s.optimizer == "fused", "pix2pix-step: --optimizer '",
+              s.optimizer, "' is not one of: torch, fused");
+  auto make_opt = [&](std::vector<torch::Tensor> params) -> emgan::train::OptimizerPtr {
+    if (s.optimizer == "fused")
+      return std::make_shared<FusedAdam>(std::move(params), oo.lr, oo.beta1, oo.beta2, oo.eps, s.release_grads);
+    return emgan::train::make_optimizer(std::move(params), oo);
+  };
+  auto opt_g = make_opt(g->parameters());
+  auto opt_d = make_opt(d->parameters());
+  auto gan = emgan::losses::make_gan_loss(s.gan_loss);
+  emgan::train::GanLossFns fns;
+  fns.discriminator = [gan](const torch::Tensor& r, const torch::Tensor& f) {
+    return 0.5 * gan->discriminator_loss(r, f);
+  };
+  fns.generator = [gan](const torch::Tensor& f) { return gan->generator_loss(f); };
+  emgan::train::Pix2PixOptions po;
+  po.lambda_gan = 1.0;
+  po.lambda_rec = 100.0;
+  emgan::train::Pix2PixRecipe recipe(torch::nn::AnyModule(g), torch::nn::AnyModule(SingleScaleD(d)), opt_g, opt_d,
+                                     fns, emgan::train::l1_loss(), po);
+  recipe.set_training(true);
+
+  // As the Python comparison script: seed, then A and B from torch.randn on the CPU.
+  torch::manual_seed(c.seed);
+  emgan::train::Batch batch;
+  batch.input = memory_format(torch::randn({s.batch, g->in_channels(), s.size, s.size}).to(device), c.channels_last);
+  batch.target = memory_format(torch::randn({s.batch, g->out_channels(), s.size, s.size}).to(device), c.channels_last);
+
+  int step_no = 0;
+  emgan::train::StepResult last;
+  auto run = [&] {
+    last = recipe.step(batch);
+    ++step_no;
+    if (s.print_losses) {
+      std::cout << "step=" << step_no << std::setprecision(9);
+      for (const auto& [k, v] : last.losses) std::cout << " " << k << "=" << v;
+      std::cout << std::endl;
+    }
+  };
+  const Stats st = stats_of(time_runs(c, device, run));
+  std::cout << "bench=pix2pix-step generator=" << s.generator << " discriminator=patchgan gan_loss=" << s.gan_loss
+            << " dropout=" << s.dropout << " optimizer=" << s.optimizer
+            << " release_grads=" << (s.release_grads ? 1 : 0) << " batch=" << s.batch << " size=" << s.size << " " << common_line(c, device)
+            << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean) << " min_ms=" << fmt(st.min)
+            << " images_per_s=" << fmt(1e3 * static_cast<double>(s.batch) / st.median, 3) << std::endl;
+  std::cout << "bench=pix2pix-step losses_after_steps=" << step_no << std::setprecision(7);
+  for (const auto& [k, v] : last.losses) std::cout << " " << k << "=" << v;
+  std::cout << std::endl;
+  print_rss("pix2pix-step");
+}
+
+void run_infer(const CommonSettings& c, const InferSettings& s) {
+  const torch::Device device = apply_common(c);
+  for (const auto& arch : s.archs) {
+    // The translation workflow's default network: lawrence2020 on (conv image, poly prediction).
+    const Json opts = arch == "lawrence2020" ? Json{{"in_channels", 2}, {"output_activation", "none"}} : Json::object();
+    auto g = emgan::models::make_generator(arch, opts);
+    g->to(device);
+    g->eval();
+    if (c.channels_last) to_channels_last(*g);
+    for (const int64_t size : s.sizes) {
+      for (const int64_t b : s.batches) {
+        EMGAN_CHECK(emgan::ConfigError, size >= 1 && b >= 1, "infer: size ", size, " / batch ", b, " must be >= 1");
+        const torch::Tensor x =
+            memory_format(torch::randn({b, g->in_channels(), size, size}).to(device), c.channels_last);
+        auto run = [&] {
+          if (s.inference_mode) {
+            c10::InferenceMode guard;
+            g->forward(x);
+          } else {
+            torch::NoGradGuard guard;
+            g->forward(x);
+          }
+        };
+        const Stats st = stats_of(time_runs(c, device, run));
+        std::cout << "bench=infer arch=" << arch << " size=" << size << " batch=" << b
+                  << " grad_mode=" << (s.inference_mode ? "inference_mode" : "no_grad") << " "
+                  << common_line(c, device) << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean)
+                  << " min_ms=" << fmt(st.min) << " images_per_s=" << fmt(1e3 * static_cast<double>(b) / st.median, 3)
+                  << " peak_rss_mb_so_far=" << fmt(peak_rss_mb(), 1) << std::endl;
+      }
+    }
+  }
+  print_rss("infer");
+}
+
+void run_poly(const CommonSettings& c, const PolySettings& s) {
+  const torch::Device device = apply_common(c);
+  if (!fs::is_directory(s.data)) {
+    std::cout << "bench=poly-fit skipped: no data folder " << s.data << std::endl;
+    return;
+  }
+  auto ds = emgan::data::PairedFolderDataset::from_tree(s.data);
+  std::vector<torch::Tensor> xs, ys;
+  std::vector<std::string> groups;
+  const auto t_read = Clock::now();
+  for (size_t i = 0; i < ds->size(); ++i) {
+    const auto sample = ds->get(i);
+    xs.push_back(sample.input.to(device));
+    ys.push_back(sample.target.to(device));
+    groups.push_back(sample.group);
+  }
+  const double read_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_read).count();
+  emgan::models::PolyRegression poly;
+  const Stats fit = stats_of(time_runs(c, device, [&] { poly.fit(xs, ys, groups); }));
+  const Json opts = emgan::models::poly_options_to_json(poly.options());
+  std::cout << "bench=poly-fit pairs=" << xs.size() << " image=" << xs[0].size(-2) << "x" << xs[0].size(-1)
+            << " pixels=" << poly.training_pixels() << " features=" << poly.num_features() << " options="
+            << opts.dump() << " read_ms=" << fmt(read_ms) << " " << common_line(c, device)
+            << " fit_median_ms=" << fmt(fit.median) << " fit_mean_ms=" << fmt(fit.mean) << std::endl;
+  torch::manual_seed(c.seed);
+  const torch::Tensor img =
+      (torch::rand({s.predict_size, s.predict_size}) * xs[0].max().item<double>()).to(xs[0].options());
+  const Stats pred = stats_of(time_runs(c, device, [&] { poly.predict(img, groups[0]); }));
+  std::cout << "bench=poly-predict size=" << s.predict_size << " " << common_line(c, device)
+            << " median_ms=" << fmt(pred.median, 3) << " mean_ms=" << fmt(pred.mean, 3) << std::endl;
+  print_rss("poly-fit");
+}
+
+void run_data(const CommonSettings& c, const DataSettings& s) {
+  EMGAN_CHECK(emgan::ConfigError, s.files >= 1 && s.file_size >= s.crop && s.crop >= 1 && s.batch >= 1,
+              "data: need files >= 1, file_size >= crop >= 1, batch >= 1 (got files ", s.files, ", file_size ",
+              s.file_size, ", crop ", s.crop, ", batch ", s.batch, ")");
+  const torch::Device device = apply_common(c);
+  const bool temporary = s.dir.empty();
+  const fs::path root =
+      temporary ? fs::temp_directory_path() / ("emgan_bench_data_" + std::to_string(::getpid())) : fs::path(s.dir);
+  fs::create_directories(root / "input");
+  fs::create_directories(root / "target");
+  for (int64_t i = 0; i < s.files; ++i) {
+    const auto in = root / "input" / ("img_convolution_" + std::to_string(i) + "." + s.ext);
+    const auto tg = root / "target" / ("img_" + std::to_string(i) + "_cl100mm." + s.ext);
+    if (!fs::exists(in)) emgan::io::write_image(in, torch::rand({1, s.file_size, s.file_size}));
+    if (!fs::exists(tg)) emgan::io::write_image(tg, torch::rand({1, s.file_size, s.file_size}));
+  }
+  auto ds = std::make_shared<emgan::data::PairedFolderDataset>(
+      root / "input", root / "target", emgan::data::PairedFolderOptions().cache(false));
+  auto norm = emgan::data::make_normalizer("meanstd");
+  const auto aug = emgan::data::Compose::from_json(
+      Json::parse(R"([{"type": "flip_h", "p": 0.5}, {"type": "flip_v", "p": 0.5}, {"type": "rot90", "p": 1}])"));
+  const auto crop = emgan::data::CropOptions().height(s.crop).width(s.crop);
+  emgan::data::SampleTransform transform = [&](emgan::data::Sample sample, uint64_t seed) {
+    auto gen = emgan::data::make_generator(seed);
+    sample = emgan::data::random_crop(sample, crop, gen);
+    sample.input = norm->forward(sample.input).value;
+    sample.target = norm->forward(sample.target).value;
+    return aug.apply(std::move(sample), gen);
+  };
+  emgan::data::LoaderOptions lo;
+  lo.batch_size = s.batch;
+  lo.seed = c.seed;
+  lo.drop_last = true;
+  lo.prefetch = s.prefetch;
+  emgan::data::DataLoader loader(ds, lo, {}, transform);
+  int64_t images = 0;
+  auto epoch = [&] {
+    while (auto b = loader.next()) {
+      b->input.to(device);
+      b->target.to(device);
+      images += b->size();
+    }
+  };
+  for (int i = 0; i < c.warmup; ++i) epoch();
+  images = 0;
+  const auto t0 = Clock::now();
+  for (int64_t e = 0; e < s.epochs; ++e) epoch();
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::cout << "bench=data files=" << s.files << " file_size=" << s.file_size << " ext=" << s.ext
+            << " crop=" << s.crop << " batch=" << s.batch << " prefetch=" << s.prefetch << " epochs=" << s.epochs
+            << " pipeline=read+meanstd+flip_h,flip_v,rot90+collate " << common_line(c, device)
+            << " images=" << images << " seconds=" << fmt(secs, 3)
+            << " images_per_s=" << fmt(static_cast<double>(images) / secs, 1) << std::endl;
+  if (temporary) fs::remove_all(root);
+  print_rss("data");
+}
+
+void add_common(CLI::App* app, CommonSettings& c) {
+  app->add_option("--threads", c.threads, "intra-op CPU threads (0 = torch's default)");
+  app->add_option("--interop-threads", c.interop_threads, "inter-op threads (0 = torch's default)");
+  app->add_option("--device", c.device, "cpu | cuda | cuda:N | auto");
+  app->add_option("--warmup", c.warmup, "untimed repetitions first");
+  app->add_option("--steps", c.steps, "timed repetitions");
+  app->add_option("--seed", c.seed, "seed of torch's generator");
+  app->add_option("--mkldnn", c.mkldnn, "use oneDNN (mkldnn) kernels on the CPU (true|false)");
+  app->add_flag("--channels-last", c.channels_last, "4-D weights and inputs in channels-last memory");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"emgan_bench: timing of emgan's training step, inference, poly fit and data pipeline"};
+  app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();
+  CommonSettings common;
+  StepSettings step;
+  InferSettings infer;
+  PolySettings poly;
+  DataSettings data;
+
+  auto* s = app.add_subcommand("pix2pix-step", "pix2pix training step (unet_256 + PatchGAN), as the Python peer");
+  add_common(s, common);
+  s->add_option("--batch", step.batch, "images per step");
+  s->add_option("--size", step.size, "image side, px");
+  s->add_option("--generator", step.generator, "generator registry name");
+  s->add_option("--gan-loss", step.gan_loss, "lsgan (the peer's) | vanilla | hinge");
+  s->add_option("--dropout", step.dropout, "U-Net dropout probability");
+  s->add_option("--save-init", step.save_init, "folder to write the initial G.pt and D.pt into");
+  s->add_flag("--print-losses", step.print_losses, "print the losses of every step");
+  s->add_option("--optimizer", step.optimizer, "torch (torch::optim::Adam) | fused (one-pass CPU Adam)");
+  s->add_flag("--release-grads", step.release_grads, "fused: drop gradients after each update");
+  s->callback([&] { run_step(common, step); });
+
+  auto* i = app.add_subcommand("infer", "generator inference");
+  add_common(i, common);
+  i->add_option("--arch", infer.archs, "generator names")->delimiter(',');
+  i->add_option("--sizes", infer.sizes, "image sides, px")->delimiter(',');
+  i->add_option("--batches", infer.batches, "batch sizes")->delimiter(',');
+  i->add_option("--inference-mode", infer.inference_mode, "InferenceMode (true) or NoGradGuard (false)");
+  i->callback([&] { run_infer(common, infer); });
+
+  auto* p = app.add_subcommand("poly-fit", "polynomial model: fit on the real pairs, predict one image");
+  add_common(p, common);
+  p->add_option("--data", poly.data, "tree of convolution/multislice pairs");
+  p->add_option("--predict-size", poly.predict_size, "side of the predicted image, px");
+  p->callback([&] { run_poly(common, poly); });
+
+  auto* d = app.add_subcommand("data", "data pipeline: read + normalise + augment + batch");
+  add_common(d, common);
+  d->add_option("--dir", data.dir, "folder for the generated files (default: temporary, removed)");
+  d->add_option("--files", data.files, "generated input/target pairs");
+  d->add_option("--file-size", data.file_size, "side of the generated images, px");
+  d->add_option("--ext", data.ext, "format of the generated files (tif, npy, mrc, txt)");
+  d->add_option("--crop", data.crop, "random crop side, px");
+  d->add_option("--batch", data.batch, "images per batch");
+  d->add_option("--prefetch", data.prefetch, "batches prepared ahead by the loader thread");
+  d->add_option("--epochs", data.epochs, "timed passes over the files");
+  d->callback([&] { run_data(common, data); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "emgan_bench: error: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}
