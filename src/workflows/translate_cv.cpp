@@ -318,9 +318,10 @@ CvSummary run_cv(const TranslateSettings& s) {
       .table({"fold", "images", "frac RMSE %", "std %", "SSIM", "PSNR dB", "frac RMSE % (max-scaled)",
               "SSIM (max-scaled)", "published frac RMSE %"},
              table,
-             "Protocol: " + s.protocol + "; model: " + s.model +
-                 ". Max-scaled: the same predictions, prediction and truth each divided by its own maximum "
-                 "before comparing (the paper-comparable figure; it uses the truth's maximum at evaluation only).")
+             "Protocol: " + s.protocol + "; model: " + s.model)
+      .paragraph("Max-scaled columns: the same predictions, prediction and truth each divided by its own maximum "
+                 "before comparing (the paper-comparable figure; it uses the truth's maximum at evaluation only, "
+                 "never to predict).")
       .key_values({{"mean fractional RMSE", fmt(summary.mean_frac_rmse, 2) + " %"},
                    {"worst fold", fmt(summary.worst_fold_frac_rmse, 2) + " %"},
                    {"mean SSIM", fmt(summary.mean_ssim, 4)},

@@ -216,3 +216,32 @@ TEST(Translate, PolyOnRealPairs) {
   EXPECT_LT(summary.mean_frac_rmse, 25.0);
   EXPECT_GT(summary.mean_ssim, 0.9);
 }
+
+// Nested tuning: the grid is scored on inner folds of the outer training images
+// only; every outer test image is tested once.
+TEST(Translate, TuneIsNestedAndTestsEveryImageOnce) {
+  const auto dir = emgan::test::temp_dir();
+  emgan::workflows::write_synthetic_pairs((dir / "data").string(), 6, 40, 48, 6);
+  emgan::workflows::TuneSettings t;
+  t.base = small_settings(dir / "data", dir / "tune", "pix2pix");
+  t.base.pix2pix.epochs = 1;
+  t.lr = {1e-3, 1e-4};
+  t.batch_size = {2};
+  t.optimizer = {"adam"};
+  t.rec_loss = {"l1"};
+  t.inner_folds = 2;
+  const auto summary = emgan::workflows::run_tune(t);
+  EXPECT_EQ(summary.rows.size(), 6u);
+  const auto tune_rows = read_lines(dir / "tune" / "tune.csv");
+  EXPECT_EQ(tune_rows.size(), 1u + 3u * 2u) << "one row per (outer fold, grid point)";
+  EXPECT_TRUE(fs::exists(dir / "tune" / "index.html"));
+  // The inner splits never contain the outer test images.
+  auto outer = emgan::data::load_split(dir / "tune");
+  for (int f = 0; f < outer.k; ++f) {
+    auto inner = emgan::data::nested_split(outer, f, 2);
+    for (const auto& item : inner.all_items())
+      for (const auto& test : outer.test_items(f)) EXPECT_FALSE(item == test) << item.key();
+  }
+  t.base.model = "poly";
+  EXPECT_THROW(emgan::workflows::run_tune(t), emgan::ConfigError);
+}
