@@ -165,6 +165,9 @@ void write_panels(const fs::path& path, const std::vector<torch::Tensor>& in, co
   auto opts = report::comparison_options(true, static_cast<int64_t>(rows.size()), true);
   opts.column_titles({"convolution", "prediction", "multislice", "prediction - multislice"});
   opts.row_labels(labels);
+  int64_t largest = 0;
+  for (const auto& t : truth) largest = std::max({largest, t.size(-1), t.size(-2)});
+  if (largest < 128) opts.panel_scale(2);  // small images are shown twice as large
   report::write_grid_png(path, rows, opts);
 }
 

@@ -18,7 +18,7 @@ struct DemoSettings {
   int64_t size_min = 64;          ///< smallest side of a synthetic image, px
   int64_t size_max = 96;          ///< largest side, px (sizes vary, as real data does)
   int64_t folds = 3;              ///< cross-validation folds
-  int64_t epochs = 12;            ///< pix2pix epochs per fold
+  int64_t epochs = 30;            ///< pix2pix epochs per fold
   /// Real pairs cross-validated with the polynomial model when the folder exists
   /// ("" = skip).
   std::string real_data = "../shared/data/stem-conv2multislice";
