@@ -197,6 +197,23 @@ void write_epoch_curves(const fs::path& run, const std::vector<int64_t>& folds, 
             "Mean fractional RMSE of each test fold after every epoch (monitoring only: no epoch is selected by it).");
 }
 
+/// What every translate verb does first: check the settings, choose the device,
+/// create the run folder, write the effective config and read the pairs.
+struct PreparedRun {
+  torch::Device device;
+  fs::path run;
+  Pairs pairs;
+};
+
+PreparedRun prepare_run(const TranslateSettings& s, const Json& config) {
+  validate(s);
+  const torch::Device device = apply_runtime(s.runtime);
+  const fs::path run = s.out;
+  ensure_dir(run);
+  save_json_file(run / "config.json", config);
+  return PreparedRun{device, run, load_pairs(s)};
+}
+
 }  // namespace
 
 std::string CvSummary::last_line() const {
@@ -207,12 +224,10 @@ std::string CvSummary::last_line() const {
 }
 
 CvSummary run_cv(const TranslateSettings& s) {
-  validate(s);
-  const torch::Device device = apply_runtime(s.runtime);
-  const fs::path run = s.out;
-  ensure_dir(run);
-  save_json_file(run / "config.json", Json(s));
-  Pairs pairs = load_pairs(s);
+  PreparedRun prep = prepare_run(s, Json(s));
+  const torch::Device device = prep.device;
+  const fs::path& run = prep.run;
+  Pairs& pairs = prep.pairs;
   const int64_t n = static_cast<int64_t>(pairs.inputs.size());
   EMGAN_CHECK(ConfigError, n >= s.folds, s.data, ": ", n, " pairs are too few for ", s.folds, " folds");
   auto split = data::make_kfold(data::split_items(*pairs.dataset), static_cast<int>(s.folds), s.runtime.seed,
@@ -379,12 +394,10 @@ CvSummary run_cv(const TranslateSettings& s) {
 }
 
 void run_train(const TranslateSettings& s) {
-  validate(s);
-  const torch::Device device = apply_runtime(s.runtime);
-  const fs::path run = s.out;
-  ensure_dir(run);
-  save_json_file(run / "config.json", Json(s));
-  Pairs pairs = load_pairs(s);
+  PreparedRun prep = prepare_run(s, Json(s));
+  const torch::Device device = prep.device;
+  const fs::path& run = prep.run;
+  Pairs& pairs = prep.pairs;
   auto translator = train_translator(s, pairs.inputs, pairs.targets, pairs.groups, run, device);
   translator->save(run / "model");
   log_info("model written to " + (run / "model").string());
@@ -431,17 +444,15 @@ int64_t run_predict(const PredictSettings& s) {
 
 CvSummary run_tune(const TuneSettings& t) {
   TranslateSettings base = t.base;
-  validate(base);
   EMGAN_CHECK(ConfigError, base.model == "pix2pix", "translate tune: model = '", base.model,
               "'; the grid (lr, batch size, optimizer, loss) is of pix2pix");
   EMGAN_CHECK(ConfigError, t.inner_folds >= 2, "translate tune: inner_folds = ", t.inner_folds, " must be >= 2");
   EMGAN_CHECK(ConfigError, !t.lr.empty() && !t.batch_size.empty() && !t.optimizer.empty() && !t.rec_loss.empty(),
               "translate tune: every grid axis (lr, batch_size, optimizer, rec_loss) needs at least one value");
-  const torch::Device device = apply_runtime(base.runtime);
-  const fs::path run = base.out;
-  ensure_dir(run);
-  save_json_file(run / "config.json", Json(t));
-  Pairs pairs = load_pairs(base);
+  PreparedRun prep = prepare_run(base, Json(t));
+  const torch::Device device = prep.device;
+  const fs::path& run = prep.run;
+  Pairs& pairs = prep.pairs;
   auto split = data::make_kfold(data::split_items(*pairs.dataset), static_cast<int>(base.folds), base.runtime.seed,
                                 base.stratified);
   data::save_split(split, run);
