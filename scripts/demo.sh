@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/build.sh
+bash scripts/build.sh -DEMGAN_BUILD_TESTS=OFF   # the demo needs no GoogleTest
 ./build/emgan demo --out runs/demo "$@"
 echo "demo: open $(pwd)/runs/demo/index.html"

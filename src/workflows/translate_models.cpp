@@ -34,16 +34,12 @@ torch::Tensor as_chw(const torch::Tensor& x, const std::string& what) {
   return x;
 }
 
-/// Divides each image by its own maximum (the loader of Lawrence et al.).
-class MaxNormalizer {
- public:
-  static torch::Tensor scale(const torch::Tensor& x) {
-    auto m = x.max();
-    EMGAN_CHECK(Error, m.item<double>() > 0, "image maximum ", m.item<double>(),
-                " must be > 0 to divide by it");
-    return m;
-  }
-};
+/// The maximum of an image, by which the loader of Lawrence et al. divided it.
+torch::Tensor own_max(const torch::Tensor& x) {
+  auto m = x.max();
+  EMGAN_CHECK(Error, m.item<double>() > 0, "image maximum ", m.item<double>(), " must be > 0 to divide by it");
+  return m;
+}
 
 /// Scale of the targets, fitted on the training targets only: the largest target
 /// value of each material (mode "material") or of all training targets ("dataset").
@@ -206,7 +202,7 @@ std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std:
     for (int64_t i = 0; i < n; ++i) {
       bx.push_back(as_chw(inputs[i], "input")[0]);
       auto t = as_chw(targets[i], "target")[0];
-      by.push_back(s.protocol == "paper" ? t / MaxNormalizer::scale(t) : t);
+      by.push_back(s.protocol == "paper" ? t / own_max(t) : t);
     }
     base->fit(bx, by, groups);
   }
@@ -216,7 +212,7 @@ std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std:
     auto x = as_chw(inputs[i], "input").to(torch::kFloat32);
     auto t = as_chw(targets[i], "target").to(torch::kFloat32);
     const std::string g = i < static_cast<int64_t>(groups.size()) ? groups[static_cast<size_t>(i)] : "";
-    if (s.protocol == "paper") t = t / MaxNormalizer::scale(t);
+    if (s.protocol == "paper") t = t / own_max(t);
     auto b = translator->base_prediction(x, g);
     xs.push_back(translator->network_input(x, b, g));
     ys.push_back((t - b) / translator->unit(g));
@@ -390,7 +386,7 @@ std::unique_ptr<Translator> train_translator(const TranslateSettings& s, const s
     for (size_t i = 0; i < inputs.size(); ++i) {
       x.push_back(as_chw(inputs[i], "input")[0].to(device));
       auto t = as_chw(targets[i], "target")[0].to(device);
-      y.push_back(s.protocol == "paper" ? t / MaxNormalizer::scale(t) : t);
+      y.push_back(s.protocol == "paper" ? t / own_max(t) : t);
     }
     poly.fit(x, y, groups);
     return std::make_unique<PolyTranslator>(std::move(poly));
