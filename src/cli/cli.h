@@ -47,5 +47,12 @@ void register_convert(CLI::App& root, const Context& ctx);
 void register_metrics(CLI::App& root, const Context& ctx);
 void register_demo(CLI::App& root, const Context& ctx);
 void register_translate(CLI::App& root, const Context& ctx);
+void register_micro(CLI::App& root, const Context& ctx);     ///< `emgan micro stats` (verb_micro.cpp)
+void register_generate(CLI::App& root, const Context& ctx);  ///< `emgan generate ...` (verb_generate.cpp)
+void register_scanpath(CLI::App& root, const Context& ctx);  ///< `emgan scanpath ...` (verb_restore.cpp)
+void register_restore(CLI::App& root, const Context& ctx);   ///< `emgan restore ...` (verb_restore.cpp)
+void register_phantom(CLI::App& root, const Context& ctx);   ///< `emgan phantom ...` (verb_segment.cpp)
+void register_segment(CLI::App& root, const Context& ctx);   ///< `emgan segment ...` (verb_segment.cpp)
+void register_orient(CLI::App& root, const Context& ctx);    ///< `emgan orient ...` (verb_orient.cpp)
 
 }  // namespace emgan::cli

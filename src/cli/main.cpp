@@ -15,6 +15,13 @@ int main(int argc, char** argv) {
     emgan::cli::register_convert(app, ctx);
     emgan::cli::register_metrics(app, ctx);
     emgan::cli::register_translate(app, ctx);
+    emgan::cli::register_micro(app, ctx);
+    emgan::cli::register_generate(app, ctx);
+    emgan::cli::register_scanpath(app, ctx);
+    emgan::cli::register_restore(app, ctx);
+    emgan::cli::register_phantom(app, ctx);
+    emgan::cli::register_segment(app, ctx);
+    emgan::cli::register_orient(app, ctx);
     emgan::cli::register_demo(app, ctx);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
