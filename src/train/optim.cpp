@@ -24,6 +24,84 @@ void OptimizerOptions::validate(const std::string& source) const {
   EMGAN_CHECK(ConfigError, alpha >= 0 && alpha < 1, source, ".alpha = ", alpha, " must be in [0, 1)");
 }
 
+FusedAdam::FusedAdam(std::vector<torch::Tensor> params, torch::optim::AdamOptions options,
+                     bool release_grads)
+    : torch::optim::Adam(std::move(params), options), release_grads_(release_grads) {}
+
+torch::Tensor FusedAdam::step(LossClosure closure) {
+  bool all_fused = true;
+  for (auto& group : param_groups()) {
+    const auto& o = static_cast<const torch::optim::AdamOptions&>(group.options());
+    if (o.weight_decay() != 0 || o.amsgrad()) all_fused = false;
+  }
+  if (!all_fused) {
+    auto loss = torch::optim::Adam::step(std::move(closure));
+    if (release_grads_)
+      for (auto& group : param_groups())
+        for (auto& p : group.params()) p.mutable_grad() = torch::Tensor();
+    return loss;
+  }
+  torch::NoGradGuard no_grad;
+  torch::Tensor loss;
+  if (closure) {
+    torch::AutoGradMode enable(true);
+    loss = closure();
+  }
+  for (auto& group : param_groups()) {
+    const auto& o = static_cast<const torch::optim::AdamOptions&>(group.options());
+    const double lr = o.lr(), beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      const torch::Tensor g = p.grad();
+      const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      auto it = state_.find(key);
+      if (it == state_.end()) {
+        auto st = std::make_unique<torch::optim::AdamParamState>();
+        st->step(0);
+        st->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        st->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        it = state_.emplace(key, std::move(st)).first;
+      }
+      auto& st = static_cast<torch::optim::AdamParamState&>(*it->second);
+      st.step(st.step() + 1);
+      const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(st.step()));
+      const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(st.step()));
+      torch::Tensor m = st.exp_avg(), v = st.exp_avg_sq();
+      const bool fused = p.device().is_cpu() && p.scalar_type() == torch::kFloat && p.is_contiguous() &&
+                         g.is_contiguous() && g.scalar_type() == torch::kFloat && m.is_contiguous() &&
+                         v.is_contiguous();
+      if (fused) {
+        float* pp = p.data_ptr<float>();
+        const float* gp = g.data_ptr<float>();
+        float* mp = m.data_ptr<float>();
+        float* vp = v.data_ptr<float>();
+        const float b1 = static_cast<float>(beta1), a1 = static_cast<float>(1.0 - beta1);
+        const float b2 = static_cast<float>(beta2), a2 = static_cast<float>(1.0 - beta2);
+        const float sbc2 = static_cast<float>(std::sqrt(bc2)), eps = static_cast<float>(o.eps());
+        const float step = static_cast<float>(-lr / bc1);
+        at::parallel_for(0, p.numel(), 16384, [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) {
+            const float gi = gp[i];
+            // ATen's operation order: add_ = fma(g, alpha, self), addcmul_ = self +
+            // (value * t1) * t2, addcdiv_ = self + (value * t1) / t2.
+            const float mi = std::fma(gi, a1, mp[i] * b1);
+            const float vi = vp[i] * b2 + (a2 * gi) * gi;
+            mp[i] = mi;
+            vp[i] = vi;
+            pp[i] = pp[i] + (step * mi) / (std::sqrt(vi) / sbc2 + eps);
+          }
+        });
+      } else {
+        m.mul_(beta1).add_(g, 1 - beta1);
+        v.mul_(beta2).addcmul_(g, g, 1 - beta2);
+        p.addcdiv_(m, (v.sqrt() / std::sqrt(bc2)).add_(o.eps()), -lr / bc1);
+      }
+      if (release_grads_) p.mutable_grad() = torch::Tensor();
+    }
+  }
+  return loss;
+}
+
 namespace {
 
 OptimizerRegistry build_optimizer_registry() {
@@ -35,7 +113,7 @@ OptimizerRegistry build_optimizer_registry() {
                         .betas(std::make_tuple(o.beta1, o.beta2))
                         .eps(o.eps)
                         .weight_decay(o.weight_decay);
-        return std::make_shared<torch::optim::Adam>(std::move(params), opts);
+        return std::make_shared<FusedAdam>(std::move(params), opts, o.release_grads);
       },
       "Adam (lr, beta1, beta2, eps, weight_decay as L2)");
   reg.add(
