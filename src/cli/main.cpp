@@ -15,13 +15,24 @@ int main(int argc, char** argv) {
     emgan::cli::register_convert(app, ctx);
     emgan::cli::register_metrics(app, ctx);
     emgan::cli::register_translate(app, ctx);
+    // Workflow domains a development build may leave out (CMake EMGAN_WORKFLOWS).
+#ifdef EMGAN_WITH_MICRO
     emgan::cli::register_micro(app, ctx);
+#endif
+#ifdef EMGAN_WITH_GENERATE
     emgan::cli::register_generate(app, ctx);
+#endif
+#ifdef EMGAN_WITH_RESTORE
     emgan::cli::register_scanpath(app, ctx);
     emgan::cli::register_restore(app, ctx);
+#endif
+#ifdef EMGAN_WITH_SEGMENT
     emgan::cli::register_phantom(app, ctx);
     emgan::cli::register_segment(app, ctx);
+#endif
+#ifdef EMGAN_WITH_ORIENT
     emgan::cli::register_orient(app, ctx);
+#endif
     emgan::cli::register_demo(app, ctx);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
