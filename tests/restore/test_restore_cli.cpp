@@ -1,0 +1,137 @@
+// End to end: synthetic data -> scan path -> train (resume) -> predict -> eval, and the
+// real examples (baselines only) when ../shared is present.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "emgan/io/image.h"
+#include "emgan/restore/restore.h"
+#include "test_util.h"
+
+namespace r = emgan::restore;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Runs the CLI; returns {exit code, combined output}.
+std::pair<int, std::string> run_cli(const std::string& args, const fs::path& dir) {
+  const auto log = dir / "cli.log";
+  const std::string cmd = emgan::test::cli_path() + " " + args + " > " + log.string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(log);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return {rc, ss.str()};
+}
+
+}  // namespace
+
+TEST(RestoreCli, DataTrainResumePredictEval) {
+  const auto dir = emgan::test::temp_dir();
+  auto [rc, out] = run_cli("restore data --out " + (dir / "data").string() + " --count 3 --size 64", dir);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_TRUE(fs::exists(dir / "data" / "synthetic-00002.tif"));
+
+  std::tie(rc, out) = run_cli("scanpath spiral --coverage 0.1 --height 64 --width 64 --blur 1 --out " +
+                                  (dir / "path").string(),
+                              dir);
+  ASSERT_EQ(rc, 0) << out;
+  const auto at = out.find("achieved_coverage=");
+  ASSERT_NE(at, std::string::npos) << out;
+  EXPECT_NEAR(std::stod(out.substr(at + 18)), 0.1, 0.003) << out;
+  EXPECT_TRUE(fs::exists(dir / "path" / "positions.csv"));
+  EXPECT_TRUE(fs::exists(dir / "path" / "mask_blurred.tif"));
+
+  std::tie(rc, out) = run_cli("scanpath grid --coverage 1.5 --out " + (dir / "bad").string(), dir);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("coverage 1.5"), std::string::npos) << out;
+
+  const std::string train = "restore train --data " + (dir / "data").string() + " --out " + (dir / "run").string() +
+                            " --inner-widths 4 8 --outer-width 4 --inner-res-blocks 1 --outer-res-blocks 1"
+                            " --crop 32 --batch-size 2 --lambda-adv 0.1 --log-every 2 --checkpoint-every 2"
+                            " --min-coverage 0.05 --max-coverage 0.2 --path mixed --threads 1";
+  std::tie(rc, out) = run_cli(train + " --steps 4", dir);
+  ASSERT_EQ(rc, 0) << out;
+  std::tie(rc, out) = run_cli(train + " --steps 6 --resume", dir);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("resumed"), std::string::npos) << out;
+  for (const char* f : {"config.json", "metrics.csv", "checkpoint.pt", "model/restorer.json", "index.html"})
+    EXPECT_TRUE(fs::exists(dir / "run" / f)) << f;
+  {
+    std::ifstream in(dir / "run" / "metrics.csv");
+    std::string line;
+    int rows = 0;
+    while (std::getline(in, line)) ++rows;
+    EXPECT_EQ(rows, 1 + 3);  // header + steps 2, 4, 6
+  }
+
+  // A test folder as the real one is laid out.
+  emgan::ensure_dir(dir / "test");
+  const auto truth = r::synthetic_micrograph(99, {});
+  const auto mask = emgan::io::read_image(dir / "path" / "mask.tif").data;
+  const auto truth64 = truth.slice(1, 0, 64).slice(2, 0, 64).contiguous();
+  emgan::io::write_image(dir / "test" / "truth-1.tif", truth64);
+  emgan::io::write_image(dir / "test" / "mask-1.tif", mask);
+  emgan::io::write_image(dir / "test" / "partial_scan-1.tif", truth64 * mask);
+  emgan::io::write_image(dir / "small.tif", torch::ones({1, 32, 32}));
+
+  std::tie(rc, out) = run_cli("restore predict --model " + (dir / "run" / "model").string() + " --scan " +
+                                  (dir / "test" / "partial_scan-1.tif").string() + " --mask " +
+                                  (dir / "test" / "mask-1.tif").string() + " --out " + (dir / "pred").string() +
+                                  " --repeat 1 --threads 1",
+                              dir);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("seconds_per_image="), std::string::npos) << out;
+  EXPECT_TRUE(fs::exists(dir / "pred" / "partial_scan-1_restored.tif"));
+
+  std::tie(rc, out) = run_cli("restore predict --model " + (dir / "run" / "model").string() + " --scan " +
+                                  (dir / "test" / "partial_scan-1.tif").string() + " --mask " +
+                                  (dir / "small.tif").string() + " --out " +
+                                  (dir / "pred").string(),
+                              dir);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("same size"), std::string::npos) << out;
+
+  std::tie(rc, out) = run_cli("restore eval --data " + (dir / "test").string() + " --model " +
+                                  (dir / "run" / "model").string() + " --coverages 0.2 --out " +
+                                  (dir / "eval").string() + " --threads 1 --max-iterations 200",
+                              dir);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("given: best_baseline="), std::string::npos) << out;
+  for (const char* f : {"eval.csv", "summary.csv", "error_vs_distance.png", "spectrum.png", "coverage_sweep.png",
+                        "index.html"})
+    EXPECT_TRUE(fs::exists(dir / "eval" / f)) << f;
+  {
+    std::ifstream in(dir / "eval" / "eval.csv");
+    std::string line;
+    int rows = 0;
+    while (std::getline(in, line)) ++rows;
+    EXPECT_EQ(rows, 1 + 2 * 5);  // 2 sets x (4 baselines + restorer)
+  }
+}
+
+TEST(RestoreReal, BaselinesOnThePartialStemExamples) {
+  EMGAN_REQUIRE_SHARED("partial-stem-examples");
+  const auto dir = emgan::test::temp_dir();
+  r::RestoreEvalSettings s;
+  s.data = (emgan::test::shared_data() / "partial-stem-examples").string();
+  s.methods = {"nearest", "linear"};
+  s.out = (dir / "eval").string();
+  s.panels = 1;
+  s.runtime.threads = 1;
+  s.runtime.device = "cpu";
+  const auto summary = r::run_restore_eval(s);
+  ASSERT_EQ(summary.rows.size(), 10u);
+  const auto& mean = summary.mean.at("given");
+  for (const auto& [m, row] : mean) {
+    EXPECT_GT(row.coverage, 0.03) << m;
+    EXPECT_LT(row.coverage, 0.08) << m;
+    EXPECT_GT(row.rms_range, 0.5) << m;
+    EXPECT_LT(row.rms_range, 30.0) << m;
+  }
+  // On these noisy micrographs smoothing between path lines beats copying the nearest sample.
+  EXPECT_LT(mean.at("linear").rms_range, mean.at("nearest").rms_range);
+}
