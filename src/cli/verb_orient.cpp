@@ -1,8 +1,82 @@
-// Placeholder: the verbs of this workflow are not registered yet.
+// `emgan orient data|train|eval|predict`.
+#include <iostream>
+
 #include "cli.h"
+#include "emgan/orient/orient.h"
 
 namespace emgan::cli {
 
-void register_orient(CLI::App& /*root*/, const Context& /*ctx*/) {}
+void register_orient(CLI::App& root, const Context& ctx) {
+  auto* ori = root.add_subcommand("orient", "Particle orientation from stereo pairs without angle labels");
+  ori->require_subcommand(1);
+
+  static orient::DataSettings data;
+  load_config(ctx, "orient data", data);
+  auto* d = ori->add_subcommand("data", "synthetic stereo pairs of regular polygons (pairs.pt, labels.pt apart)");
+  d->add_option("--out", data.out, "output folder");
+  d->add_option("--count", data.count, "number of stereo pairs");
+  d->add_option("--size", data.size, "image side, px (multiple of 16)");
+  d->add_option("--min-sides", data.min_sides, "smallest polygon order");
+  d->add_option("--max-sides", data.max_sides, "largest polygon order");
+  d->add_option("--radius-min", data.radius_min, "smallest circumradius, fraction of the side");
+  d->add_option("--radius-max", data.radius_max, "largest circumradius, fraction of the side");
+  d->add_option("--position-jitter", data.position_jitter, "centre offset, up to this fraction of the side");
+  d->add_option("--stereo-shift", data.stereo_shift_px, "random drift of image b, px");
+  d->add_option("--offset-min", data.offset_min_deg, "smallest known rotation of b vs a, degrees");
+  d->add_option("--offset-max", data.offset_max_deg, "largest known rotation of b vs a, degrees");
+  d->add_option("--doses", data.doses, "electrons/px at intensity 1, one drawn per pair (<= 0: no shot noise)");
+  d->add_option("--gaussian-sigma", data.gaussian_sigma, "Gaussian read noise, units of the particle intensity");
+  d->add_option("--supersample", data.supersample, "anti-aliasing sub-grid per pixel side");
+  add_config_option(d);
+  add_runtime_options(d, data.runtime);
+  d->callback([] { orient::run_data(data); });
+
+  static orient::TrainSettings train;
+  load_config(ctx, "orient train", train);
+  auto* t = ori->add_subcommand("train", "train siamese | reconstruct (label-free) or supervised; writes RUN/model.pt");
+  t->add_option("--data", train.data, "data folder of `orient data`");
+  t->add_option("--out", train.out, "run folder");
+  t->add_option("--method", train.method, "siamese | reconstruct | supervised");
+  t->add_option("--angle-loss", train.angle_loss, "periodic | mse (mse: plain angle regression, supervised only)");
+  t->add_option("--epochs", train.epochs, "passes over the pairs");
+  t->add_option("--batch-size", train.batch_size, "pairs per step");
+  t->add_option("--lr", train.lr, "Adam learning rate (cosine decay)");
+  t->add_option("--width", train.width, "channels of the first convolution");
+  t->add_option("--denoise-sigma", train.denoise_sigma, "Gaussian denoise of the preprocessing, px");
+  t->add_option("--render-supersample", train.render_supersample, "reconstruct: renderer anti-aliasing");
+  t->add_option("--spread-weight", train.spread_weight, "siamese: anti-collapse weight (phases spread over the batch)");
+  t->add_flag("--resume,!--no-resume", train.resume, "continue from RUN/checkpoint.pt");
+  add_config_option(t);
+  add_runtime_options(t, train.runtime);
+  t->callback([] {
+    const auto r = orient::run_train(train);
+    std::cout << "orient train: " << train.method << " epochs=" << r.epochs << " loss=" << r.final_loss
+              << " seconds=" << r.seconds << std::endl;
+  });
+
+  static orient::EvalSettings ev;
+  load_config(ctx, "orient eval", ev);
+  auto* e = ori->add_subcommand("eval", "accuracy modulo symmetry on a labelled data folder, with report");
+  e->add_option("--model", ev.model, "run folder (model.pt)");
+  e->add_option("--data", ev.data, "labelled data folder (not the training one)");
+  e->add_option("--out", ev.out, "output folder (default RUN/eval)");
+  add_config_option(e);
+  add_runtime_options(e, ev.runtime);
+  e->callback([] { std::cout << orient::run_eval(ev).last_line() << std::endl; });
+
+  static orient::PredictSettings pr;
+  load_config(ctx, "orient predict", pr);
+  auto* p = ori->add_subcommand("predict", "angle of each image (degrees in [0, 360/order))");
+  p->add_option("--model", pr.model, "run folder (model.pt)")->required();
+  p->add_option("--input", pr.input, "image file or folder")->required();
+  p->add_option("--order", pr.order, "symmetry order (number of sides)")->required();
+  p->add_option("--output", pr.output, "CSV file to write");
+  add_config_option(p);
+  add_runtime_options(p, pr.runtime);
+  p->callback([] {
+    for (const auto& [name, angle] : orient::run_predict(pr))
+      std::cout << name << " order=" << pr.order << " angle_deg=" << angle << std::endl;
+  });
+}
 
 }  // namespace emgan::cli

@@ -1,0 +1,51 @@
+#pragma once
+/// \file angles.h
+/// Symmetry-aware in-plane angles. An n-fold symmetric shape at angle theta looks the
+/// same at theta + 360/n, so its orientation lives on a circle of period 360/n
+/// degrees. It is represented by the unit vector (cos n theta, sin n theta) (the
+/// "symmetry phase" psi = n theta), which is continuous across the wrap; losses and
+/// errors are taken modulo 360/n. Angles are degrees, counter-clockwise in image
+/// coordinates (x to the right, y down: counter-clockwise as seen on screen), 0 = a
+/// vertex pointing along +x.
+#include <torch/types.h>
+
+namespace emgan::orient {
+
+/// The period of an n-fold shape's angle, 360/n degrees, for `order` (any shape,
+/// integer or float tensor, values >= 1); float32 of the same shape.
+torch::Tensor symmetry_period_deg(const torch::Tensor& order);
+
+/// (cos n theta, sin n theta): `theta_deg` `[N]` degrees, `order` `[N]` (n >= 1),
+/// returns `[N, 2]` float32 on their device.
+torch::Tensor encode_angle(const torch::Tensor& theta_deg, const torch::Tensor& order);
+
+/// Inverse of encode_angle: `vec` `[N, 2]` (any length > 0, not normalised), `order`
+/// `[N]`; returns theta `[N]` in [0, 360/n) degrees. Differentiable except at the
+/// origin.
+torch::Tensor decode_angle(const torch::Tensor& vec, const torch::Tensor& order);
+
+/// `theta_deg` wrapped into [0, period) degrees (`period` broadcastable).
+torch::Tensor wrap_angle(const torch::Tensor& theta_deg, const torch::Tensor& period);
+
+/// Absolute angular difference modulo the symmetry: |pred - truth| taken on the circle
+/// of period 360/n, `[N]` in [0, 180/n] degrees.
+torch::Tensor symmetric_error_deg(const torch::Tensor& pred_deg, const torch::Tensor& truth_deg,
+                                  const torch::Tensor& order);
+
+/// The periodic loss: mean over N of 1 - cos(angle between `pred` and `target`),
+/// both `[N, 2]` vectors (pred is normalised inside; target is a unit vector, e.g.
+/// from encode_angle). 0 for equal phases, so 0 for angles equal modulo 360/n; at
+/// most 2. Differentiable in `pred`.
+torch::Tensor periodic_loss(const torch::Tensor& pred, const torch::Tensor& target);
+
+/// Rotates the `[N, 2]` phase vectors `vec` by `delta_rad` `[N]` radians (complex
+/// multiplication by e^{i delta}).
+torch::Tensor rotate_phase(const torch::Tensor& vec, const torch::Tensor& delta_rad);
+
+/// The naive baseline: mean squared error of plain angles, `pred_deg` and
+/// `truth_deg` `[N]` in degrees, each divided by its period (so values in units of
+/// periods). It does not know the wrap: 0.01 and 0.99 periods are far apart for it.
+torch::Tensor angle_mse_loss(const torch::Tensor& pred_deg, const torch::Tensor& truth_deg,
+                             const torch::Tensor& order);
+
+}  // namespace emgan::orient

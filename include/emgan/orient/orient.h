@@ -1,0 +1,167 @@
+#pragma once
+/// \file orient.h
+/// The orientation workflow (`emgan orient data|train|eval|predict`): in-plane
+/// orientation of regular-polygon nanoparticles learned from stereo pairs (two images
+/// of one particle a known rotation apart) without angle labels.
+///
+/// A data folder holds
+///   pairs.pt      tensors a, b `[N, 1, S, S]` (raw noisy images), offset_deg `[N]`
+///                 (the known rotation of b relative to a), order `[N]` (number of
+///                 sides, given), dose `[N]` (the acquisition's dose, for per-noise
+///                 evaluation) -- everything training may read;
+///   reference.pt  ref `[K, 1, S, S]`, ref_order `[K]`: one clean image per shape at
+///                 the chosen zero orientation (fixes the siamese method's zero);
+///   labels.pt     theta_a_deg, theta_b_deg, radius_px, cx_px, cy_px `[N]`: the truth,
+///                 read only by `eval` and by `train --method supervised`;
+///   data.json     the data settings; preview.png some pairs.
+/// A run folder holds config.json, metrics.csv, checkpoint.pt (resumable), model.pt
+/// (weights + the zero of each symmetry order), learning_curves.png and index.html.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "emgan/core/config.h"
+#include "emgan/core/runtime.h"
+
+namespace emgan::orient {
+
+/// Settings of `emgan orient data`.
+struct DataSettings {
+  std::string out = "orient_data";  ///< output folder
+  int64_t count = 2000;             ///< number of stereo pairs
+  int64_t size = 64;                ///< image side, pixels
+  int64_t min_sides = 3;            ///< smallest polygon order (>= 3)
+  int64_t max_sides = 8;            ///< largest polygon order
+  double radius_min = 0.18;         ///< smallest circumradius, fraction of the image side
+  double radius_max = 0.32;         ///< largest circumradius, fraction of the image side
+  double position_jitter = 0.06;    ///< centre offset from the image centre, up to this fraction of the side
+  double stereo_shift_px = 1.5;     ///< extra random shift of image b (stereo drift), up to this many pixels
+  double offset_min_deg = 5.0;      ///< smallest known rotation of b relative to a, degrees
+  double offset_max_deg = 20.0;     ///< largest known rotation, degrees (min = max: one fixed offset)
+  std::vector<double> doses = {200.0, 50.0};  ///< electrons per pixel at intensity 1, one drawn per pair (<= 0: no shot noise)
+  double gaussian_sigma = 0.05;     ///< Gaussian read noise, units of the particle intensity
+  int64_t supersample = 4;          ///< anti-aliasing sub-grid per pixel side
+  RuntimeSettings runtime;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataSettings, out, count, size, min_sides, max_sides, radius_min,
+                                                radius_max, position_jitter, stereo_shift_px, offset_min_deg,
+                                                offset_max_deg, doses, gaussian_sigma, supersample, runtime)
+
+/// Settings of `emgan orient train`.
+struct TrainSettings {
+  std::string data = "orient_data";  ///< data folder written by `orient data`
+  std::string out = "runs/orient";   ///< run folder
+  std::string method = "siamese";    ///< siamese | reconstruct | supervised
+  std::string angle_loss = "periodic";  ///< periodic | mse (mse: plain angle regression, supervised only)
+  int64_t epochs = 20;               ///< passes over the pairs
+  int64_t batch_size = 64;           ///< pairs per step
+  double lr = 2e-3;                  ///< Adam learning rate (cosine-decayed to 0 over the run)
+  int64_t width = 16;                ///< channels of the first convolution (doubling twice)
+  double denoise_sigma = 1.0;        ///< Gaussian denoise of the preprocessing, pixels
+  int64_t render_supersample = 2;    ///< reconstruct: anti-aliasing of the differentiable renderer
+  double spread_weight = 0.3;        ///< siamese: weight of the anti-collapse term (batch phases spread uniformly)
+  bool resume = true;                ///< continue from RUN/checkpoint.pt when present
+  RuntimeSettings runtime;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainSettings, data, out, method, angle_loss, epochs, batch_size, lr,
+                                                width, denoise_sigma, render_supersample, spread_weight, resume,
+                                                runtime)
+
+/// Settings of `emgan orient eval`.
+struct EvalSettings {
+  std::string model = "runs/orient";  ///< run folder (with model.pt)
+  std::string data = "orient_test";   ///< data folder with labels.pt (not the training data)
+  std::string out = "";               ///< output folder; "" = RUN/eval
+  RuntimeSettings runtime;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EvalSettings, model, data, out, runtime)
+
+/// Settings of `emgan orient predict`.
+struct PredictSettings {
+  std::string model = "runs/orient";  ///< run folder (with model.pt)
+  std::string input = "";             ///< an image file or a folder of images (any emgan format), square, model size
+  int64_t order = 0;                  ///< symmetry order (number of sides) of the particles; 0 = required
+  std::string output = "";            ///< CSV written; "" = print only
+  RuntimeSettings runtime;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PredictSettings, model, input, order, output, runtime)
+
+/// Options of the orientation network.
+struct OrientNetOptions {
+  OrientNetOptions(int64_t size, int64_t min_order, int64_t max_order)
+      : size_(size), min_order_(min_order), max_order_(max_order) {}
+  TORCH_ARG(int64_t, size);       ///< input side, pixels (divisible by 16)
+  TORCH_ARG(int64_t, min_order);  ///< smallest symmetry order handled
+  TORCH_ARG(int64_t, max_order);  ///< largest symmetry order handled
+  TORCH_ARG(int64_t, width) = 16; ///< channels of the first convolution
+};
+
+/// A CNN mapping a preprocessed `[N, 1, S, S]` image to, for each symmetry order n, a
+/// phase vector (cos n theta, sin n theta) (not normalised) and one shape-code value
+/// (the particle size, used by the reconstruct method's renderer).
+class OrientNetImpl : public torch::nn::Module {
+ public:
+  explicit OrientNetImpl(OrientNetOptions options);
+  /// `[N, orders, 3]`: per order (phase x, phase y, size code).
+  torch::Tensor forward(const torch::Tensor& x);
+  /// `[N, 3]`: the head of each image's own order `order` `[N]`.
+  torch::Tensor forward_order(const torch::Tensor& x, const torch::Tensor& order);
+  OrientNetOptions options;
+
+ private:
+  torch::nn::Sequential features_{nullptr};
+  torch::nn::Sequential head_{nullptr};
+};
+TORCH_MODULE(OrientNet);
+
+/// What `run_train` measured.
+struct TrainSummary {
+  int64_t epochs = 0;        ///< epochs done in total
+  double final_loss = 0.0;   ///< mean loss of the last epoch
+  double seconds = 0.0;      ///< wall time of this call
+};
+
+/// What `run_eval` measured (angles modulo symmetry, degrees).
+struct EvalSummary {
+  int64_t count = 0;
+  double within_2 = 0.0;     ///< fraction of images with error <= 2 degrees
+  double within_5 = 0.0;     ///< fraction with error <= 5 degrees
+  double mean_error = 0.0;
+  double median_error = 0.0;
+  double chance_within_5 = 0.0;  ///< the fraction a uniformly random guess gets within 5 degrees
+  /// "orient eval: N=... within2=...% within5=...% mean=... median=..."
+  std::string last_line() const;
+};
+
+/// Checks `s`; ConfigError naming the setting otherwise.
+void validate(const DataSettings& s);
+void validate(const TrainSettings& s);
+
+/// Writes a data folder (see the file comment). Returns the folder.
+fs::path run_data(const DataSettings& s);
+/// Trains (resuming when asked and possible); writes the run folder. The label file
+/// is read only for `--method supervised`.
+TrainSummary run_train(const TrainSettings& s);
+/// Evaluates a trained run on a labelled data folder; writes metrics.json, plots and
+/// index.html into the output folder.
+EvalSummary run_eval(const EvalSettings& s);
+/// Predicted angles `[N]` (degrees in [0, 360/order)) of the images of `s.input`, in
+/// file order, with their file names; writes the CSV when `s.output` is set.
+std::vector<std::pair<std::string, double>> run_predict(const PredictSettings& s);
+
+/// A trained model loaded for inference.
+struct LoadedModel {
+  OrientNet net{nullptr};
+  torch::Tensor zero_deg;  ///< `[orders]` angle (degrees) the network gives the reference of each order
+  double denoise_sigma = 1.0;
+  std::string method;      ///< siamese | reconstruct | supervised
+  std::string angle_loss;  ///< periodic | mse (how the head encodes the angle)
+};
+/// Loads RUN/model.pt on `device` (IoError naming the file otherwise).
+LoadedModel load_model(const fs::path& run_dir, const torch::Device& device);
+/// Angles `[N]` in [0, 360/n) degrees of raw images `[N, 1, S, S]` of orders `[N]`.
+torch::Tensor predict_angles(LoadedModel& model, const torch::Tensor& raw_images, const torch::Tensor& order);
+
+}  // namespace emgan::orient

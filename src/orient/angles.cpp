@@ -1,0 +1,54 @@
+#include "emgan/orient/angles.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace emgan::orient {
+
+namespace {
+constexpr double kDegToRad = M_PI / 180.0;
+}  // namespace
+
+torch::Tensor symmetry_period_deg(const torch::Tensor& order) { return 360.0 / order.to(torch::kFloat32); }
+
+torch::Tensor encode_angle(const torch::Tensor& theta_deg, const torch::Tensor& order) {
+  const auto psi = theta_deg.to(torch::kFloat32) * order.to(theta_deg.device(), torch::kFloat32) * kDegToRad;
+  return torch::stack({torch::cos(psi), torch::sin(psi)}, 1);
+}
+
+torch::Tensor wrap_angle(const torch::Tensor& theta_deg, const torch::Tensor& period) {
+  return torch::remainder(theta_deg, period);
+}
+
+torch::Tensor decode_angle(const torch::Tensor& vec, const torch::Tensor& order) {
+  const auto psi = torch::atan2(vec.select(1, 1), vec.select(1, 0)) / kDegToRad;  // (-180, 180]
+  const auto n = order.to(vec.device(), torch::kFloat32);
+  return wrap_angle(psi / n, 360.0 / n);
+}
+
+torch::Tensor symmetric_error_deg(const torch::Tensor& pred_deg, const torch::Tensor& truth_deg,
+                                  const torch::Tensor& order) {
+  const auto period = symmetry_period_deg(order.to(pred_deg.device()));
+  const auto d = wrap_angle(pred_deg - truth_deg, period);
+  return torch::minimum(d, period - d);
+}
+
+torch::Tensor periodic_loss(const torch::Tensor& pred, const torch::Tensor& target) {
+  const auto unit = pred / (pred.norm(2, 1, true) + 1e-8);
+  return (1.0 - (unit * target).sum(1)).mean();
+}
+
+torch::Tensor rotate_phase(const torch::Tensor& vec, const torch::Tensor& delta_rad) {
+  const auto c = torch::cos(delta_rad), s = torch::sin(delta_rad);
+  const auto x = vec.select(1, 0), y = vec.select(1, 1);
+  return torch::stack({x * c - y * s, x * s + y * c}, 1);
+}
+
+torch::Tensor angle_mse_loss(const torch::Tensor& pred_deg, const torch::Tensor& truth_deg,
+                             const torch::Tensor& order) {
+  const auto period = symmetry_period_deg(order.to(pred_deg.device()));
+  return ((pred_deg - truth_deg) / period).pow(2).mean();
+}
+
+}  // namespace emgan::orient

@@ -1,0 +1,212 @@
+#include "emgan/orient/polyhedra.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "emgan/core/config.h"
+#include "emgan/core/error.h"
+
+namespace emgan::orient {
+
+namespace {
+
+const double kPhi = (1.0 + std::sqrt(5.0)) / 2.0;
+
+/// Half-spaces n . x <= d for the rows of `normals` (not normalised) at offsets `d`,
+/// normalised and scaled so that the farthest vertex `vertex` lies at radius 1.
+Polyhedron from_planes(const std::string& name, std::vector<std::vector<double>> normals, std::vector<double> d,
+                       double circumradius, const std::string& group) {
+  std::vector<float> nf, df;
+  for (size_t i = 0; i < normals.size(); ++i) {
+    const auto& n = normals[i];
+    const double len = std::sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+    for (double v : n) nf.push_back(static_cast<float>(v / len));
+    df.push_back(static_cast<float>(d[i] / len / circumradius));
+  }
+  const auto f = static_cast<int64_t>(normals.size());
+  return {name, torch::tensor(nf).view({f, 3}), torch::tensor(df), group};
+}
+
+/// Every sign combination of (a, b, c), duplicates removed for zeros.
+std::vector<std::vector<double>> signs(double a, double b, double c) {
+  std::vector<std::vector<double>> out;
+  for (int sa : {1, -1})
+    for (int sb : {1, -1})
+      for (int sc : {1, -1}) {
+        if ((a == 0 && sa < 0) || (b == 0 && sb < 0) || (c == 0 && sc < 0)) continue;
+        out.push_back({sa * a, sb * b, sc * c});
+      }
+  return out;
+}
+
+torch::Tensor mat(std::initializer_list<double> v) {
+  return torch::tensor(std::vector<double>(v), torch::kFloat64).view({3, 3});
+}
+
+torch::Tensor closure(const std::vector<torch::Tensor>& generators) {
+  std::vector<torch::Tensor> elems{torch::eye(3, torch::kFloat64)};
+  for (size_t i = 0; i < elems.size(); ++i) {
+    for (const auto& g : generators) {
+      const auto m = torch::matmul(elems[i], g);
+      bool seen = false;
+      for (const auto& e : elems)
+        if ((e - m).abs().max().item<double>() < 1e-6) {
+          seen = true;
+          break;
+        }
+      if (!seen) elems.push_back(m);
+      EMGAN_CHECK(ConfigError, elems.size() <= 200, "rotation_group: generators do not close to a finite group");
+    }
+  }
+  return torch::stack(elems).to(torch::kFloat32);
+}
+
+torch::Tensor rodrigues(double angle_deg, const std::vector<double>& axis) {
+  return axis_angle_rotation(torch::tensor({angle_deg}, torch::kFloat64), axis)[0].to(torch::kFloat64);
+}
+
+}  // namespace
+
+std::vector<std::string> polyhedron_names() {
+  return {"tetrahedron", "cube", "octahedron", "cuboctahedron", "decahedron", "icosahedron", "truncated_octahedron"};
+}
+
+Polyhedron make_polyhedron(const std::string& name) {
+  check_choice("polyhedron", name, polyhedron_names());
+  if (name == "cube") {
+    return from_planes(name, {{1, 0, 0}, {-1, 0, 0}, {0, 1, 0}, {0, -1, 0}, {0, 0, 1}, {0, 0, -1}},
+                       std::vector<double>(6, 1.0), std::sqrt(3.0), "O");
+  }
+  if (name == "octahedron") return from_planes(name, signs(1, 1, 1), std::vector<double>(8, 1.0), 1.0, "O");
+  if (name == "tetrahedron") {
+    // Vertices (1,1,1), (1,-1,-1), (-1,1,-1), (-1,-1,1); faces opposite, normals -vertex.
+    return from_planes(name, {{-1, -1, -1}, {-1, 1, 1}, {1, -1, 1}, {1, 1, -1}}, std::vector<double>(4, 1.0),
+                       std::sqrt(3.0), "T");
+  }
+  if (name == "cuboctahedron") {
+    // |x_i| <= 1 and |x| + |y| + |z| <= 2: vertices permutations of (+-1, +-1, 0).
+    auto n = signs(1, 1, 1);
+    std::vector<double> d(8, 2.0);
+    for (const auto& c : std::vector<std::vector<double>>{{1, 0, 0}, {-1, 0, 0}, {0, 1, 0}, {0, -1, 0}, {0, 0, 1}, {0, 0, -1}}) {
+      n.push_back(c);
+      d.push_back(1.0);
+    }
+    return from_planes(name, n, d, std::sqrt(2.0), "O");
+  }
+  if (name == "truncated_octahedron") {
+    // |x_i| <= 2 and |x| + |y| + |z| <= 3: vertices permutations of (0, +-1, +-2).
+    auto n = signs(1, 1, 1);
+    std::vector<double> d(8, 3.0);
+    for (const auto& c : std::vector<std::vector<double>>{{1, 0, 0}, {-1, 0, 0}, {0, 1, 0}, {0, -1, 0}, {0, 0, 1}, {0, 0, -1}}) {
+      n.push_back(c);
+      d.push_back(2.0);
+    }
+    return from_planes(name, n, d, std::sqrt(5.0), "O");
+  }
+  if (name == "icosahedron") {
+    // Vertices cyclic permutations of (0, +-phi, +-1); face normals along the dual
+    // dodecahedron's vertices (+-1, +-1, +-1) and cyclic (0, +-1/phi, +-phi).
+    auto n = signs(1, 1, 1);
+    for (const auto& v : signs(0, 1 / kPhi, kPhi)) {
+      n.push_back(v);
+      n.push_back({v[2], v[0], v[1]});
+      n.push_back({v[1], v[2], v[0]});
+    }
+    // Plane offset: the face through (0, phi, 1), (1, 0, phi), (-1, 0, phi) has normal
+    // (0, 1/phi, phi) / sqrt(3) and offset phi^2 / sqrt(3), as have the (1, 1, 1) ones.
+    std::vector<double> d;
+    const double dist = kPhi * kPhi / std::sqrt(1 / (kPhi * kPhi) + kPhi * kPhi);
+    for (const auto& v : n) d.push_back(dist * std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]));
+    return from_planes(name, n, d, std::sqrt(1 + kPhi * kPhi), "I");
+  }
+  // Decahedron: a pentagonal bipyramid, equatorial vertices at radius 1 (one on +x),
+  // apexes at +-h with h = 0.618 (near-equilateral faces, as five twinned tetrahedra).
+  const double h = 0.618, r_mid = std::cos(M_PI / 5);
+  std::vector<std::vector<double>> n;
+  std::vector<double> d;
+  for (int k = 0; k < 5; ++k) {
+    const double a = 2 * M_PI * k / 5 + M_PI / 5;
+    for (double s : {1.0, -1.0}) {
+      n.push_back({h * std::cos(a), h * std::sin(a), s * r_mid});
+      d.push_back(h * r_mid);
+    }
+  }
+  return from_planes(name, n, d, 1.0, "D5");
+}
+
+torch::Tensor axis_angle_rotation(const torch::Tensor& angle_deg, const std::vector<double>& axis) {
+  EMGAN_CHECK(ConfigError, axis.size() == 3, "axis_angle_rotation: axis of ", axis.size(), " components, expected 3");
+  const double len = std::sqrt(axis[0] * axis[0] + axis[1] * axis[1] + axis[2] * axis[2]);
+  EMGAN_CHECK(ConfigError, len > 0, "axis_angle_rotation: zero axis");
+  const double x = axis[0] / len, y = axis[1] / len, z = axis[2] / len;
+  const auto opts = torch::TensorOptions().dtype(angle_deg.dtype()).device(angle_deg.device());
+  const auto k = torch::tensor({0.0, -z, y, z, 0.0, -x, -y, x, 0.0}, opts).view({1, 3, 3});
+  const auto t = (angle_deg * (M_PI / 180.0)).view({-1, 1, 1});
+  const auto eye = torch::eye(3, opts).unsqueeze(0);
+  return eye + torch::sin(t) * k + (1 - torch::cos(t)) * torch::matmul(k, k);
+}
+
+torch::Tensor rotation_group(const std::string& name) {
+  check_choice("rotation group", name, {"T", "O", "I", "D5"});
+  const auto c3 = mat({0, 0, 1, 1, 0, 0, 0, 1, 0});    // 3-fold about (1, 1, 1)
+  const auto c2z = mat({-1, 0, 0, 0, -1, 0, 0, 0, 1});  // 2-fold about z
+  if (name == "T") return closure({c3, c2z});
+  if (name == "O") return closure({c3, mat({0, -1, 0, 1, 0, 0, 0, 0, 1})});
+  if (name == "I") return closure({c3, c2z, rodrigues(72.0, {0, kPhi, 1})});
+  return closure({rodrigues(72.0, {0, 0, 1}), mat({1, 0, 0, 0, -1, 0, 0, 0, -1})});
+}
+
+torch::Tensor project_polyhedron(const Polyhedron& shape, const torch::Tensor& rotations, int64_t size,
+                                 double radius_px, int64_t supersample) {
+  EMGAN_CHECK(ConfigError, size >= 4 && supersample >= 1 && radius_px > 0, "project_polyhedron: size ", size,
+              ", supersample ", supersample, ", radius ", radius_px, " must be >= 4, >= 1, > 0");
+  const auto dev = rotations.device();
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(dev);
+  const int64_t fine = size * supersample;
+  const auto c = ((torch::arange(fine, opts) + 0.5) / static_cast<double>(supersample) - 0.5 - (size - 1) / 2.0) / radius_px;
+  // Rotated normals R n, offsets unchanged: the rotated solid is {x : (R n) . x <= d}.
+  const auto n = torch::matmul(rotations.to(torch::kFloat32), shape.normals.to(dev).t()).transpose(1, 2);  // [N, F, 3]
+  const auto d = shape.offsets.to(dev).view({1, -1, 1, 1});
+  const auto nx = n.select(2, 0).unsqueeze(-1).unsqueeze(-1), ny = n.select(2, 1).unsqueeze(-1).unsqueeze(-1);
+  const auto nz = n.select(2, 2).unsqueeze(-1).unsqueeze(-1);
+  const auto rest = d - nx * c.view({1, 1, 1, fine}) - ny * c.view({1, 1, fine, 1});  // nz t <= rest
+  const auto eps = 1e-6;
+  const auto big = torch::full({}, 1e6, opts);
+  const auto safe_nz = torch::where(nz.abs() < eps, torch::full_like(nz, eps), nz);
+  const auto bound = rest / safe_nz;
+  const auto parallel = nz.abs() < eps;
+  const auto upper = torch::where(nz > eps, bound, torch::where(parallel & (rest < 0), -big, big)).amin(1);
+  const auto lower = torch::where(nz < -eps, bound, torch::where(parallel & (rest < 0), big, -big)).amax(1);
+  auto chord = torch::clamp_min(upper - lower, 0.0).unsqueeze(1) * radius_px;
+  if (supersample > 1) chord = torch::nn::functional::avg_pool2d(chord, torch::nn::functional::AvgPool2dFuncOptions(supersample));
+  return chord;
+}
+
+torch::Tensor rotation_to_6d(const torch::Tensor& rotations) {
+  return torch::cat({rotations.select(2, 0), rotations.select(2, 1)}, 1);
+}
+
+torch::Tensor rotation_from_6d(const torch::Tensor& six) {
+  const auto a = six.slice(1, 0, 3), b = six.slice(1, 3, 6);
+  const auto e1 = a / (a.norm(2, 1, true) + 1e-8);
+  auto u = b - (e1 * b).sum(1, true) * e1;
+  const auto e2 = u / (u.norm(2, 1, true) + 1e-8);
+  const auto e3 = torch::cross(e1, e2, 1);
+  return torch::stack({e1, e2, e3}, 2);
+}
+
+torch::Tensor geodesic_deg(const torch::Tensor& a, const torch::Tensor& b) {
+  // |a - b|_F = 2 sqrt(2) sin(angle / 2): accurate near 0, unlike acos of the trace.
+  const auto f = (a - b).pow(2).sum({1, 2}).sqrt() / (2.0 * std::sqrt(2.0));
+  return 2.0 * torch::asin(torch::clamp(f, 0.0, 1.0)) * (180.0 / M_PI);
+}
+
+torch::Tensor geodesic_mod_group_deg(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& group) {
+  const int64_t n = a.size(0), g = group.size(0);
+  const auto bg = torch::matmul(b.unsqueeze(1), group.to(b.device(), b.scalar_type()).unsqueeze(0));  // [N, G, 3, 3]
+  const auto aa = a.unsqueeze(1).expand({n, g, 3, 3}).reshape({n * g, 3, 3});
+  return geodesic_deg(aa, bg.reshape({n * g, 3, 3})).view({n, g}).amin(1);
+}
+
+}  // namespace emgan::orient

@@ -1,0 +1,110 @@
+#include "emgan/orient/render.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "emgan/core/error.h"
+
+namespace emgan::orient {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor render_polygons(const PolygonBatch& b, int64_t size, int64_t supersample) {
+  EMGAN_CHECK(ConfigError, size >= 4, "render_polygons: size ", size, " must be >= 4");
+  EMGAN_CHECK(ConfigError, supersample >= 1, "render_polygons: supersample ", supersample, " must be >= 1");
+  const auto dev = b.theta_deg.device();
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(dev);
+  const int64_t fine = size * supersample;
+  // Sub-pixel centres in pixel units relative to the image centre.
+  const auto coords = (torch::arange(fine, opts) + 0.5) / static_cast<double>(supersample) - 0.5 - (size - 1) / 2.0;
+  const auto ys = coords.view({1, fine, 1});
+  const auto xs = coords.view({1, 1, fine});
+  auto col = [](const torch::Tensor& t) { return t.to(torch::kFloat32).view({-1, 1, 1}); };
+  const auto n = col(b.order.to(dev));
+  const auto theta = col(b.theta_deg) * (M_PI / 180.0);
+  const auto dx = xs - col(b.cx_px), dy = ys - col(b.cy_px);
+  // Rotate into the polygon frame. Screen counter-clockwise with y down is -y.
+  const auto c = torch::cos(theta), s = torch::sin(theta);
+  const auto u = dx * c - dy * s;
+  const auto v = -(dx * s + dy * c);
+  const auto r = torch::sqrt(u * u + v * v + 1e-12);
+  const auto sector = 2.0 * M_PI / n;
+  // Angle from the nearest edge normal; the normals are at pi/n + k 2 pi/n, so a
+  // vertex points along +x at theta = 0.
+  auto phi = torch::atan2(v, u) - M_PI / n;
+  phi = phi - sector * torch::round(phi / sector);  // in [-pi/n, pi/n]
+  // Distance (pixels) to the edge line of this sector, negative inside.
+  const auto apothem = col(b.radius_px) * torch::cos(M_PI / n);
+  const auto d = r * torch::cos(phi) - apothem;
+  const auto cover = torch::clamp(0.5 - d * static_cast<double>(supersample), 0.0, 1.0);
+  auto img = cover.unsqueeze(1);
+  if (supersample > 1) img = F::avg_pool2d(img, F::AvgPool2dFuncOptions(supersample));
+  return img * b.intensity.to(torch::kFloat32).view({-1, 1, 1, 1});
+}
+
+torch::Tensor add_noise(const torch::Tensor& clean, const torch::Tensor& dose, double gaussian_sigma) {
+  const auto d = dose.to(clean.device(), torch::kFloat32).view({-1, 1, 1, 1});
+  const auto shot = d > 0;
+  const auto safe = torch::where(shot, d, torch::ones_like(d));
+  auto noisy = torch::where(shot, torch::poisson(torch::clamp_min(clean, 0.0) * safe) / safe, clean);
+  if (gaussian_sigma > 0) noisy = noisy + gaussian_sigma * torch::randn_like(clean);
+  return noisy;
+}
+
+torch::Tensor gaussian_blur(const torch::Tensor& images, double sigma_px) {
+  if (sigma_px <= 0) return images;
+  const int64_t half = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3.0 * sigma_px)));
+  const auto opts = torch::TensorOptions().dtype(images.dtype()).device(images.device());
+  auto k = torch::arange(-half, half + 1, opts);
+  k = torch::exp(-(k * k) / (2.0 * sigma_px * sigma_px));
+  k = k / k.sum();
+  const int64_t h = images.size(2), w = images.size(3);
+  auto pad = F::PadFuncOptions({half, half, half, half});
+  if (half < h && half < w) {
+    pad.mode(torch::kReflect);
+  } else {
+    pad.mode(torch::kReplicate);
+  }
+  auto x = F::pad(images, pad);
+  x = F::conv2d(x, k.view({1, 1, 1, -1}));
+  x = F::conv2d(x, k.view({1, 1, -1, 1}));
+  return x;
+}
+
+torch::Tensor centre_on_mass(const torch::Tensor& images, double sigma_px) {
+  const int64_t n = images.size(0), h = images.size(2), w = images.size(3);
+  const auto smooth = gaussian_blur(images, sigma_px);
+  const auto flat = smooth.view({n, -1});
+  const auto med = std::get<0>(flat.median(1, true));
+  const auto mass = torch::clamp_min(flat - med, 0.0).view({n, h, w});
+  const auto opts = torch::TensorOptions().dtype(images.dtype()).device(images.device());
+  const auto ys = torch::arange(h, opts).view({1, h, 1});
+  const auto xs = torch::arange(w, opts).view({1, 1, w});
+  const auto total = mass.sum({1, 2}) + 1e-8;
+  const auto cy = (mass * ys).sum({1, 2}) / total;
+  const auto cx = (mass * xs).sum({1, 2}) / total;
+  // Shift so that the centre of mass moves to ((w-1)/2, (h-1)/2); grid_sample with
+  // align_corners: normalised = 2 * px / (size - 1) - 1.
+  const auto tx = (cx - (w - 1) / 2.0) * 2.0 / (w - 1);
+  const auto ty = (cy - (h - 1) / 2.0) * 2.0 / (h - 1);
+  const auto zeros = torch::zeros_like(tx), ones = torch::ones_like(tx);
+  const auto theta = torch::stack({torch::stack({ones, zeros, tx}, 1), torch::stack({zeros, ones, ty}, 1)}, 1);
+  const auto grid = F::affine_grid(theta, {n, 1, h, w}, true);
+  return F::grid_sample(images, grid,
+                        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(true));
+}
+
+torch::Tensor normalise_images(const torch::Tensor& images) {
+  const auto n = images.size(0);
+  const auto flat = images.reshape({n, -1});
+  const auto mean = flat.mean(1, true);
+  const auto sd = flat.std(1, true, true) + 1e-6;
+  return ((flat - mean) / sd).view_as(images);
+}
+
+torch::Tensor preprocess(const torch::Tensor& images, double denoise_sigma_px) {
+  return normalise_images(gaussian_blur(centre_on_mass(images), denoise_sigma_px));
+}
+
+}  // namespace emgan::orient

@@ -1,0 +1,643 @@
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "emgan/core/progress.h"
+#include "emgan/io/image.h"
+#include "emgan/orient/angles.h"
+#include "emgan/orient/orient.h"
+#include "emgan/orient/render.h"
+#include "emgan/report/report.h"
+#include "emgan/train/checkpoint.h"
+
+namespace emgan::orient {
+
+namespace {
+
+constexpr double kDegToRad = M_PI / 180.0;
+
+std::string fmt(double v, int prec = 2) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(prec) << v;
+  return os.str();
+}
+
+/// Reads the named tensors of a torch archive; IoError naming the file and entry.
+std::vector<torch::Tensor> read_tensors(const fs::path& path, const std::vector<std::string>& names,
+                                        const torch::Device& device) {
+  torch::serialize::InputArchive ar;
+  train::read_archive(path, ar, device);
+  std::vector<torch::Tensor> out;
+  for (const auto& name : names) {
+    torch::Tensor t;
+    EMGAN_CHECK(IoError, ar.try_read(name, t), path.string(), ": no tensor '", name, "' (expected a file written by `emgan orient data`)");
+    out.push_back(t);
+  }
+  return out;
+}
+
+void write_tensors(const fs::path& path, const std::vector<std::pair<std::string, torch::Tensor>>& items,
+                   const Json& meta = Json()) {
+  torch::serialize::OutputArchive ar;
+  if (!meta.is_null()) ar.write("meta", c10::IValue(meta.dump()));
+  for (const auto& kv : items) ar.write(kv.first, kv.second.cpu());
+  train::write_archive_atomic(path, ar);
+}
+
+struct Pairs {
+  torch::Tensor a, b, offset_deg, order, dose;
+};
+
+Pairs load_pairs(const fs::path& dir, const torch::Device& device) {
+  const auto t = read_tensors(dir / "pairs.pt", {"a", "b", "offset_deg", "order", "dose"}, device);
+  Pairs p{t[0], t[1], t[2], t[3], t[4]};
+  const auto n = p.a.size(0);
+  EMGAN_CHECK(IoError, p.a.dim() == 4 && p.a.sizes() == p.b.sizes() && p.offset_deg.size(0) == n &&
+                           p.order.size(0) == n && p.dose.size(0) == n,
+              (dir / "pairs.pt").string(), ": inconsistent shapes (a ", p.a.sizes(), ", b ", p.b.sizes(), ")");
+  return p;
+}
+
+/// Preprocesses in chunks (bounded memory).
+torch::Tensor preprocess_all(const torch::Tensor& raw, double sigma) {
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < raw.size(0); i += 512) parts.push_back(preprocess(raw.slice(0, i, i + 512), sigma));
+  return torch::cat(parts);
+}
+
+torch::Tensor pick_order(const torch::Tensor& out, const torch::Tensor& order, int64_t min_order) {
+  const auto idx = (order.to(out.device(), torch::kLong) - min_order).view({-1, 1, 1}).expand({-1, 1, out.size(2)});
+  return out.gather(1, idx).squeeze(1);
+}
+
+/// Network output `[N, 3]` of each image's own order -> angle in degrees (before the zero fix).
+torch::Tensor head_to_angle(const torch::Tensor& head, const torch::Tensor& order, const std::string& angle_loss) {
+  if (angle_loss == "mse") {
+    const auto period = symmetry_period_deg(order.to(head.device()));
+    return wrap_angle(head.select(1, 0) * period, period);
+  }
+  return decode_angle(head.slice(1, 0, 2), order);
+}
+
+/// The "meta" JSON text of an orientation checkpoint or model archive.
+Json read_meta(const fs::path& path) {
+  torch::serialize::InputArchive ar;
+  train::read_archive(path, ar, torch::Device(torch::kCPU));
+  c10::IValue v;
+  EMGAN_CHECK(IoError, ar.try_read("meta", v) && v.isString(), path.string(),
+              ": not an emgan orientation file (no 'meta' entry)");
+  Json meta = Json::parse(v.toStringRef(), nullptr, false);
+  EMGAN_CHECK(IoError, !meta.is_discarded() && meta.is_object(), path.string(), ": unreadable 'meta' entry");
+  return meta;
+}
+
+Json model_meta(const TrainSettings& s, const OrientNetOptions& o, const std::vector<double>& zero) {
+  return Json{{"format", "emgan-orient-1"}, {"method", s.method}, {"angle_loss", s.angle_loss},
+              {"size", o.size()}, {"min_order", o.min_order()}, {"max_order", o.max_order()},
+              {"width", o.width()}, {"denoise_sigma", s.denoise_sigma}, {"zero_deg", zero}};
+}
+
+}  // namespace
+
+// ----------------------------------------------------------------------------- model
+
+OrientNetImpl::OrientNetImpl(OrientNetOptions opts) : options(std::move(opts)) {
+  EMGAN_CHECK(ConfigError, options.size() >= 16 && options.size() % 16 == 0, "OrientNet: size ", options.size(),
+              " must be a multiple of 16");
+  EMGAN_CHECK(ConfigError, options.min_order() >= 1 && options.max_order() >= options.min_order(),
+              "OrientNet: orders ", options.min_order(), "..", options.max_order(), " must satisfy 1 <= min <= max");
+  EMGAN_CHECK(ConfigError, options.width() >= 1, "OrientNet: width ", options.width(), " must be >= 1");
+  namespace nn = torch::nn;
+  const int64_t w = options.width();
+  auto conv = [](int64_t in, int64_t out, int64_t k) {
+    return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(2).padding(k / 2));
+  };
+  features_ = nn::Sequential(conv(1, w, 5), nn::ReLU(), conv(w, 2 * w, 3), nn::ReLU(), conv(2 * w, 4 * w, 3),
+                             nn::ReLU(), conv(4 * w, 4 * w, 3), nn::ReLU(), nn::Flatten());
+  const int64_t side = options.size() / 16;
+  const int64_t orders = options.max_order() - options.min_order() + 1;
+  head_ = nn::Sequential(nn::Linear(4 * w * side * side, 128), nn::ReLU(), nn::Linear(128, orders * 3));
+  register_module("features", features_);
+  register_module("head", head_);
+}
+
+torch::Tensor OrientNetImpl::forward(const torch::Tensor& x) {
+  const int64_t orders = options.max_order() - options.min_order() + 1;
+  return head_->forward(features_->forward(x)).view({x.size(0), orders, 3});
+}
+
+torch::Tensor OrientNetImpl::forward_order(const torch::Tensor& x, const torch::Tensor& order) {
+  return pick_order(forward(x), order, options.min_order());
+}
+
+std::string EvalSummary::last_line() const {
+  return "orient eval: N=" + std::to_string(count) + " within2=" + fmt(100 * within_2, 1) +
+         "% within5=" + fmt(100 * within_5, 1) + "% mean=" + fmt(mean_error, 2) + "deg median=" +
+         fmt(median_error, 2) + "deg (chance within5=" + fmt(100 * chance_within_5, 1) + "%)";
+}
+
+// ----------------------------------------------------------------------------- data
+
+void validate(const DataSettings& s) {
+  EMGAN_CHECK(ConfigError, s.count >= 1, "orient data: count ", s.count, " must be >= 1");
+  EMGAN_CHECK(ConfigError, s.size >= 16 && s.size % 16 == 0, "orient data: size ", s.size, " must be a multiple of 16");
+  EMGAN_CHECK(ConfigError, s.min_sides >= 3 && s.max_sides >= s.min_sides && s.max_sides <= 12,
+              "orient data: sides ", s.min_sides, "..", s.max_sides, " must satisfy 3 <= min <= max <= 12");
+  EMGAN_CHECK(ConfigError, s.radius_min > 0 && s.radius_max >= s.radius_min && s.radius_max + s.position_jitter < 0.5,
+              "orient data: radius ", s.radius_min, "..", s.radius_max, " (+ jitter ", s.position_jitter,
+              ") must be > 0 and keep the particle inside the image (< 0.5)");
+  EMGAN_CHECK(ConfigError, s.offset_max_deg >= s.offset_min_deg, "orient data: offset_max_deg ", s.offset_max_deg,
+              " must be >= offset_min_deg ", s.offset_min_deg);
+  EMGAN_CHECK(ConfigError, !s.doses.empty(), "orient data: doses must list at least one dose");
+  EMGAN_CHECK(ConfigError, s.gaussian_sigma >= 0, "orient data: gaussian_sigma ", s.gaussian_sigma, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.supersample >= 1, "orient data: supersample ", s.supersample, " must be >= 1");
+}
+
+fs::path run_data(const DataSettings& s) {
+  validate(s);
+  const auto device = apply_runtime(s.runtime);
+  const fs::path out = s.out;
+  ensure_dir(out);
+  const auto fo = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  const int64_t n = s.count;
+  auto uniform = [&](double lo, double hi) { return torch::rand({n}, fo) * (hi - lo) + lo; };
+  const auto order = torch::randint(s.min_sides, s.max_sides + 1, {n}, fo.dtype(torch::kLong));
+  const auto period = symmetry_period_deg(order);
+  const auto theta_a = torch::rand({n}, fo) * period;
+  const auto offset = uniform(s.offset_min_deg, s.offset_max_deg);
+  const auto theta_b = wrap_angle(theta_a + offset, period);
+  const auto radius = uniform(s.radius_min, s.radius_max) * s.size;
+  const auto cx = uniform(-s.position_jitter, s.position_jitter) * s.size;
+  const auto cy = uniform(-s.position_jitter, s.position_jitter) * s.size;
+  const auto sx = uniform(-s.stereo_shift_px, s.stereo_shift_px);
+  const auto sy = uniform(-s.stereo_shift_px, s.stereo_shift_px);
+  const auto intensity = torch::ones({n}, fo);
+  const auto doses = torch::tensor(s.doses, torch::kFloat64).to(fo);
+  const auto dose = doses.index_select(0, torch::randint(0, static_cast<int64_t>(s.doses.size()), {n}, fo.dtype(torch::kLong)));
+  std::vector<torch::Tensor> as, bs;
+  Progress progress("orient data", n, "pair");
+  for (int64_t i = 0; i < n; i += 256) {
+    const int64_t j = std::min(n, i + 256);
+    auto sl = [&](const torch::Tensor& t) { return t.slice(0, i, j); };
+    PolygonBatch pa{sl(order), sl(theta_a), sl(radius), sl(cx), sl(cy), sl(intensity)};
+    PolygonBatch pb{sl(order), sl(theta_b), sl(radius), sl(cx) + sl(sx), sl(cy) + sl(sy), sl(intensity)};
+    as.push_back(add_noise(render_polygons(pa, s.size, s.supersample), sl(dose), s.gaussian_sigma));
+    bs.push_back(add_noise(render_polygons(pb, s.size, s.supersample), sl(dose), s.gaussian_sigma));
+    progress.update(j, "", j - i);
+  }
+  progress.finish();
+  const auto a = torch::cat(as), b = torch::cat(bs);
+  write_tensors(out / "pairs.pt", {{"a", a}, {"b", b}, {"offset_deg", offset}, {"order", order}, {"dose", dose}});
+  write_tensors(out / "labels.pt", {{"theta_a_deg", theta_a}, {"theta_b_deg", theta_b}, {"radius_px", radius},
+                                    {"cx_px", cx}, {"cy_px", cy}});
+  // One clean reference per shape at the zero orientation, mid-size, centred.
+  const int64_t k = s.max_sides - s.min_sides + 1;
+  const auto ref_order = torch::arange(s.min_sides, s.max_sides + 1, fo.dtype(torch::kLong));
+  PolygonBatch pr{ref_order, torch::zeros({k}, fo), torch::full({k}, 0.5 * (s.radius_min + s.radius_max) * s.size, fo),
+                  torch::zeros({k}, fo), torch::zeros({k}, fo), torch::ones({k}, fo)};
+  write_tensors(out / "reference.pt", {{"ref", render_polygons(pr, s.size, s.supersample)}, {"ref_order", ref_order}});
+  save_json_file(out / "data.json", Json(s));
+  std::vector<std::vector<torch::Tensor>> rows;
+  std::vector<std::string> labels;
+  for (int64_t i = 0; i < std::min<int64_t>(n, 6); ++i) {
+    rows.push_back({a[i], b[i]});
+    labels.push_back("n=" + std::to_string(order[i].item<int64_t>()) + " +" + fmt(offset[i].item<double>(), 1));
+  }
+  report::write_grid_png(out / "preview.png", rows,
+                         report::GridOptions().column_titles({"image a", "image b"}).row_labels(labels).panel_scale(2));
+  log_info("orient data: wrote " + std::to_string(n) + " pairs to " + out.string());
+  return out;
+}
+
+// ----------------------------------------------------------------------------- train
+
+void validate(const TrainSettings& s) {
+  check_choice("orient train: method", s.method, {"siamese", "reconstruct", "supervised"});
+  check_choice("orient train: angle_loss", s.angle_loss, {"periodic", "mse"});
+  EMGAN_CHECK(ConfigError, s.angle_loss == "periodic" || s.method == "supervised",
+              "orient train: angle_loss 'mse' (plain angle regression) needs the labels: use it with --method supervised, not '",
+              s.method, "'");
+  EMGAN_CHECK(ConfigError, s.epochs >= 1, "orient train: epochs ", s.epochs, " must be >= 1");
+  EMGAN_CHECK(ConfigError, s.batch_size >= 2, "orient train: batch_size ", s.batch_size, " must be >= 2");
+  EMGAN_CHECK(ConfigError, s.lr > 0, "orient train: lr ", s.lr, " must be > 0");
+  EMGAN_CHECK(ConfigError, s.denoise_sigma >= 0, "orient train: denoise_sigma ", s.denoise_sigma, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.spread_weight >= 0, "orient train: spread_weight ", s.spread_weight, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.render_supersample >= 1, "orient train: render_supersample ", s.render_supersample, " must be >= 1");
+}
+
+namespace {
+
+/// Renders what the reconstruct method predicts image b to look like.
+torch::Tensor render_prediction(const torch::Tensor& head, const torch::Tensor& order, const torch::Tensor& delta_deg,
+                                int64_t size, double sigma, int64_t supersample) {
+  const auto theta = decode_angle(head.slice(1, 0, 2), order) + delta_deg;
+  const auto radius = size * (0.1 + 0.3 * torch::sigmoid(head.select(1, 2)));
+  const auto zeros = torch::zeros_like(theta);
+  PolygonBatch pb{order, theta, radius, zeros, zeros, torch::ones_like(theta)};
+  return normalise_images(gaussian_blur(render_polygons(pb, size, supersample), sigma));
+}
+
+torch::Tensor norm_penalty(const torch::Tensor& head) {
+  return (head.slice(1, 0, 2).norm(2, 1) - 1.0).pow(2).mean();
+}
+
+}  // namespace
+
+TrainSummary run_train(const TrainSettings& s) {
+  validate(s);
+  const auto device = apply_runtime(s.runtime);
+  const fs::path data = s.data, out = s.out;
+  ensure_dir(out);
+  const auto start = std::chrono::steady_clock::now();
+  Pairs pairs = load_pairs(data, device);
+  torch::Tensor truth_a, truth_b;
+  if (s.method == "supervised") {
+    const auto t = read_tensors(data / "labels.pt", {"theta_a_deg", "theta_b_deg"}, device);
+    truth_a = t[0];
+    truth_b = t[1];
+    EMGAN_CHECK(IoError, truth_a.size(0) == pairs.a.size(0), (data / "labels.pt").string(), ": ", truth_a.size(0),
+                " labels for ", pairs.a.size(0), " pairs");
+  }
+  const auto refs = read_tensors(data / "reference.pt", {"ref", "ref_order"}, device);
+  const int64_t size = pairs.a.size(2);
+  const int64_t min_order = refs[1].min().item<int64_t>(), max_order = refs[1].max().item<int64_t>();
+  EMGAN_CHECK(IoError, pairs.order.min().item<int64_t>() >= min_order && pairs.order.max().item<int64_t>() <= max_order,
+              (data / "pairs.pt").string(), ": orders outside the reference orders ", min_order, "..", max_order);
+  const auto a = preprocess_all(pairs.a, s.denoise_sigma);
+  const auto b = preprocess_all(pairs.b, s.denoise_sigma);
+  pairs.a = pairs.b = torch::Tensor();
+  const auto order = pairs.order.to(torch::kLong);
+  const auto offset = pairs.offset_deg.to(torch::kFloat32);
+  const int64_t n = a.size(0);
+
+  OrientNetOptions net_opts(size, min_order, max_order);
+  net_opts.width(s.width);
+  OrientNet net(net_opts);
+  net->to(device);
+  torch::optim::Adam optim(net->parameters(), torch::optim::AdamOptions(s.lr));
+
+  Json config = s;
+  save_json_file(out / "config.json", config);
+  const fs::path ckpt = out / "checkpoint.pt", metrics = out / "metrics.csv";
+  int64_t epoch0 = 0;
+  if (s.resume && fs::exists(ckpt)) {
+    torch::serialize::InputArchive ar;
+    train::read_archive(ckpt, ar, device);
+    const Json meta = read_meta(ckpt);
+    EMGAN_CHECK(ConfigError, meta.value("method", "") == s.method && meta.value("width", int64_t{0}) == s.width,
+                ckpt.string(), ": checkpoint of method '", meta.value("method", ""), "' width ",
+                meta.value("width", int64_t{0}), " cannot resume a run of method '", s.method, "' width ", s.width,
+                " (use --no-resume or another --out)");
+    torch::serialize::InputArchive m, o;
+    ar.read("model", m);
+    train::load_module_checked(*net, m, ckpt.string());
+    ar.read("optimizer", o);
+    optim.load(o);
+    torch::Tensor rng;
+    if (ar.try_read("rng_cpu", rng)) train::set_rng_state({rng, {}});
+    epoch0 = meta.at("epoch").get<int64_t>();
+    log_info("orient train: resumed " + ckpt.string() + " at epoch " + std::to_string(epoch0));
+  } else {
+    write_text_atomic(metrics, "epoch,loss,lr,seconds\n");
+  }
+
+  const int64_t steps_per_epoch = (n + s.batch_size - 1) / s.batch_size;
+  const int64_t total_steps = steps_per_epoch * s.epochs;
+  double last_loss = 0.0;
+  Progress progress("orient train " + s.method, total_steps - epoch0 * steps_per_epoch, "step");
+  int64_t done = 0;
+  for (int64_t epoch = epoch0; epoch < s.epochs; ++epoch) {
+    net->train();
+    const auto perm = torch::randperm(n, torch::TensorOptions().dtype(torch::kLong).device(device));
+    double sum = 0.0;
+    double lr = s.lr;
+    for (int64_t step = 0; step < steps_per_epoch; ++step) {
+      const int64_t global = epoch * steps_per_epoch + step;
+      lr = s.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(global) / static_cast<double>(total_steps)));
+      for (auto& g : optim.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+      const auto idx = perm.slice(0, step * s.batch_size, (step + 1) * s.batch_size);
+      const auto xa = a.index_select(0, idx), xb = b.index_select(0, idx);
+      const auto ord = order.index_select(0, idx);
+      const auto delta = offset.index_select(0, idx);
+      torch::Tensor loss;
+      if (s.method == "siamese") {
+        const auto ha = net->forward_order(xa, ord), hb = net->forward_order(xb, ord);
+        const auto pa = ha.slice(1, 0, 2), pb = hb.slice(1, 0, 2);
+        const auto ua = pa / (pa.norm(2, 1, true) + 1e-8);
+        const auto nd = delta * ord.to(torch::kFloat32) * kDegToRad;
+        // Random particles have uniformly spread phases: the squared batch mean of the
+        // unit phases keeps the network from collapsing to one constant angle (an
+        // assumption on the sample, not a label).
+        const auto ub = pb / (pb.norm(2, 1, true) + 1e-8);
+        const auto spread = ua.mean(0).pow(2).sum() + ub.mean(0).pow(2).sum();
+        loss = periodic_loss(pb, rotate_phase(ua, nd)) + s.spread_weight * spread +
+               0.1 * (norm_penalty(ha) + norm_penalty(hb));
+      } else if (s.method == "reconstruct") {
+        const auto ha = net->forward_order(xa, ord), hb = net->forward_order(xb, ord);
+        const auto rb = render_prediction(ha, ord, delta, size, s.denoise_sigma, s.render_supersample);
+        const auto ra = render_prediction(hb, ord, -delta, size, s.denoise_sigma, s.render_supersample);
+        loss = 0.5 * (torch::mse_loss(rb, xb) + torch::mse_loss(ra, xa)) + 0.1 * (norm_penalty(ha) + norm_penalty(hb));
+      } else {
+        const auto x = torch::cat({xa, xb});
+        const auto o2 = torch::cat({ord, ord});
+        const auto t = torch::cat({truth_a.index_select(0, idx), truth_b.index_select(0, idx)});
+        const auto h = net->forward_order(x, o2);
+        if (s.angle_loss == "mse") {
+          loss = angle_mse_loss(h.select(1, 0) * symmetry_period_deg(o2), t, o2);
+        } else {
+          loss = periodic_loss(h.slice(1, 0, 2), encode_angle(t, o2)) + 0.1 * norm_penalty(h);
+        }
+      }
+      const double value = loss.item<double>();
+      EMGAN_CHECK(TrainingError, std::isfinite(value), "orient train: loss is ", value, " at epoch ", epoch + 1,
+                  " step ", step + 1, "; stopped, the last good checkpoint is kept in ", ckpt.string(),
+                  " (try a smaller --lr)");
+      optim.zero_grad();
+      loss.backward();
+      optim.step();
+      sum += value;
+      progress.update(++done, "epoch=" + std::to_string(epoch + 1) + " loss=" + fmt(value, 4), 1);
+    }
+    last_loss = sum / static_cast<double>(steps_per_epoch);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    {
+      std::ofstream f(metrics, std::ios::app);
+      f << (epoch + 1) << "," << last_loss << "," << lr << "," << secs << "\n";
+    }
+    torch::serialize::OutputArchive ar;
+    Json meta{{"epoch", epoch + 1}, {"method", s.method}, {"width", s.width}, {"config", config}};
+    ar.write("meta", c10::IValue(meta.dump()));
+    torch::serialize::OutputArchive m(ar.compilation_unit()), o(ar.compilation_unit());
+    net->save(m);
+    ar.write("model", m);
+    optim.save(o);
+    ar.write("optimizer", o);
+    ar.write("rng_cpu", train::get_rng_state().cpu);
+    train::write_archive_atomic(ckpt, ar);
+  }
+  progress.finish("loss=" + fmt(last_loss, 4));
+
+  // Fix the zero: the angle the network gives each reference image (at the chosen zero
+  // orientation) becomes 0. The reconstruct and supervised methods have an absolute
+  // zero (the renderer's convention, the labels') and keep 0.
+  net->eval();
+  std::vector<double> zero(static_cast<size_t>(max_order - min_order + 1), 0.0);
+  if (s.method == "siamese") {
+    torch::NoGradGuard ng;
+    const auto ref = preprocess(refs[0], s.denoise_sigma);
+    const auto ang = decode_angle(net->forward_order(ref, refs[1]).slice(1, 0, 2), refs[1]).cpu();
+    for (int64_t i = 0; i < ref.size(0); ++i)
+      zero[static_cast<size_t>(refs[1][i].item<int64_t>() - min_order)] = ang[i].item<double>();
+  }
+  {
+    torch::serialize::OutputArchive ar;
+    ar.write("meta", c10::IValue(model_meta(s, net_opts, zero).dump()));
+    torch::serialize::OutputArchive m(ar.compilation_unit());
+    net->save(m);
+    ar.write("model", m);
+    train::write_archive_atomic(out / "model.pt", ar);
+  }
+  report::write_learning_curves(metrics, out / "learning_curves.png",
+                                report::LearningCurveOptions().columns({"loss"}));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report::Report rep("Orientation training: " + s.method);
+  rep.section("Run").key_values({{"method", s.method}, {"angle loss", s.angle_loss}, {"pairs", std::to_string(n)},
+                                 {"epochs", std::to_string(s.epochs)}, {"final loss", report::format_number(last_loss)},
+                                 {"seconds (this call)", fmt(secs, 1)}});
+  rep.image("learning_curves.png", "training loss per epoch");
+  rep.section("Configuration").json(config, "config.json");
+  rep.write(out);
+  log_info("orient train: wrote " + (out / "model.pt").string());
+  return {s.epochs, last_loss, secs};
+}
+
+// ----------------------------------------------------------------------------- inference
+
+LoadedModel load_model(const fs::path& run_dir, const torch::Device& device) {
+  const fs::path path = fs::is_directory(run_dir) ? run_dir / "model.pt" : run_dir;
+  const Json meta = read_meta(path);
+  EMGAN_CHECK(IoError, meta.value("format", "") == "emgan-orient-1", path.string(),
+              ": not an orientation model (format '", meta.value("format", ""), "', expected emgan-orient-1)");
+  OrientNetOptions o(meta.at("size").get<int64_t>(), meta.at("min_order").get<int64_t>(),
+                     meta.at("max_order").get<int64_t>());
+  o.width(meta.at("width").get<int64_t>());
+  LoadedModel m;
+  m.net = OrientNet(o);
+  m.net->to(device);
+  torch::serialize::InputArchive ar, mod;
+  train::read_archive(path, ar, device);
+  ar.read("model", mod);
+  train::load_module_checked(*m.net, mod, path.string());
+  m.net->eval();
+  m.zero_deg = torch::tensor(meta.at("zero_deg").get<std::vector<double>>(), torch::kFloat32).to(device);
+  m.denoise_sigma = meta.at("denoise_sigma").get<double>();
+  m.method = meta.at("method").get<std::string>();
+  m.angle_loss = meta.value("angle_loss", "periodic");
+  return m;
+}
+
+torch::Tensor predict_angles(LoadedModel& model, const torch::Tensor& raw_images, const torch::Tensor& order) {
+  torch::NoGradGuard ng;
+  const auto& o = model.net->options;
+  EMGAN_CHECK(ConfigError, raw_images.dim() == 4 && raw_images.size(2) == o.size() && raw_images.size(3) == o.size(),
+              "orient predict: images of shape ", raw_images.sizes(), " given; the model expects [N, 1, ", o.size(),
+              ", ", o.size(), "]");
+  const auto ord = order.to(raw_images.device(), torch::kLong);
+  EMGAN_CHECK(ConfigError, ord.min().item<int64_t>() >= o.min_order() && ord.max().item<int64_t>() <= o.max_order(),
+              "orient predict: symmetry order ", ord.min().item<int64_t>(), "..", ord.max().item<int64_t>(),
+              " outside the model's ", o.min_order(), "..", o.max_order());
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < raw_images.size(0); i += 256) {
+    const auto x = preprocess(raw_images.slice(0, i, i + 256), model.denoise_sigma);
+    const auto od = ord.slice(0, i, i + 256);
+    const auto h = model.net->forward_order(x, od);
+    const auto ang = head_to_angle(h, od, model.angle_loss);
+    const auto zero = model.zero_deg.index_select(0, od - o.min_order());
+    parts.push_back(wrap_angle(ang - zero, symmetry_period_deg(od)));
+  }
+  return torch::cat(parts);
+}
+
+// ----------------------------------------------------------------------------- eval
+
+EvalSummary run_eval(const EvalSettings& s) {
+  const auto device = apply_runtime(s.runtime);
+  const fs::path data = s.data;
+  const fs::path out = s.out.empty() ? fs::path(s.model) / "eval" : fs::path(s.out);
+  ensure_dir(out);
+  auto model = load_model(s.model, device);
+  const Pairs p = load_pairs(data, device);
+  const auto lab = read_tensors(data / "labels.pt", {"theta_a_deg", "theta_b_deg"}, device);
+  EMGAN_CHECK(IoError, lab[0].size(0) == p.a.size(0), (data / "labels.pt").string(), ": ", lab[0].size(0),
+              " labels for ", p.a.size(0), " pairs");
+  const auto images = torch::cat({p.a, p.b});
+  const auto order = torch::cat({p.order, p.order}).to(torch::kLong);
+  const auto dose = torch::cat({p.dose, p.dose}).cpu();
+  const auto truth = torch::cat({lab[0], lab[1]});
+  const auto pred = predict_angles(model, images, order);
+  const auto err = symmetric_error_deg(pred, truth, order).cpu();
+  const auto period = symmetry_period_deg(order).cpu();
+  const auto order_c = order.cpu();
+
+  auto stats = [&](const torch::Tensor& mask) {
+    const auto e = err.masked_select(mask);
+    const auto per = period.masked_select(mask);
+    Json j;
+    j["count"] = e.numel();
+    if (e.numel() == 0) return j;
+    j["within_2"] = (e <= 2.0).to(torch::kFloat64).mean().item<double>();
+    j["within_5"] = (e <= 5.0).to(torch::kFloat64).mean().item<double>();
+    j["mean_error_deg"] = e.mean().item<double>();
+    j["median_error_deg"] = e.median().item<double>();
+    j["chance_within_5"] = torch::clamp_max(10.0 / per, 1.0).mean().item<double>();
+    return j;
+  };
+  const auto all = torch::ones_like(err, torch::kBool);
+  Json metrics = stats(all);
+  metrics["method"] = model.method;
+  metrics["angle_loss"] = model.angle_loss;
+  metrics["data"] = data.string();
+  std::vector<std::vector<std::string>> order_rows, dose_rows;
+  auto row = [](const std::string& name, const Json& j) {
+    return std::vector<std::string>{name, std::to_string(j["count"].get<int64_t>()),
+                                    fmt(100 * j.value("within_2", 0.0), 1), fmt(100 * j.value("within_5", 0.0), 1),
+                                    fmt(j.value("mean_error_deg", 0.0), 2), fmt(j.value("median_error_deg", 0.0), 2)};
+  };
+  const auto orders = std::get<0>(at::_unique(order_c));
+  for (int64_t i = 0; i < orders.numel(); ++i) {
+    const int64_t k = orders[i].item<int64_t>();
+    const auto j = stats(order_c == k);
+    metrics["per_order"][std::to_string(k)] = j;
+    order_rows.push_back(row(std::to_string(k) + "-gon", j));
+  }
+  const auto doses = std::get<0>(at::_unique(dose));
+  for (int64_t i = 0; i < doses.numel(); ++i) {
+    const double d = doses[i].item<double>();
+    const auto j = stats(dose == d);
+    metrics["per_dose"][fmt(d, 1)] = j;
+    dose_rows.push_back(row("dose " + fmt(d, 1) + " e/px", j));
+  }
+  save_json_file(out / "metrics.json", metrics);
+
+  // Figures: error vs true angle (in periods: the wrap is at 0 and 1), predicted vs
+  // true, error histogram, example pairs.
+  const auto truth_frac = (truth.cpu() / period);
+  const auto pred_frac = (pred.cpu() / period);
+  std::vector<report::Series> err_series, scatter;
+  for (int64_t i = 0; i < orders.numel(); ++i) {
+    const int64_t k = orders[i].item<int64_t>();
+    const auto m = order_c == k;
+    auto vec = [](const torch::Tensor& t) {
+      const auto c = t.to(torch::kFloat64).contiguous();
+      return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+    };
+    report::Series se(std::to_string(k) + "-gon", vec(truth_frac.masked_select(m)), vec(err.masked_select(m)));
+    se.line = false;
+    se.markers = true;
+    err_series.push_back(se);
+    report::Series sp(std::to_string(k) + "-gon", vec(truth_frac.masked_select(m)), vec(pred_frac.masked_select(m)));
+    sp.line = false;
+    sp.markers = true;
+    scatter.push_back(sp);
+  }
+  report::write_line_chart(out / "error_vs_angle.png", err_series,
+                           report::ChartOptions()
+                               .title("Error vs true angle (wrap at 0 and 1)")
+                               .x_label("true angle / (360/n)")
+                               .y_label("error, degrees")
+                               .x_min(0.0)
+                               .x_max(1.0)
+                               .y_min(0.0));
+  report::write_line_chart(out / "predicted_vs_true.png", scatter,
+                           report::ChartOptions()
+                               .title("Predicted vs true angle")
+                               .x_label("true angle / (360/n)")
+                               .y_label("predicted / (360/n)")
+                               .x_min(0.0)
+                               .x_max(1.0)
+                               .y_min(0.0)
+                               .y_max(1.0));
+  report::write_histogram(out / "error_histogram.png", {{"error", err, std::nullopt}},
+                          report::HistogramOptions().chart(
+                              report::ChartOptions().title("Angle error modulo symmetry").x_label("error, degrees").y_label("images")));
+  std::vector<std::vector<torch::Tensor>> rows;
+  std::vector<std::string> labels;
+  const auto pred_c = pred.cpu(), truth_c = truth.cpu();
+  const int64_t n_pairs = p.a.size(0);
+  for (int64_t i = 0; i < std::min<int64_t>(n_pairs, 6); ++i) {
+    rows.push_back({p.a[i].cpu(), p.b[i].cpu()});
+    labels.push_back("n=" + std::to_string(order_c[i].item<int64_t>()) + " true " + fmt(truth_c[i].item<double>(), 1) +
+                     " pred " + fmt(pred_c[i].item<double>(), 1));
+  }
+  report::write_grid_png(out / "examples.png", rows,
+                         report::GridOptions().column_titles({"image a", "image b"}).row_labels(labels).panel_scale(2));
+
+  EvalSummary sum;
+  sum.count = err.numel();
+  sum.within_2 = metrics["within_2"].get<double>();
+  sum.within_5 = metrics["within_5"].get<double>();
+  sum.mean_error = metrics["mean_error_deg"].get<double>();
+  sum.median_error = metrics["median_error_deg"].get<double>();
+  sum.chance_within_5 = metrics["chance_within_5"].get<double>();
+  const std::vector<std::string> header{"group", "images", "within 2 deg %", "within 5 deg %", "mean error deg", "median error deg"};
+  report::Report rep("Orientation evaluation: " + model.method + " (" + model.angle_loss + " angle loss)");
+  rep.section("Summary").paragraph(sum.last_line());
+  rep.table(header, {row("all", metrics)}, "angles modulo the shape's symmetry (360/n)");
+  rep.section("Per shape").table(header, order_rows);
+  rep.section("Per noise level").table(header, dose_rows);
+  rep.section("Figures")
+      .image("error_vs_angle.png", "error vs true angle: no band near 0 or 1 (the symmetry wrap) means the wrap is handled")
+      .image("predicted_vs_true.png")
+      .image("error_histogram.png")
+      .image("examples.png", "example pairs (label: image a)");
+  rep.section("Metrics").json(metrics, "metrics.json");
+  rep.write(out);
+  return sum;
+}
+
+// ----------------------------------------------------------------------------- predict
+
+std::vector<std::pair<std::string, double>> run_predict(const PredictSettings& s) {
+  EMGAN_CHECK(ConfigError, s.order >= 1, "orient predict: --order ", s.order,
+              " must give the particles' symmetry order (number of sides)");
+  EMGAN_CHECK(ConfigError, !s.input.empty() && fs::exists(s.input), "orient predict: input '", s.input,
+              "' does not exist (expected an image file or a folder of images)");
+  const auto device = apply_runtime(s.runtime);
+  auto model = load_model(s.model, device);
+  std::vector<fs::path> files;
+  if (fs::is_directory(s.input)) {
+    const auto ok = io::readable_extensions();
+    for (const auto& e : fs::directory_iterator(s.input))
+      if (e.is_regular_file() && std::find(ok.begin(), ok.end(), lower_extension(e.path())) != ok.end())
+        files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+  } else {
+    files.push_back(s.input);
+  }
+  EMGAN_CHECK(IoError, !files.empty(), "orient predict: no readable image in ", s.input);
+  std::vector<torch::Tensor> imgs;
+  for (const auto& f : files) {
+    auto im = io::read_image(f).data;
+    EMGAN_CHECK(IoError, im.dim() == 3, f.string(), ": a volume ", im.sizes(), " given, expected a 2D image");
+    imgs.push_back(im.slice(0, 0, 1).to(torch::kFloat32));
+  }
+  const auto x = torch::stack(imgs).to(device);
+  const auto order = torch::full({x.size(0)}, s.order, torch::TensorOptions().dtype(torch::kLong).device(device));
+  const auto ang = predict_angles(model, x, order).cpu();
+  std::vector<std::pair<std::string, double>> result;
+  std::ostringstream csv;
+  csv << "file,order,angle_deg,period_deg\n";
+  for (size_t i = 0; i < files.size(); ++i) {
+    result.emplace_back(files[i].filename().string(), ang[static_cast<int64_t>(i)].item<double>());
+    csv << files[i].filename().string() << "," << s.order << "," << fmt(result.back().second, 3) << ","
+        << fmt(360.0 / static_cast<double>(s.order), 3) << "\n";
+  }
+  if (!s.output.empty()) write_text_atomic(s.output, csv.str());
+  return result;
+}
+
+}  // namespace emgan::orient

@@ -1,0 +1,122 @@
+// Symmetry-aware angles and the polygon renderer.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "emgan/core/error.h"
+#include "emgan/orient/angles.h"
+#include "emgan/orient/render.h"
+
+using namespace emgan::orient;
+
+namespace {
+
+PolygonBatch one(int64_t n, double theta, double radius = 10.0, double cx = 0.0, double cy = 0.0) {
+  auto f = [](double v) { return torch::tensor({v}, torch::kFloat32); };
+  return {torch::tensor({n}), f(theta), f(radius), f(cx), f(cy), f(1.0)};
+}
+
+}  // namespace
+
+TEST(OrientRender, RotationBySymmetryPeriodRendersIdentically) {
+  for (int64_t n = 3; n <= 8; ++n) {
+    const double period = 360.0 / n;
+    const auto a = render_polygons(one(n, 7.3, 11.0, 0.4, -0.7), 32, 4);
+    const auto b = render_polygons(one(n, 7.3 + period, 11.0, 0.4, -0.7), 32, 4);
+    const auto c = render_polygons(one(n, 7.3 + period / 2, 11.0, 0.4, -0.7), 32, 4);
+    EXPECT_LT((a - b).abs().max().item<double>(), 1e-3) << "n=" << n;
+    EXPECT_GT((a - c).abs().max().item<double>(), 0.2) << "n=" << n;  // half a period is a different image
+  }
+}
+
+TEST(OrientRender, CoveredAreaMatchesPolygonArea) {
+  for (int64_t n : {3, 4, 6, 8}) {
+    const double r = 12.0;
+    const double area = 0.5 * n * r * r * std::sin(2.0 * M_PI / n);
+    const double sum = render_polygons(one(n, 13.0, r), 48, 4).sum().item<double>();
+    EXPECT_NEAR(sum, area, 0.01 * area) << "n=" << n;
+  }
+}
+
+TEST(OrientRender, ZeroAngleVertexPointsAlongX) {
+  // A triangle at 0 degrees has a vertex at +x: the right half holds less mass than a
+  // triangle pointing left (60 degrees) but reaches further right.
+  const auto img = render_polygons(one(3, 0.0, 12.0), 32, 4)[0][0];
+  const double c = 15.5;
+  EXPECT_GT(img[16][static_cast<int64_t>(c + 10)].item<double>(), 0.5);  // vertex at x = c + 12
+  EXPECT_LT(img[16][static_cast<int64_t>(c - 8)].item<double>(), 0.5);   // the opposite edge at x = c - 6
+}
+
+TEST(OrientRender, DifferentiableInAngleAndRejectsBadSize) {
+  auto b = one(4, 10.0);
+  b.theta_deg.set_requires_grad(true);
+  const auto target = render_polygons(one(4, 20.0), 32, 2);
+  torch::mse_loss(render_polygons(b, 32, 2), target).backward();
+  EXPECT_LT(b.theta_deg.grad().item<double>(), 0.0);  // increasing theta reduces the loss
+  EXPECT_THROW(render_polygons(one(4, 0.0), 2, 2), emgan::ConfigError);
+}
+
+TEST(OrientRender, NoiseMeanAndDoseDependentVariance) {
+  torch::manual_seed(1);
+  const auto clean = torch::full({2, 1, 64, 64}, 0.5);
+  const auto noisy = add_noise(clean, torch::tensor({100.0, 10.0}), 0.0);
+  EXPECT_NEAR(noisy.mean().item<double>(), 0.5, 0.01);
+  EXPECT_NEAR(noisy[0].var().item<double>(), 0.5 / 100.0, 0.001);
+  EXPECT_NEAR(noisy[1].var().item<double>(), 0.5 / 10.0, 0.01);
+  const auto gauss = add_noise(clean, torch::tensor({0.0, 0.0}), 0.1);
+  EXPECT_NEAR(gauss.std().item<double>(), 0.1, 0.005);
+}
+
+TEST(OrientRender, CentreOnMassCentresAShiftedParticle) {
+  const auto img = render_polygons(one(5, 3.0, 8.0, 6.0, -4.0), 32, 4);
+  const auto c = centre_on_mass(img, 0.0)[0][0];
+  const auto ys = torch::arange(32, torch::kFloat32).view({32, 1});
+  const auto xs = torch::arange(32, torch::kFloat32).view({1, 32});
+  const double m = c.sum().item<double>();
+  EXPECT_NEAR((c * xs).sum().item<double>() / m, 15.5, 0.3);
+  EXPECT_NEAR((c * ys).sum().item<double>() / m, 15.5, 0.3);
+  const auto p = preprocess(img, 1.0);
+  EXPECT_NEAR(p.mean().item<double>(), 0.0, 1e-4);
+  EXPECT_NEAR(p.std().item<double>(), 1.0, 1e-2);
+}
+
+TEST(OrientAngles, PeriodicLossIsZeroForAnglesEqualModuloSymmetry) {
+  const auto order = torch::tensor({3, 4, 6, 8});
+  const auto theta = torch::tensor({10.0, 89.0, 1.0, 44.0});
+  const auto shifted = theta + torch::tensor({120.0, -90.0, 180.0, 135.0});  // k * 360/n
+  EXPECT_LT(periodic_loss(encode_angle(theta, order), encode_angle(shifted, order)).item<double>(), 1e-6);
+  EXPECT_GT(periodic_loss(encode_angle(theta, order), encode_angle(theta + 10.0, order)).item<double>(), 0.05);
+}
+
+TEST(OrientAngles, PeriodicLossHasNoWrapPenaltyButMseHas) {
+  // A square at 89 and 1 degrees: 2 degrees apart through the wrap.
+  const auto order = torch::tensor({4});
+  const auto a = torch::tensor({89.0}), b = torch::tensor({1.0});
+  const double periodic = periodic_loss(encode_angle(a, order), encode_angle(b, order)).item<double>();
+  EXPECT_NEAR(periodic, 1.0 - std::cos(8.0 * M_PI / 180.0), 1e-5);  // psi differs by 4 x 2 degrees
+  const double mse = angle_mse_loss(a, b, order).item<double>();
+  EXPECT_NEAR(mse, std::pow(88.0 / 90.0, 2), 1e-5);
+  EXPECT_GT(mse, 50 * periodic);
+}
+
+TEST(OrientAngles, SymmetricErrorGoldenValuesAndDecodeRoundTrip) {
+  const auto order = torch::tensor({4, 3, 6, 8});
+  const auto err = symmetric_error_deg(torch::tensor({89.0, 119.0, 30.0, 0.0}), torch::tensor({1.0, 1.0, 0.0, 22.5}), order);
+  EXPECT_NEAR(err[0].item<double>(), 2.0, 1e-4);
+  EXPECT_NEAR(err[1].item<double>(), 2.0, 1e-4);
+  EXPECT_NEAR(err[2].item<double>(), 30.0, 1e-4);
+  EXPECT_NEAR(err[3].item<double>(), 22.5, 1e-4);
+  const auto theta = torch::tensor({100.0, -5.0, 59.0, 44.9});
+  const auto back = decode_angle(3.0 * encode_angle(theta, order), order);
+  const auto expect = torch::remainder(theta, 360.0 / order.to(torch::kFloat32));
+  EXPECT_LT(symmetric_error_deg(back, expect, order).max().item<double>(), 1e-3);
+  EXPECT_TRUE((back >= 0).all().item<bool>());
+  EXPECT_TRUE((back < 360.0 / order.to(torch::kFloat32)).all().item<bool>());
+}
+
+TEST(OrientAngles, RotatePhaseAddsAngles) {
+  const auto order = torch::tensor({5});
+  const auto v = rotate_phase(encode_angle(torch::tensor({3.0}), order), torch::tensor({5 * 4.0 * M_PI / 180.0}));
+  EXPECT_NEAR(decode_angle(v, order).item<double>(), 7.0, 1e-4);
+}
