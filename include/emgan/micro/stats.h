@@ -1,0 +1,235 @@
+#pragma once
+/// \file stats.h
+/// Microstructure statistics of phase label maps, and their comparison.
+///
+/// Input everywhere is a label map (see phases.h): int64 `[H, W]` (2D) or
+/// `[D, H, W]` (3D), values 0..P-1, on any device; a phase mask is a bool/float
+/// tensor of the same shape. Axes are numbered as the tensor's: in 3D axis 0 = z
+/// (D), 1 = y (H), 2 = x (W); in 2D axis 0 = y (H), 1 = x (W). Lengths are in
+/// voxels (pixels in 2D) and densities per voxel volume; multiply by the voxel size
+/// for physical units (surface area per voxel -> 1/length: divide by the size).
+///
+/// Definitions (all documented in docs/MICRO.md):
+/// - volume fraction: voxels of the phase / all voxels.
+/// - S2(r) along axis a: probability that two voxels r apart along a are both in the
+///   phase, over all pairs inside the sample (non-periodic: zero-padded FFT, divided
+///   by the number of pairs at that r), so S2(0) = fraction exactly.
+/// - specific surface area: voxel faces between a voxel of the phase and a voxel of
+///   another phase, divided by all voxels (per voxel, i.e. 1/voxel length). Faces on
+///   the outer boundary of the sample do NOT count. A 10^3 cube inside 20^3 gives
+///   600 / 8000 = 0.075.
+/// - triple-phase boundary (TPB) density, 3 phases: in 3D, voxel edges (shared by
+///   4 voxels) whose 4 voxels hold all three phases, per voxel volume (edge length
+///   per volume, 1/voxel length^2); in 2D, pixel corners whose 4 pixels hold all
+///   three phases, per pixel area.
+/// - chord lengths along axis a: lengths of the maximal runs of the phase along
+///   lines parallel to a; runs touching the sample boundary are truncated and left
+///   out unless StatsSettings::edge_chords.
+/// - tortuosity (TauFactor method): steady-state diffusion through the percolating
+///   cluster of the phase (6-connected, touching both faces normal to the axis),
+///   concentration 1 at the inlet face and 0 at the outlet face (applied half a
+///   voxel outside the first/last layer), no flux through the sides, unit
+///   diffusivity in the phase and none elsewhere; finite volumes solved by red-black
+///   SOR. D_rel = F L / A (F total flux, L length along the axis, A full
+///   cross-section in voxels); tau = fraction / D_rel; tau = inf when the phase does
+///   not percolate along the axis.
+/// - isotropy: per phase, the largest RMS difference between the S2 curves of two
+///   axes (over r = 0..max_r); 0 for a perfectly isotropic sample.
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "emgan/core/config.h"
+#include "emgan/core/fs.h"
+
+namespace emgan::micro {
+
+// ---------------------------------------------------------------- single statistics
+
+/// Fraction of voxels of `labels` equal to `phase`, in [0, 1].
+double volume_fraction(const torch::Tensor& labels, int64_t phase);
+
+/// Two-point correlation S2(r), r = 0..max_r, of a mask (bool or 0/1 float, 2D/3D,
+/// any device) along `axis`, non-periodic (zero-padded FFT, divided by the pairs
+/// per r) or periodic (`periodic`: circular FFT, divided by all voxels).
+/// max_r must be < the size along the axis. Returns max_r + 1 values in [0, 1].
+std::vector<double> two_point_correlation(const torch::Tensor& mask, int64_t axis, int64_t max_r,
+                                          bool periodic = false);
+
+/// Voxel faces between `phase` and any other phase (outer boundary excluded) per
+/// voxel: the specific surface area in 1/voxel length (perimeter per pixel in 2D).
+double surface_area(const torch::Tensor& labels, int64_t phase);
+
+/// Triple-phase boundary density of a 3-phase label map (see the file comment):
+/// TPB edges per voxel (3D) or TPB corners per pixel (2D). ConfigError when the
+/// labels do not have exactly 3 phases (max label != 2).
+double tpb_density(const torch::Tensor& labels);
+
+/// Chord lengths of one phase along one axis.
+struct Chords {
+  std::vector<int64_t> counts;  ///< counts[l] = number of chords of length l voxels (index 0 unused)
+  int64_t number = 0;           ///< number of chords counted
+  double mean = 0.0;            ///< mean chord length, voxels (0 when none)
+};
+
+/// The chords of a mask (bool/0-1, 2D/3D, any device) along `axis`; chords touching
+/// the sample boundary along that axis count only when `edge_chords`.
+Chords chord_lengths(const torch::Tensor& mask, int64_t axis, bool edge_chords = false);
+
+/// Settings of the diffusion solve.
+struct TauOptions {
+  /// Convergence: the relative change of the flux between two checks and the
+  /// relative imbalance |F_in - F_out| / F must both be below this.
+  TORCH_ARG(double, tolerance) = 1e-4;
+  /// Iteration guard: stop (with a warning, converged = false) after this many sweeps.
+  TORCH_ARG(int64_t, max_iterations) = 20000;
+  /// Over-relaxation factor in (0, 2); 0 = automatic, 2 / (1 + sin(pi / (4 N))) with N
+  /// the longest side (see docs/MICRO.md).
+  TORCH_ARG(double, omega) = 0.0;
+  /// Sweeps between two convergence checks.
+  TORCH_ARG(int64_t, check_every) = 25;
+  /// Start from the solution on a 2x coarser grid (recursively, while the longest side is >= 32):
+  /// the same answer, far fewer fine sweeps.
+  TORCH_ARG(bool, multilevel) = true;
+  /// Use the tensor-operation solver on the CPU too. On the CPU a compiled loop over
+  /// the phase's voxels runs by default (same scheme and result, several times
+  /// faster); other devices always use tensor operations.
+  TORCH_ARG(bool, tensor_ops) = false;
+};
+
+/// Result of one diffusion solve.
+struct TauResult {
+  int64_t axis = 0;            ///< transport axis
+  bool percolating = false;    ///< the phase connects the two faces
+  double percolating_fraction = 0.0;  ///< fraction of all voxels in the conducting cluster
+  double d_rel = 0.0;          ///< relative effective diffusivity D_eff / D_bulk, [0, 1]
+  double tau = 0.0;            ///< tortuosity factor fraction / d_rel (inf when not percolating)
+  int64_t iterations = 0;      ///< fine-grid sweeps done
+  bool converged = false;      ///< tolerance reached before max_iterations
+  double imbalance = 0.0;      ///< final |F_in - F_out| / F
+  double seconds = 0.0;        ///< wall time of the solve
+};
+
+/// Tortuosity factor and relative diffusivity of a mask (bool/0-1, 2D/3D, any
+/// device) along `axis` by the TauFactor method (see the file comment). The
+/// connectivity analysis runs on the CPU; the solve on the mask's device.
+TauResult tortuosity(const torch::Tensor& mask, int64_t axis, const TauOptions& options = {});
+
+/// The 6-connected (4 in 2D) part of a mask that touches both faces normal to
+/// `axis` (bool, same shape and device).
+torch::Tensor percolating_cluster(const torch::Tensor& mask, int64_t axis);
+
+// ---------------------------------------------------------------- all statistics
+
+/// What compute_stats measures.
+struct StatsSettings {
+  /// Largest r of S2, voxels; 0 = min(100, smallest side / 2).
+  int64_t max_r = 0;
+  /// Periodic S2 (circular FFT) instead of the non-periodic default.
+  bool periodic = false;
+  /// Count chords touching the sample boundary.
+  bool edge_chords = false;
+  /// Run the diffusion solves (the slow part).
+  bool tortuosity = true;
+  /// Settings of the solves.
+  TauOptions tau = {};
+  /// Phases to analyse (empty = all).
+  std::vector<int64_t> phases = {};
+};
+void to_json(Json& j, const StatsSettings& s);
+void from_json(const Json& j, StatsSettings& s);
+
+/// Every statistic of one phase.
+struct PhaseStats {
+  int64_t phase = 0;            ///< label
+  double value = 0.0;           ///< original sample value of the phase (PhaseMap::values)
+  double fraction = 0.0;        ///< volume fraction
+  std::vector<std::vector<double>> s2;  ///< s2[axis][r], r = 0..max_r
+  double surface_area = 0.0;    ///< specific surface area, 1/voxel
+  std::vector<Chords> chords;   ///< per axis
+  std::vector<TauResult> tau;   ///< per axis (empty when tortuosity is off)
+  double isotropy = 0.0;        ///< max over axis pairs of the S2 RMS difference
+};
+
+/// The statistics of one label map.
+struct MicroStats {
+  std::string source;           ///< file or description
+  std::vector<int64_t> shape;   ///< [H, W] or [D, H, W]
+  int64_t num_phases = 0;       ///< P
+  int64_t max_r = 0;            ///< S2 range used
+  std::vector<PhaseStats> phases;  ///< analysed phases, in label order
+  std::optional<double> tpb_density;  ///< set for exactly 3 phases
+  std::map<std::string, double> seconds;  ///< wall time per statistic ("s2", "surface", "chords", "tau", "tpb", ...)
+  /// Process CPU time per statistic (same keys): the compute time on a busy
+  /// machine, where wall time also counts waiting for a core.
+  std::map<std::string, double> cpu_seconds;
+  /// The phase with label `phase`; ConfigError when it was not analysed.
+  const PhaseStats& phase(int64_t phase) const;
+  /// All numbers as JSON (tau = null when infinite, with "percolating": false).
+  Json to_json() const;
+};
+
+/// All statistics of `labels` (int64 label map, 2D/3D, any device). `values` are
+/// the original sample values of the phases (PhaseMap::values; empty = the labels).
+/// Phases are 0..max label (or `values.size()` when larger). Logs the time of each
+/// part with log_info when `verbose`.
+MicroStats compute_stats(const torch::Tensor& labels, const StatsSettings& settings = {},
+                         const std::vector<double>& values = {}, const std::string& source = "",
+                         bool verbose = false);
+
+/// A readable text table of `stats` (one row per phase: fraction, surface area,
+/// mean chords per axis, tau per axis, isotropy; the TPB density below).
+std::string format_stats(const MicroStats& stats);
+
+// ---------------------------------------------------------------- comparison
+
+/// Differences of one phase between a reference ("real") and another sample.
+struct PhaseComparison {
+  int64_t phase = 0;
+  double fraction_abs_diff = 0.0;        ///< |f_other - f_real|
+  std::vector<double> s2_rms_diff;       ///< per axis, RMS over r = 0..min max_r
+  double s2_rms_diff_mean = 0.0;         ///< mean over axes
+  double surface_rel_diff = 0.0;         ///< (sa_other - sa_real) / sa_real (NaN when sa_real = 0)
+  std::vector<double> tau_rel_diff;      ///< per axis, (tau_other - tau_real) / tau_real (NaN if either is inf)
+  std::vector<double> mean_chord_rel_diff;  ///< per axis
+};
+
+/// Side-by-side comparison of two stat sets.
+struct StatsComparison {
+  MicroStats real;                         ///< the reference
+  MicroStats other;                        ///< the sample judged against it
+  std::vector<PhaseComparison> phases;     ///< phases present in both
+  std::optional<double> tpb_rel_diff;      ///< when both have a TPB density
+  /// All numbers as JSON: {"real": ..., "other": ..., "differences": ...}.
+  Json to_json() const;
+  /// One row per phase and statistic: phase,statistic,axis,real,other,difference.
+  std::string to_csv() const;
+};
+
+/// Compares `other` with `real` (the reference). ConfigError when their dimensions
+/// (2D/3D) or phase counts differ, naming both sources.
+StatsComparison compare_stats(const MicroStats& real, const MicroStats& other);
+
+/// A readable text table of a comparison (real, other, difference per statistic).
+std::string format_comparison(const StatsComparison& comparison);
+
+// ---------------------------------------------------------------- output
+
+/// Writes into `dir` (created): stats.json, stats.csv, PNG plots (s2_phase<P>.png
+/// with one curve per axis, chords_phase<P>.png) and index.html through
+/// report::Report. Returns the path of index.html.
+fs::path write_stats_report(const fs::path& dir, const MicroStats& stats);
+
+/// Writes into `dir` (created): stats.json (both sets + differences),
+/// comparison.csv, PNG plots (s2_phase<P>_axis<A>.png real vs other,
+/// chords_phase<P>_axis<A>.png both histograms, fraction bar chart) and index.html.
+/// `real_name`/`other_name` label the curves. Returns the path of index.html.
+fs::path write_comparison_report(const fs::path& dir, const StatsComparison& comparison,
+                                 const std::string& real_name = "real", const std::string& other_name = "other");
+
+}  // namespace emgan::micro

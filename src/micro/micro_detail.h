@@ -1,0 +1,16 @@
+#pragma once
+// Helpers shared by the micro sources (not part of the public API).
+#include <torch/types.h>
+
+namespace emgan::micro::detail {
+
+/// A bool mask from a bool or numeric (non-zero = in) 2D/3D tensor; ConfigError otherwise.
+torch::Tensor as_mask(const torch::Tensor& mask, const char* what);
+
+/// ConfigError unless 0 <= axis < t.dim().
+void check_axis(const torch::Tensor& t, int64_t axis, const char* what);
+
+/// ConfigError unless `labels` is a non-empty 2D/3D integer tensor.
+void check_labels(const torch::Tensor& labels, const char* what);
+
+}  // namespace emgan::micro::detail

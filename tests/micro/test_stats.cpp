@@ -1,0 +1,257 @@
+// Golden values of the microstructure statistics.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "emgan/core/error.h"
+#include "emgan/micro/stats.h"
+
+namespace micro = emgan::micro;
+using torch::indexing::Slice;
+
+namespace {
+
+/// Brute-force non-periodic S2 along `axis` of a small mask.
+std::vector<double> s2_brute(const torch::Tensor& mask, int64_t axis, int64_t max_r) {
+  const auto m = mask.to(torch::kDouble);
+  const int64_t n = m.size(axis);
+  std::vector<double> out;
+  for (int64_t r = 0; r <= max_r; ++r) {
+    const auto a = m.narrow(axis, 0, n - r);
+    const auto b = m.narrow(axis, r, n - r);
+    out.push_back((a * b).mean().item<double>());
+  }
+  return out;
+}
+
+/// Stripes along the last axis: `width` voxels of phase 1, then `width` of phase 0, ...
+torch::Tensor stripes(int64_t rows, int64_t cols, int64_t width) {
+  auto x = torch::arange(cols, torch::kLong);
+  auto line = (torch::floor_divide(x, width) % 2 == 0).to(torch::kLong);
+  return line.unsqueeze(0).expand({rows, cols}).contiguous();
+}
+
+}  // namespace
+
+TEST(Stats, VolumeFraction) {
+  auto l = torch::zeros({4, 5}, torch::kLong);
+  l.index_put_({Slice(0, 2), Slice()}, 1);
+  EXPECT_DOUBLE_EQ(micro::volume_fraction(l, 1), 0.5);
+  EXPECT_DOUBLE_EQ(micro::volume_fraction(l, 2), 0.0);
+}
+
+TEST(Stats, S2OfZeroIsTheFractionAndMatchesBruteForce) {
+  torch::manual_seed(7);
+  const auto mask = torch::rand({9, 7, 6}) < 0.3;
+  const double fraction = mask.to(torch::kDouble).mean().item<double>();
+  for (int64_t axis = 0; axis < 3; ++axis) {
+    const int64_t max_r = mask.size(axis) - 1;
+    const auto s2 = micro::two_point_correlation(mask, axis, max_r);
+    const auto ref = s2_brute(mask, axis, max_r);
+    ASSERT_EQ(s2.size(), ref.size());
+    EXPECT_DOUBLE_EQ(s2[0], fraction);
+    for (size_t r = 0; r < s2.size(); ++r) EXPECT_NEAR(s2[r], ref[r], 1e-5) << "axis " << axis << " r " << r;
+  }
+}
+
+TEST(Stats, S2OfStripesAndCheckerboard) {
+  // Alternating columns 1,0,1,0,...: along x S2 = 0.5 at even r, 0 at odd r; along y 0.5.
+  const auto l = stripes(6, 10, 1);
+  const auto sx = micro::two_point_correlation(l == 1, 1, 6);
+  const auto sy = micro::two_point_correlation(l == 1, 0, 5);
+  for (size_t r = 0; r < sx.size(); ++r) EXPECT_NEAR(sx[r], r % 2 == 0 ? 0.5 : 0.0, 1e-6) << r;
+  for (double v : sy) EXPECT_NEAR(v, 0.5, 1e-6);
+  // Checkerboard: the same alternation along both axes.
+  auto i = torch::arange(8).view({8, 1});
+  auto j = torch::arange(8).view({1, 8});
+  const auto board = ((i + j) % 2 == 0);
+  for (int64_t axis = 0; axis < 2; ++axis) {
+    const auto s = micro::two_point_correlation(board, axis, 7);
+    for (size_t r = 0; r < s.size(); ++r) EXPECT_NEAR(s[r], r % 2 == 0 ? 0.5 : 0.0, 1e-6);
+  }
+  // Periodic S2 of stripes of width 2 over a whole number of periods: 1/2, 1/4, 0, 1/4, 1/2.
+  const auto s4 = micro::two_point_correlation(stripes(3, 8, 2) == 1, 1, 4, /*periodic=*/true);
+  const std::vector<double> expect{0.5, 0.25, 0.0, 0.25, 0.5};
+  for (size_t r = 0; r < expect.size(); ++r) EXPECT_NEAR(s4[r], expect[r], 1e-6);
+  EXPECT_THROW(micro::two_point_correlation(board, 0, 8), emgan::ConfigError);
+  EXPECT_THROW(micro::two_point_correlation(board, 2, 3), emgan::ConfigError);
+}
+
+TEST(Stats, SurfaceAreaOfACubeInsideAVolume) {
+  auto l = torch::zeros({20, 20, 20}, torch::kLong);
+  l.index_put_({Slice(5, 15), Slice(5, 15), Slice(5, 15)}, 1);
+  EXPECT_DOUBLE_EQ(micro::surface_area(l, 1), 0.075);  // 600 faces / 8000 voxels
+  EXPECT_DOUBLE_EQ(micro::surface_area(l, 0), 0.075);  // the outer boundary does not count
+  auto sq = torch::zeros({10, 10}, torch::kLong);
+  sq.index_put_({Slice(2, 6), Slice(3, 7)}, 1);
+  EXPECT_DOUBLE_EQ(micro::surface_area(sq, 1), 16.0 / 100.0);
+}
+
+TEST(Stats, TriplePhaseBoundaryOfThreeBlocks) {
+  // x < 2: phase 0; x >= 2, y < 2: phase 1; x >= 2, y >= 2: phase 2. The three meet
+  // along one line parallel to z: 4 voxel edges in a 4^3 volume.
+  auto l = torch::zeros({4, 4, 4}, torch::kLong);
+  l.index_put_({Slice(), Slice(0, 2), Slice(2, 4)}, 1);
+  l.index_put_({Slice(), Slice(2, 4), Slice(2, 4)}, 2);
+  EXPECT_DOUBLE_EQ(micro::tpb_density(l), 4.0 / 64.0);
+  EXPECT_DOUBLE_EQ(micro::tpb_density(l[0]), 1.0 / 16.0);  // 2D: one corner in 16 pixels
+  EXPECT_THROW(micro::tpb_density((l > 0).to(torch::kLong)), emgan::ConfigError);
+}
+
+TEST(Stats, ChordsOfStripes) {
+  // 111000111000 along x: one interior chord of each phase per row (length 3).
+  const auto l = stripes(5, 12, 3);
+  const auto c1 = micro::chord_lengths(l == 1, 1);
+  EXPECT_EQ(c1.number, 5);
+  EXPECT_DOUBLE_EQ(c1.mean, 3.0);
+  EXPECT_EQ(c1.counts[3], 5);
+  const auto c0 = micro::chord_lengths(l == 0, 1);
+  EXPECT_EQ(c0.number, 5);
+  EXPECT_DOUBLE_EQ(c0.mean, 3.0);
+  const auto all = micro::chord_lengths(l == 1, 1, /*edge_chords=*/true);
+  EXPECT_EQ(all.number, 10);
+  // Along y every chord spans the sample: none is interior; all have length 5.
+  EXPECT_EQ(micro::chord_lengths(l == 1, 0).number, 0);
+  const auto ey = micro::chord_lengths(l == 1, 0, true);
+  EXPECT_EQ(ey.number, 6);  // 6 columns of phase 1
+  EXPECT_DOUBLE_EQ(ey.mean, 5.0);
+  // Checkerboard: every chord has length 1 along both axes.
+  auto i = torch::arange(8).view({8, 1});
+  auto j = torch::arange(8).view({1, 8});
+  const auto board = ((i + j) % 2 == 0);
+  for (int64_t axis = 0; axis < 2; ++axis) {
+    const auto c = micro::chord_lengths(board, axis);
+    EXPECT_DOUBLE_EQ(c.mean, 1.0);
+    EXPECT_EQ(c.number, 8 * 3);  // 4 chords per line, one of them touching the boundary
+  }
+}
+
+TEST(Stats, TortuosityOfAStraightChannelIsOne) {
+  auto m = torch::zeros({24, 10, 10}, torch::kBool);
+  m.index_put_({Slice(), Slice(3, 7), Slice(2, 5)}, true);  // 4 x 3 channel along z
+  const auto t = micro::tortuosity(m, 0);
+  EXPECT_TRUE(t.percolating);
+  EXPECT_TRUE(t.converged);
+  EXPECT_NEAR(t.d_rel, 12.0 / 100.0, 1e-4);
+  EXPECT_NEAR(t.tau, 1.0, 1e-3);
+  // Fully open volume, 2D as well.
+  EXPECT_NEAR(micro::tortuosity(torch::ones({16, 9}, torch::kBool), 1).tau, 1.0, 1e-3);
+  // The channel does not connect the faces normal to y or x: infinite tau.
+  const auto ty = micro::tortuosity(m, 1);
+  EXPECT_FALSE(ty.percolating);
+  EXPECT_TRUE(std::isinf(ty.tau));
+  EXPECT_EQ(ty.d_rel, 0.0);
+}
+
+TEST(Stats, NonPercolatingPhaseHasInfiniteTau) {
+  auto m = torch::ones({12, 8, 8}, torch::kBool);
+  m.index_put_({6, Slice(), Slice()}, false);  // a closed wall across the transport axis
+  const auto t = micro::tortuosity(m, 0);
+  EXPECT_FALSE(t.percolating);
+  EXPECT_TRUE(std::isinf(t.tau));
+  EXPECT_EQ(micro::percolating_cluster(m, 0).sum().item<int64_t>(), 0);
+  EXPECT_TRUE(micro::tortuosity(m, 1).percolating);
+}
+
+TEST(Stats, DeadEndsAndIslandsDoNotConduct) {
+  auto channel = torch::zeros({20, 12, 12}, torch::kBool);
+  channel.index_put_({Slice(), Slice(4, 8), Slice(4, 8)}, true);
+  auto decorated = channel.clone();
+  decorated.index_put_({10, Slice(8, 12), Slice(4, 8)}, true);  // a dead-end pocket, one layer thick
+  decorated.index_put_({Slice(2, 5), Slice(0, 2), Slice(0, 2)}, true);    // an island
+  const auto a = micro::tortuosity(channel, 0);
+  const auto b = micro::tortuosity(decorated, 0);
+  EXPECT_NEAR(b.d_rel, a.d_rel, 1e-4);
+  EXPECT_NEAR(b.percolating_fraction, a.percolating_fraction + 16.0 / 2880.0, 1e-9);
+  // tau counts the whole phase: more phase for the same flux is more tortuous.
+  const double fraction = decorated.to(torch::kDouble).mean().item<double>();
+  EXPECT_NEAR(b.tau, fraction / a.d_rel, 1e-3);
+  EXPECT_GT(b.tau, 1.05);
+}
+
+TEST(Stats, TortuosityOfABentChannelAndSolverAgreement) {
+  // A channel that steps sideways half way: longer path, tau > 1.
+  auto m = torch::zeros({64, 6, 64}, torch::kBool);
+  m.index_put_({Slice(0, 36), Slice(), Slice(4, 16)}, true);
+  m.index_put_({Slice(28, 36), Slice(), Slice(4, 52)}, true);
+  m.index_put_({Slice(28, 64), Slice(), Slice(40, 52)}, true);
+  micro::TauOptions fine;
+  fine.tolerance(1e-5);
+  const auto multi = micro::tortuosity(m, 0, fine);
+  const auto plain = micro::tortuosity(m, 0, micro::TauOptions().tolerance(1e-5).multilevel(false));
+  EXPECT_TRUE(multi.converged);
+  EXPECT_TRUE(plain.converged);
+  EXPECT_GT(multi.tau, 1.5);
+  EXPECT_NEAR(multi.tau, plain.tau, 1e-3 * plain.tau);
+  // The 2D slice gives the same answer (the structure is constant along y).
+  const auto flat = micro::tortuosity(m.select(1, 0), 0, fine);
+  EXPECT_NEAR(flat.tau, plain.tau, 1e-3 * plain.tau);
+  // The tensor-operation solver (used on GPUs) runs the same scheme: same sweeps, same tau.
+  const auto tensor = micro::tortuosity(m, 0, micro::TauOptions().tolerance(1e-5).tensor_ops(true));
+  EXPECT_EQ(tensor.iterations, multi.iterations);
+  EXPECT_NEAR(tensor.tau, multi.tau, 1e-9 * multi.tau);
+  // The iteration guard stops with converged = false.
+  const auto capped = micro::tortuosity(m, 0, micro::TauOptions().max_iterations(3).multilevel(false));
+  EXPECT_FALSE(capped.converged);
+  EXPECT_EQ(capped.iterations, 3);
+}
+
+TEST(Stats, ComputeStatsOfARandomThreePhaseVolume) {
+  torch::manual_seed(11);
+  const auto labels = torch::randint(0, 3, {16, 16, 16}, torch::kLong);
+  micro::StatsSettings s;
+  s.max_r = 6;
+  const auto st = micro::compute_stats(labels, s, {0.0, 85.0, 170.0}, "random");
+  ASSERT_EQ(st.phases.size(), 3u);
+  double total = 0.0;
+  for (const auto& p : st.phases) {
+    total += p.fraction;
+    ASSERT_EQ(p.s2.size(), 3u);
+    EXPECT_EQ(p.s2[0].size(), 7u);
+    EXPECT_DOUBLE_EQ(p.s2[1][0], p.fraction);
+    // Uncorrelated voxels: S2(r > 0) ~ fraction^2; the axes agree closely.
+    EXPECT_NEAR(p.s2[2][3], p.fraction * p.fraction, 0.02);
+    EXPECT_LT(p.isotropy, 0.02);
+    EXPECT_EQ(p.tau.size(), 3u);
+    EXPECT_EQ(p.chords.size(), 3u);
+  }
+  EXPECT_NEAR(total, 1.0, 1e-12);
+  EXPECT_DOUBLE_EQ(st.phase(1).value, 85.0);
+  ASSERT_TRUE(st.tpb_density.has_value());
+  EXPECT_GT(*st.tpb_density, 0.0);
+  EXPECT_THROW(st.phase(5), emgan::ConfigError);
+  const auto j = st.to_json();
+  EXPECT_EQ(j["phases"].size(), 3u);
+  EXPECT_TRUE(j["phases"][0].contains("tortuosity"));
+  EXPECT_FALSE(micro::format_stats(st).empty());
+  EXPECT_THROW(micro::compute_stats(labels, micro::StatsSettings{20}), emgan::ConfigError);
+  EXPECT_THROW(micro::compute_stats(labels.to(torch::kFloat)), emgan::ConfigError);
+}
+
+TEST(Stats, CompareGivesZeroForItselfAndKnownDifferences) {
+  auto a = torch::zeros({12, 12, 12}, torch::kLong);
+  a.index_put_({Slice(0, 6), Slice(), Slice()}, 1);  // fraction 0.5
+  auto b = torch::zeros({12, 12, 12}, torch::kLong);
+  b.index_put_({Slice(0, 3), Slice(), Slice()}, 1);  // fraction 0.25
+  micro::StatsSettings s;
+  s.max_r = 4;
+  const auto sa = micro::compute_stats(a, s, {}, "a");
+  const auto sb = micro::compute_stats(b, s, {}, "b");
+  const auto self = micro::compare_stats(sa, sa);
+  for (const auto& p : self.phases) {
+    EXPECT_EQ(p.fraction_abs_diff, 0.0);
+    EXPECT_EQ(p.s2_rms_diff_mean, 0.0);
+    EXPECT_EQ(p.surface_rel_diff, 0.0);
+  }
+  const auto c = micro::compare_stats(sa, sb);
+  ASSERT_EQ(c.phases.size(), 2u);
+  EXPECT_NEAR(c.phases[1].fraction_abs_diff, 0.25, 1e-12);
+  // Along y and x S2 is the fraction at every r: RMS difference 0.5 - 0.25.
+  EXPECT_NEAR(c.phases[1].s2_rms_diff[1], 0.25, 1e-6);
+  EXPECT_NEAR(c.phases[1].surface_rel_diff, 0.0, 1e-12);  // one interface of 144 faces each
+  EXPECT_FALSE(c.to_csv().empty());
+  EXPECT_TRUE(c.to_json().contains("differences"));
+  const auto flat = micro::compute_stats(a[0], s, {}, "flat");
+  EXPECT_THROW(micro::compare_stats(sa, flat), emgan::ConfigError);
+}
