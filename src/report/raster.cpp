@@ -397,13 +397,20 @@ void Canvas::polyline(const std::vector<double>& xs, const std::vector<double>& 
     while (s < len) {
       const bool on = phase < dash;
       const double left = on ? dash - phase : dash + gap - phase;
-      const double e = std::min(len, s + left);
-      if (on && len > 0) {
+      // Either the current dash/gap section ends inside this segment (then switch to the
+      // next section exactly, so a rounding remainder `left` smaller than the spacing of
+      // doubles near `s` cannot stall the loop), or the segment ends inside the section.
+      const bool section_ends = s + left <= len;
+      const double e = section_ends ? s + left : len;
+      if (on && len > 0 && e > s) {
         cov.segment(ax + (bx - ax) * s / len, ay + (by - ay) * s / len, ax + (bx - ax) * e / len,
                     ay + (by - ay) * e / len, thickness);
       }
-      phase += e - s;
-      if (phase >= dash + gap) phase = 0.0;
+      if (section_ends) {
+        phase = on ? dash : 0.0;
+      } else {
+        phase += e - s;
+      }
       s = e;
     }
   }

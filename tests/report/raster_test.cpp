@@ -134,6 +134,20 @@ TEST(Canvas, LinesRectsAndText) {
   EXPECT_EQ(px(g.pixels(), 1, 10, 85), 0);
 }
 
+TEST(Canvas, DashedLongSegmentTerminatesAndAlternates) {
+  // A long dashed segment: the dash bookkeeping once stalled forever when the rounding
+  // remainder of a dash fell below the spacing of doubles near the position.
+  const er::Color red{1.0, 0.0, 0.0};
+  er::Canvas c(20, 64);
+  c.polyline({0.0, 1000.0}, {10.5, 10.5}, red, 1.0, /*dash=*/6.0);
+  int on = 0, off = 0;
+  for (int x = 0; x < 64; ++x) (px(c.pixels(), 1, 10, x) < 128 ? on : off) += 1;
+  EXPECT_GT(on, 30);   // dashes of 6 px, gaps of 3.6 px: about 5/8 of the row
+  EXPECT_GT(off, 12);
+  EXPECT_EQ(px(c.pixels(), 1, 10, 2), 0);    // inside the first dash [0, 6)
+  EXPECT_EQ(px(c.pixels(), 1, 10, 7), 255);  // inside the first gap [6, 9.6), clear of the caps
+}
+
 TEST(Grid, SizeAndSharedRowWindow) {
   // Two 4x5 panels in one row: a spans 0..1, b spans 0..0.5. Shared row window
   // (percentiles 0 and 100) is [0, 1]: b's 0.5 shows as 128, a's 1 as 255.
