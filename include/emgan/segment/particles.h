@@ -1,0 +1,127 @@
+#pragma once
+/// \file particles.h
+/// Particles as ellipses: measuring them in a label image, fitting the statistics of
+/// a set of masks (size, ellipticity, count per area), and drawing new masks of
+/// non-overlapping, randomly rotated ellipses from those statistics (step 2 of the
+/// tandem-GAN pipeline).
+///
+/// Coordinates are pixels; pixel (row i, column j) has its centre at (x = j, y = i).
+/// The equivalent diameter of a particle is that of the disc of the same area,
+/// 2 sqrt(area / pi); for an ellipse of semi-axes a >= b it is 2 sqrt(a b).
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "emgan/core/config.h"
+#include "emgan/segment/morphology.h"
+
+namespace emgan::segment {
+
+/// One measured particle of a label image (lengths in pixels).
+struct Particle {
+  int64_t label = 0;              ///< its label in the label image (1..K)
+  double area_px = 0.0;           ///< pixel count
+  double cx = 0.0;                ///< centroid x (column), px
+  double cy = 0.0;                ///< centroid y (row), px
+  double eq_diameter_px = 0.0;    ///< 2 sqrt(area / pi), px
+  double major_px = 0.0;          ///< full major axis of the ellipse of equal second moments, px
+  double minor_px = 0.0;          ///< full minor axis, px
+  double angle_deg = 0.0;         ///< major axis angle from +x towards +y (down), degrees in (-90, 90]
+  double aspect = 1.0;            ///< minor / major, in (0, 1]
+  bool touches_border = false;    ///< has a pixel on the image border (size truncated)
+};
+
+/// Measures every particle of an int64 `[H, W]` label image (0 = background) with
+/// tensor reductions on its device. Particles are returned in label order.
+std::vector<Particle> measure_particles(const torch::Tensor& labels);
+
+/// An ellipse in pixel coordinates.
+struct Ellipse {
+  double cx = 0.0;     ///< centre x, px
+  double cy = 0.0;     ///< centre y, px
+  double a = 1.0;      ///< semi-major axis, px
+  double b = 1.0;      ///< semi-minor axis, px (<= a)
+  double angle = 0.0;  ///< major axis angle from +x towards +y, radians
+  /// Equivalent diameter 2 sqrt(a b), px.
+  double diameter() const;
+};
+
+/// A window of an `[H, W]` image around ellipse `e` grown by `grow` px on each
+/// semi-axis: rows [y0, y1), columns [x0, x1) (clipped to the image; empty when the
+/// ellipse lies outside), and the normalised squared radius rho2 of every pixel
+/// centre of the window with respect to the grown ellipse (inside: rho2 <= 1).
+struct EllipseWindow {
+  int64_t y0 = 0, y1 = 0, x0 = 0, x1 = 0;
+  torch::Tensor rho2;  ///< float32 `[y1 - y0, x1 - x0]`
+  bool empty() const { return y1 <= y0 || x1 <= x0; }
+};
+EllipseWindow ellipse_window(const Ellipse& e, int64_t height, int64_t width, double grow,
+                             const torch::TensorOptions& options);
+
+/// The statistics of a set of particle masks, fitted by `fit_mask_statistics`.
+struct MaskStatistics {
+  int64_t images = 0;                ///< masks measured
+  int64_t particles = 0;             ///< particles found in all (after splitting)
+  int64_t measured = 0;              ///< particles whose size was used (not touching the border)
+  double particles_per_512 = 0.0;    ///< mean count per 512 x 512 px area
+  double count_std_per_512 = 0.0;   ///< standard deviation of the per-image counts, per 512 x 512 px
+  double mean_diameter_px = 0.0;     ///< mean equivalent diameter, px
+  double std_diameter_px = 0.0;      ///< standard deviation of the equivalent diameter, px
+  double mean_aspect = 1.0;          ///< mean minor / major axis ratio
+  double std_aspect = 0.0;           ///< its standard deviation
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MaskStatistics, images, particles, measured, particles_per_512,
+                                                count_std_per_512, mean_diameter_px, std_diameter_px,
+                                                mean_aspect, std_aspect)
+
+/// Splits each bool `[H, W]` mask into particles (watershed_split) and fits the
+/// statistics. Particles touching the border count for the density but not for the
+/// sizes. A set with no particle gives zero counts and the default sizes.
+MaskStatistics fit_mask_statistics(const std::vector<torch::Tensor>& masks, const WatershedSettings& split = {});
+
+/// Settings of the random masks. Defaults are those of the published tandem-GAN code:
+/// mean diameter 15 px, size variability 0.8, 100 particles per 512 x 512 px.
+struct RandomMaskSettings {
+  int64_t height = 512;               ///< mask height, px
+  int64_t width = 512;                ///< mask width, px
+  double mean_diameter = 15.0;        ///< mean equivalent diameter, px (> 0)
+  /// Relative spread of the diameters: uniform in mean * [1 - v, 1 + v], so the
+  /// standard deviation is mean * v / sqrt(3). In [0, 1).
+  double size_variability = 0.8;
+  double aspect_min = 0.6;            ///< smallest minor / major ratio (uniform in [min, max]), (0, 1]
+  double aspect_max = 1.0;            ///< largest minor / major ratio, [aspect_min, 1]
+  double particles_per_512 = 100.0;   ///< mean count per 512 x 512 px (>= 0)
+  double count_std_per_512 = 0.0;     ///< standard deviation of the count per 512 x 512 px (>= 0)
+  /// Smallest gap between two ellipses, px (>= 0; 0 lets them touch, never overlap).
+  double min_gap = 1.0;
+  int64_t max_attempts = 100;         ///< placements tried per particle before giving it up
+  /// Throws ConfigError naming `source`, the field and its value when out of range.
+  void validate(const std::string& source = "random masks") const;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RandomMaskSettings, height, width, mean_diameter,
+                                                size_variability, aspect_min, aspect_max, particles_per_512,
+                                                count_std_per_512, min_gap, max_attempts)
+
+/// Random-mask settings reproducing `stats` (moment matching of the uniform laws:
+/// v = sqrt(3) std / mean, aspect = mean -+ sqrt(3) std, clamped to their ranges),
+/// for masks of `height` x `width` px.
+RandomMaskSettings settings_from_statistics(const MaskStatistics& stats, int64_t height = 512,
+                                            int64_t width = 512);
+
+/// A random mask with its particles.
+struct RandomMask {
+  torch::Tensor mask;             ///< bool `[H, W]`
+  torch::Tensor labels;           ///< int64 `[H, W]`, particle k has label k + 1
+  std::vector<Ellipse> ellipses;  ///< the placed particles
+  int64_t requested = 0;          ///< particles drawn for this mask (some may not fit)
+};
+
+/// Draws a mask of non-overlapping randomly rotated ellipses (centres uniform over
+/// the image, so particles may be cut by the border) from `settings`, with random
+/// numbers from `gen` (a seeded CPU generator); tensors on `device`.
+RandomMask random_mask(const RandomMaskSettings& settings, torch::Generator& gen,
+                       const torch::Device& device = torch::kCPU);
+
+}  // namespace emgan::segment

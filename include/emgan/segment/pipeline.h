@@ -1,0 +1,107 @@
+#pragma once
+/// \file pipeline.h
+/// The steps of the label-free (tandem-GAN) pipeline as folder-to-folder functions,
+/// one per CLI verb, and `run_pipeline` chaining them:
+///   1. rough masks of a subset of the real images (run_rough),
+///   2. mask statistics (run_stats) and random masks from them (run_random_masks),
+///   3. morphology GAN: pix2pix (rough mask -> real image), applied to the random
+///      masks = 1st generation of images with known masks (run_morphology_gan),
+///   4. contrast GAN: CycleGAN between the 1st generation and real images
+///      (cyclegan.h, run_contrast_gan; can be switched off in run_pipeline),
+///   5. the segmenter trained on (generated image, random mask) pairs.
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "emgan/core/config.h"
+#include "emgan/core/fs.h"
+#include "emgan/core/runtime.h"
+#include "emgan/segment/cyclegan.h"
+#include "emgan/segment/morphology.h"
+#include "emgan/segment/particles.h"
+#include "emgan/segment/segmenter.h"
+
+namespace emgan::segment {
+
+/// Settings of `emgan segment rough`.
+struct RoughSettings {
+  std::string images;          ///< image file or folder
+  std::string out = "rough";   ///< folder of the masks (PNG 0/255, same stems)
+  int64_t limit = 0;           ///< first N images only (0 = all)
+  RoughMaskSettings rough;
+  RuntimeSettings runtime;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RoughSettings, images, out, limit, rough, runtime)
+
+/// Writes a rough mask per image; returns how many.
+int64_t run_rough(const RoughSettings& settings);
+
+/// Fits the statistics of the masks of folder `masks` and writes them as JSON to
+/// `out` (when not empty).
+MaskStatistics run_stats(const fs::path& masks, const fs::path& out, const WatershedSettings& split = {});
+
+/// Settings of `emgan segment masks`.
+struct RandomMasksSettings {
+  std::string stats;           ///< statistics JSON of `segment stats` ("" = the settings below)
+  std::string out = "random_masks";  ///< folder of the masks (PNG 0/255, mask_NNNN.png)
+  int64_t count = 100;         ///< masks to draw
+  RandomMaskSettings masks;    ///< size, shape and count laws (overridden by `stats` when given)
+  uint64_t seed = 0;           ///< seed of the draws
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RandomMasksSettings, stats, out, count, masks, seed)
+
+/// Draws settings.count masks into settings.out; returns the particles placed.
+int64_t run_random_masks(const RandomMasksSettings& settings);
+
+/// Settings of the morphology GAN (pix2pix mask -> image) and its application.
+struct MorphologyGanSettings {
+  std::string images;          ///< real images (subset 1)
+  std::string masks;           ///< their rough masks (same stems)
+  std::string apply_masks;     ///< masks to turn into images (the random masks); "" = none
+  std::string out = "morphology_gan";  ///< run folder; generated images in out/generated
+  int64_t epochs = 20;         ///< passes over the pairs
+  int64_t crop = 128;          ///< training crop side, px
+  int64_t crops_per_image = 4; ///< crops per image per epoch
+  int64_t batch_size = 4;      ///< crops per step
+  int64_t ngf = 32;            ///< generator width (U-Net)
+  int64_t depth = 5;           ///< U-Net depth
+  int64_t ndf = 32;            ///< PatchGAN width
+  double lr = 2e-4;            ///< Adam learning rate (beta1 0.5)
+  double lambda_rec = 100.0;   ///< L1 weight
+  double noise_channel = 1.0;  ///< std of a noise channel given to G beside the mask (0 = none)
+  RuntimeSettings runtime;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MorphologyGanSettings, images, masks, apply_masks, out, epochs, crop,
+                                                crops_per_image, batch_size, ngf, depth, ndf, lr, lambda_rec,
+                                                noise_channel, runtime)
+
+/// Trains the morphology GAN and writes out/generator.pt; with apply_masks, writes
+/// out/generated/<stem>.tif (float32 in [0, 1]). Returns the images generated.
+int64_t run_morphology_gan(const MorphologyGanSettings& settings);
+
+/// Settings of `emgan segment pipeline`.
+struct PipelineSettings {
+  std::string images;            ///< folder of real, unlabelled images
+  std::string out = "runs/tgan"; ///< run folder
+  /// Real images used for the rough masks and the morphology GAN (subset 1; 0 = all).
+  int64_t subset = 0;
+  int64_t random_masks = 64;     ///< random masks (= generated training pairs)
+  int64_t mask_size = 256;       ///< side of the random masks and generated images, px
+  RoughMaskSettings rough;
+  WatershedSettings split;
+  MorphologyGanSettings morphology;   ///< images / masks / out are set by the pipeline
+  bool contrast = true;               ///< run the contrast GAN (step 4); false = train on the 1st generation
+  ContrastGanSettings contrast_gan;   ///< generated / real / out are set by the pipeline
+  SegmentTrainSettings segmenter;     ///< images / masks / out are set by the pipeline
+  RuntimeSettings runtime;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PipelineSettings, images, out, subset, random_masks, mask_size,
+                                                rough, split, morphology, contrast, contrast_gan, segmenter, runtime)
+
+/// Runs steps 1 to 5 into settings.out (rough/, stats.json, random_masks/,
+/// morphology_gan/, contrast_gan/, segmenter/, index.html) and returns the
+/// segmenter's model file.
+fs::path run_pipeline(const PipelineSettings& settings);
+
+}  // namespace emgan::segment

@@ -1,0 +1,218 @@
+#include "emgan/segment/particles.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "emgan/core/error.h"
+
+namespace emgan::segment {
+
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+
+double mean_of(const std::vector<double>& v) {
+  if (v.empty()) return 0.0;
+  double s = 0;
+  for (double x : v) s += x;
+  return s / static_cast<double>(v.size());
+}
+
+double std_of(const std::vector<double>& v) {
+  if (v.size() < 2) return 0.0;
+  const double m = mean_of(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / static_cast<double>(v.size()));
+}
+}  // namespace
+
+std::vector<Particle> measure_particles(const torch::Tensor& labels) {
+  EMGAN_CHECK(ConfigError, labels.defined() && labels.dim() == 2, "measure_particles: expected [H, W] labels");
+  const auto l = labels.to(torch::kLong);
+  const int64_t h = l.size(0), w = l.size(1);
+  const int64_t k = l.numel() ? l.max().item<int64_t>() + 1 : 1;
+  const auto flat = l.flatten();
+  const auto opts = l.options().dtype(torch::kFloat64);
+  const auto ys = torch::arange(h, opts).view({h, 1}).expand({h, w}).flatten();
+  const auto xs = torch::arange(w, opts).view({1, w}).expand({h, w}).flatten();
+  auto sum = [&](const torch::Tensor& weights) { return torch::bincount(flat, weights, k); };
+  const auto n = torch::bincount(flat, {}, k).to(torch::kFloat64);
+  auto border = torch::zeros({h, w}, l.options().dtype(torch::kBool));
+  border.index_put_({0}, true);
+  border.index_put_({h - 1}, true);
+  border.index_put_({torch::indexing::Slice(), 0}, true);
+  border.index_put_({torch::indexing::Slice(), w - 1}, true);
+  const auto on_border = torch::bincount(l.index({border}), {}, k) > 0;
+  auto stats = torch::stack({n, sum(xs), sum(ys), sum(xs * xs), sum(ys * ys), sum(xs * ys),
+                             on_border.to(torch::kFloat64)})
+                   .to(torch::kCPU)
+                   .contiguous();
+  auto a = stats.accessor<double, 2>();
+  std::vector<Particle> out;
+  for (int64_t i = 1; i < k; ++i) {
+    const double area = a[0][i];
+    if (area <= 0) continue;
+    Particle p;
+    p.label = i;
+    p.area_px = area;
+    p.cx = a[1][i] / area;
+    p.cy = a[2][i] / area;
+    // Covariance of the pixel squares (each pixel a unit square: + 1/12).
+    const double cxx = a[3][i] / area - p.cx * p.cx + 1.0 / 12.0;
+    const double cyy = a[4][i] / area - p.cy * p.cy + 1.0 / 12.0;
+    const double cxy = a[5][i] / area - p.cx * p.cy;
+    const double tr = 0.5 * (cxx + cyy);
+    const double det = std::sqrt(std::max(0.0, 0.25 * (cxx - cyy) * (cxx - cyy) + cxy * cxy));
+    const double l1 = tr + det, l2 = std::max(tr - det, 0.0);
+    p.major_px = 4.0 * std::sqrt(l1);
+    p.minor_px = 4.0 * std::sqrt(l2);
+    p.angle_deg = 0.5 * std::atan2(2.0 * cxy, cxx - cyy) * 180.0 / kPi;
+    p.aspect = p.major_px > 0 ? p.minor_px / p.major_px : 1.0;
+    p.eq_diameter_px = 2.0 * std::sqrt(area / kPi);
+    p.touches_border = a[6][i] > 0.5;
+    out.push_back(p);
+  }
+  return out;
+}
+
+double Ellipse::diameter() const { return 2.0 * std::sqrt(a * b); }
+
+EllipseWindow ellipse_window(const Ellipse& e, int64_t height, int64_t width, double grow,
+                             const torch::TensorOptions& options) {
+  EllipseWindow win;
+  const double a = e.a + grow, b = e.b + grow;
+  const double c = std::cos(e.angle), s = std::sin(e.angle);
+  const double hx = std::sqrt(a * a * c * c + b * b * s * s);
+  const double hy = std::sqrt(a * a * s * s + b * b * c * c);
+  win.x0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(e.cx - hx)));
+  win.x1 = std::min<int64_t>(width, static_cast<int64_t>(std::ceil(e.cx + hx)) + 1);
+  win.y0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(e.cy - hy)));
+  win.y1 = std::min<int64_t>(height, static_cast<int64_t>(std::ceil(e.cy + hy)) + 1);
+  if (win.empty()) return win;
+  const auto f = options.dtype(torch::kFloat32);
+  const auto xs = (torch::arange(win.x0, win.x1, f) - e.cx).view({1, -1});
+  const auto ys = (torch::arange(win.y0, win.y1, f) - e.cy).view({-1, 1});
+  const auto u = xs * c + ys * s;    // along the major axis
+  const auto v = -xs * s + ys * c;   // along the minor axis
+  win.rho2 = (u / a).pow(2) + (v / b).pow(2);
+  return win;
+}
+
+MaskStatistics fit_mask_statistics(const std::vector<torch::Tensor>& masks, const WatershedSettings& split) {
+  MaskStatistics st;
+  std::vector<double> diam, aspect, density;
+  for (const auto& m : masks) {
+    EMGAN_CHECK(ConfigError, m.dim() == 2, "fit_mask_statistics: expected [H, W] masks, got ", m.sizes());
+    int64_t count = 0;
+    const auto labels = watershed_split(m.to(torch::kBool), split, &count);
+    const auto particles = measure_particles(labels);
+    ++st.images;
+    st.particles += count;
+    density.push_back(static_cast<double>(count) * 512.0 * 512.0 / static_cast<double>(m.numel()));
+    for (const auto& p : particles) {
+      if (p.touches_border) continue;
+      diam.push_back(p.eq_diameter_px);
+      aspect.push_back(p.aspect);
+    }
+  }
+  st.measured = static_cast<int64_t>(diam.size());
+  st.particles_per_512 = mean_of(density);
+  st.count_std_per_512 = std_of(density);
+  if (!diam.empty()) {
+    st.mean_diameter_px = mean_of(diam);
+    st.std_diameter_px = std_of(diam);
+    st.mean_aspect = mean_of(aspect);
+    st.std_aspect = std_of(aspect);
+  } else {
+    const RandomMaskSettings d;
+    st.mean_diameter_px = d.mean_diameter;
+    st.std_diameter_px = d.mean_diameter * d.size_variability / std::sqrt(3.0);
+  }
+  return st;
+}
+
+void RandomMaskSettings::validate(const std::string& source) const {
+  EMGAN_CHECK(ConfigError, height >= 1 && width >= 1, source, ": size ", height, "x", width, " must be >= 1x1");
+  EMGAN_CHECK(ConfigError, mean_diameter > 0, source, ": mean_diameter ", mean_diameter, " must be > 0 px");
+  EMGAN_CHECK(ConfigError, size_variability >= 0 && size_variability < 1, source, ": size_variability ",
+              size_variability, " must be in [0, 1)");
+  EMGAN_CHECK(ConfigError, aspect_min > 0 && aspect_min <= aspect_max && aspect_max <= 1, source,
+              ": aspect range [", aspect_min, ", ", aspect_max, "] must satisfy 0 < min <= max <= 1");
+  EMGAN_CHECK(ConfigError, particles_per_512 >= 0 && count_std_per_512 >= 0, source, ": particles_per_512 ",
+              particles_per_512, " and count_std_per_512 ", count_std_per_512, " must be >= 0");
+  EMGAN_CHECK(ConfigError, min_gap >= 0, source, ": min_gap ", min_gap, " must be >= 0 px");
+  EMGAN_CHECK(ConfigError, max_attempts >= 1, source, ": max_attempts ", max_attempts, " must be >= 1");
+}
+
+RandomMaskSettings settings_from_statistics(const MaskStatistics& stats, int64_t height, int64_t width) {
+  RandomMaskSettings s;
+  s.height = height;
+  s.width = width;
+  if (stats.mean_diameter_px > 0) {
+    s.mean_diameter = stats.mean_diameter_px;
+    s.size_variability = std::clamp(std::sqrt(3.0) * stats.std_diameter_px / stats.mean_diameter_px, 0.0, 0.95);
+  }
+  const double half = std::sqrt(3.0) * stats.std_aspect;
+  s.aspect_max = std::clamp(stats.mean_aspect + half, 0.2, 1.0);
+  s.aspect_min = std::clamp(stats.mean_aspect - half, 0.2, s.aspect_max);
+  s.particles_per_512 = stats.particles_per_512;
+  s.count_std_per_512 = stats.count_std_per_512;
+  return s;
+}
+
+RandomMask random_mask(const RandomMaskSettings& s, torch::Generator& gen, const torch::Device& device) {
+  s.validate();
+  const double area_scale = static_cast<double>(s.height * s.width) / (512.0 * 512.0);
+  const double z = torch::randn({1}, gen, torch::kFloat64).item<double>();
+  const double mean_count = s.particles_per_512 * area_scale;
+  const double std_count = s.count_std_per_512 * area_scale;
+  const int64_t n = std::max<int64_t>(0, std::llround(mean_count + std_count * z));
+  RandomMask out;
+  out.requested = n;
+  const auto bopts = torch::TensorOptions().device(device).dtype(torch::kBool);
+  out.mask = torch::zeros({s.height, s.width}, bopts);
+  out.labels = torch::zeros({s.height, s.width}, bopts.dtype(torch::kLong));
+  if (n == 0) return out;
+  const auto draws = torch::rand({n * s.max_attempts, 5}, gen, torch::kFloat64).contiguous();
+  const auto d = draws.accessor<double, 2>();
+  // Grown by the gap plus half a pixel, so rasterised ellipses keep the gap too.
+  const double grow = s.min_gap > 0 ? s.min_gap + 0.5 : 0.0;
+  int64_t row = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    for (int64_t attempt = 0; attempt < s.max_attempts; ++attempt, ++row) {
+      const double diam = s.mean_diameter * (1.0 + s.size_variability * (2.0 * d[row][0] - 1.0));
+      const double r = s.aspect_min + (s.aspect_max - s.aspect_min) * d[row][1];
+      Ellipse e;
+      e.a = 0.5 * diam / std::sqrt(r);
+      e.b = 0.5 * diam * std::sqrt(r);
+      e.angle = kPi * d[row][2];
+      e.cx = d[row][3] * static_cast<double>(s.width) - 0.5;
+      e.cy = d[row][4] * static_cast<double>(s.height) - 0.5;
+      const auto body = ellipse_window(e, s.height, s.width, 0.0, bopts);
+      if (body.empty()) continue;
+      const auto inside = body.rho2 <= 1.0;
+      if (!inside.any().item<bool>()) continue;
+      using torch::indexing::Slice;
+      const auto wrow = Slice(body.y0, body.y1), wcol = Slice(body.x0, body.x1);
+      if (grow > 0) {
+        const auto halo = ellipse_window(e, s.height, s.width, grow, bopts);
+        const auto occ = out.mask.index({Slice(halo.y0, halo.y1), Slice(halo.x0, halo.x1)});
+        if ((occ & (halo.rho2 <= 1.0)).any().item<bool>()) continue;
+      } else if ((out.mask.index({wrow, wcol}) & inside).any().item<bool>()) {
+        continue;
+      }
+      const auto id = static_cast<int64_t>(out.ellipses.size()) + 1;
+      out.mask.index_put_({wrow, wcol}, out.mask.index({wrow, wcol}) | inside);
+      auto lab = out.labels.index({wrow, wcol});
+      out.labels.index_put_({wrow, wcol}, torch::where(inside, torch::full_like(lab, id), lab));
+      out.ellipses.push_back(e);
+      break;
+    }
+    row = (k + 1) * s.max_attempts;
+  }
+  return out;
+}
+
+}  // namespace emgan::segment

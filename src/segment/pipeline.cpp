@@ -1,0 +1,283 @@
+#include "emgan/segment/pipeline.h"
+
+#include <torch/torch.h>
+
+#include <cstdio>
+
+#include "emgan/core/error.h"
+#include "emgan/core/progress.h"
+#include "emgan/data/augment.h"
+#include "emgan/data/sample.h"
+#include "emgan/io/image.h"
+#include "emgan/models/discriminators.h"
+#include "emgan/models/generators.h"
+#include "emgan/report/grid.h"
+#include "emgan/report/html.h"
+#include "emgan/report/metrics_log.h"
+#include "emgan/train/optim.h"
+#include "emgan/train/pix2pix.h"
+#include "emgan/train/trainer.h"
+
+namespace emgan::segment {
+
+int64_t run_rough(const RoughSettings& s) {
+  validate(s.rough, "rough");
+  EMGAN_CHECK(ConfigError, s.limit >= 0, "limit ", s.limit, " must be >= 0");
+  const auto device = apply_runtime(s.runtime);
+  auto files = list_images(s.images);
+  EMGAN_CHECK(IoError, !files.empty(), s.images, ": no readable image");
+  if (s.limit > 0 && static_cast<int64_t>(files.size()) > s.limit) files.resize(static_cast<size_t>(s.limit));
+  ensure_dir(s.out);
+  save_json_file(fs::path(s.out) / "rough_settings.json", Json(s));
+  Progress progress("rough", static_cast<int64_t>(files.size()), "img");
+  int64_t done = 0;
+  for (const auto& f : files) {
+    const auto mask = rough_mask(io::read_image(f).data.to(device), s.rough);
+    if (!mask.any().item<bool>()) log_info(f.string() + ": the rough segmentation found no particle");
+    write_mask_png(fs::path(s.out) / (f.stem().string() + ".png"), mask);
+    progress.update(++done);
+  }
+  progress.finish();
+  return done;
+}
+
+MaskStatistics run_stats(const fs::path& masks, const fs::path& out, const WatershedSettings& split) {
+  std::vector<torch::Tensor> ms;
+  for (const auto& f : list_images(masks)) ms.push_back(binarize_mask(io::read_image(f).data));
+  EMGAN_CHECK(IoError, !ms.empty(), masks.string(), ": no readable mask");
+  const auto st = fit_mask_statistics(ms, split);
+  if (!out.empty()) save_json_file(out, Json(st));
+  return st;
+}
+
+int64_t run_random_masks(const RandomMasksSettings& s) {
+  EMGAN_CHECK(ConfigError, s.count >= 1, "count ", s.count, " must be >= 1");
+  RandomMaskSettings ms = s.masks;
+  if (!s.stats.empty()) {
+    const auto st = settings_from_json<MaskStatistics>(load_json_file(s.stats), s.stats);
+    ms = settings_from_statistics(st, s.masks.height, s.masks.width);
+    ms.min_gap = s.masks.min_gap;
+    ms.max_attempts = s.masks.max_attempts;
+  }
+  ms.validate("masks");
+  ensure_dir(s.out);
+  save_json_file(fs::path(s.out) / "mask_settings.json", Json(ms));
+  auto gen = data::make_generator(s.seed);
+  int64_t placed = 0, requested = 0;
+  Progress progress("masks", s.count, "mask");
+  for (int64_t i = 0; i < s.count; ++i) {
+    const auto m = random_mask(ms, gen);
+    char name[32];
+    std::snprintf(name, sizeof name, "mask_%04lld.png", static_cast<long long>(i));
+    write_mask_png(fs::path(s.out) / name, m.mask);
+    placed += static_cast<int64_t>(m.ellipses.size());
+    requested += m.requested;
+    progress.update(i + 1);
+  }
+  progress.finish();
+  if (placed < requested) {
+    log_info("masks: " + std::to_string(requested - placed) + " of " + std::to_string(requested) +
+             " particles did not fit without overlap");
+  }
+  return placed;
+}
+
+namespace {
+
+/// Single-scale view of a discriminator for the pix2pix recipe.
+struct SingleScaleDImpl : torch::nn::Module {
+  explicit SingleScaleDImpl(models::DiscriminatorPtr d) : d_(register_module("net", std::move(d))) {}
+  torch::Tensor forward(torch::Tensor x) { return d_->forward(std::move(x)).at(0); }
+  models::DiscriminatorPtr d_;
+};
+TORCH_MODULE(SingleScaleD);
+
+// The generator's input: the mask in [-1, 1] (and a noise channel).
+torch::Tensor gan_input(const torch::Tensor& mask01, double noise, torch::Generator& gen) {
+  auto m = mask01 * 2.0 - 1.0;  // [N, 1, H, W]
+  if (noise <= 0) return m;
+  return torch::cat({m, torch::randn(m.sizes(), gen).to(m.device()) * noise}, 1);
+}
+
+}  // namespace
+
+int64_t run_morphology_gan(const MorphologyGanSettings& s) {
+  EMGAN_CHECK(ConfigError, s.epochs >= 1 && s.crop >= 16 && s.batch_size >= 1 && s.crops_per_image >= 1,
+              "morphology GAN: epochs ", s.epochs, ", crop ", s.crop, ", batch_size ", s.batch_size,
+              ", crops_per_image ", s.crops_per_image, " must be >= 1, 16, 1, 1");
+  EMGAN_CHECK(ConfigError, s.noise_channel >= 0, "noise_channel ", s.noise_channel, " must be >= 0");
+  const auto device = apply_runtime(s.runtime);
+  const fs::path run(s.out);
+  ensure_dir(run);
+  save_json_file(run / "config.json", Json(s));
+  const auto pairs = read_pairs(s.images, s.masks, /*skip_unmatched=*/true);
+  int64_t crop = s.crop;
+  for (const auto& p : pairs) crop = std::min({crop, p.image.size(0), p.image.size(1)});
+  const int64_t in_ch = s.noise_channel > 0 ? 2 : 1;
+  auto g = models::make_generator("unet", Json{{"in_channels", in_ch}, {"out_channels", 1}, {"depth", s.depth},
+                                              {"ngf", s.ngf}, {"norm", "instance"}, {"dropout", 0.0},
+                                              {"output_activation", "tanh"}});
+  auto d = models::make_discriminator("patchgan", Json{{"in_channels", in_ch + 1}, {"ndf", s.ndf},
+                                                       {"n_layers", crop >= 64 ? 3 : 2}, {"norm", "instance"}});
+  g->to(device);
+  d->to(device);
+  train::OptimizerOptions oo;
+  oo.name = "adam";
+  oo.lr = s.lr;
+  oo.beta1 = 0.5;
+  auto opt_g = train::make_optimizer(g->parameters(), oo);
+  auto opt_d = train::make_optimizer(d->parameters(), oo);
+  train::Pix2PixOptions po;
+  po.lambda_rec = s.lambda_rec;
+  auto recipe = std::make_shared<train::Pix2PixRecipe>(torch::nn::AnyModule(g), torch::nn::AnyModule(SingleScaleD(d)),
+                                                       opt_g, opt_d, train::bce_gan_loss(), train::l1_loss(), po);
+  const int64_t n = static_cast<int64_t>(pairs.size());
+  const int64_t draws = n * s.crops_per_image;
+  const int64_t steps = (draws + s.batch_size - 1) / s.batch_size;
+  const uint64_t seed = s.runtime.seed;
+  const double noise = s.noise_channel;
+  auto source = std::make_shared<train::FunctionBatchSource>(steps, [=](int64_t epoch, int64_t index) {
+    const auto perm = data::seeded_permutation(static_cast<size_t>(draws), data::mix_seed(seed, 23, epoch));
+    auto gen = data::make_generator(data::mix_seed(seed, epoch, index));
+    std::vector<torch::Tensor> bx, by;
+    for (int64_t b = 0; b < s.batch_size; ++b) {
+      const auto& p = pairs[perm[static_cast<size_t>((index * s.batch_size + b) % draws)] % n];
+      const int64_t y0 = data::uniform_int(gen, p.image.size(0) - crop + 1);
+      const int64_t x0 = data::uniform_int(gen, p.image.size(1) - crop + 1);
+      using torch::indexing::Slice;
+      auto x = p.mask.index({Slice(y0, y0 + crop), Slice(x0, x0 + crop)}).to(torch::kFloat32).unsqueeze(0);
+      auto y = p.image.index({Slice(y0, y0 + crop), Slice(x0, x0 + crop)}).unsqueeze(0) * 2.0 - 1.0;
+      const int64_t rot = data::uniform_int(gen, 4);
+      bx.push_back(data::rotate90(x, rot));
+      by.push_back(data::rotate90(y, rot));
+    }
+    train::Batch batch;
+    batch.input = gan_input(torch::stack(bx), noise, gen).contiguous();
+    batch.target = torch::stack(by).contiguous();
+    return batch;
+  });
+  train::TrainerOptions to;
+  to.epochs = s.epochs;
+  to.log_every = std::max<int64_t>(1, std::min<int64_t>(steps, 10));
+  to.checkpoint_every = steps;
+  to.seed = seed;
+  train::Trainer trainer(to, recipe, source, device, run);
+  trainer.set_config(Json(s));
+  trainer.fit();
+  g->eval();
+  models::save_model(*g, run / "generator.pt",
+                     Json{{"task", "morphology_gan"}, {"input", "mask in [-1, 1] (+ noise channel)"},
+                          {"output", "image in [-1, 1]"}, {"noise_channel", noise}});
+  report::Report rep("Morphology GAN (pix2pix mask -> image)");
+  if (fs::exists(run / "metrics.csv")) {
+    report::write_learning_curves(run / "metrics.csv", run / "learning_curves.png");
+    rep.section("Training").image("learning_curves.png", "losses");
+  }
+  int64_t generated = 0;
+  std::vector<std::vector<torch::Tensor>> rows;
+  auto gen = data::make_generator(data::mix_seed(seed, 977));
+  auto generate = [&](const torch::Tensor& mask) {
+    torch::NoGradGuard guard;
+    const auto x = gan_input(mask.to(torch::kFloat32).unsqueeze(0).unsqueeze(0).to(device), noise, gen);
+    return ((g->forward(x) + 1.0) * 0.5).clamp(0, 1).squeeze(0).cpu();
+  };
+  for (size_t i = 0; i < std::min<size_t>(2, pairs.size()); ++i) {
+    rows.push_back({pairs[i].mask.to(torch::kFloat32), generate(pairs[i].mask), pairs[i].image});
+  }
+  if (!s.apply_masks.empty()) {
+    ensure_dir(run / "generated");
+    const auto files = list_images(s.apply_masks);
+    Progress progress("generate", static_cast<int64_t>(files.size()), "img");
+    for (const auto& f : files) {
+      const auto mask = binarize_mask(io::read_image(f).data);
+      const auto img = generate(mask);
+      io::write_image(run / "generated" / (f.stem().string() + ".tif"), img);
+      if (generated < 2) rows.push_back({mask.to(torch::kFloat32), img, torch::Tensor()});
+      progress.update(++generated);
+    }
+    progress.finish();
+  }
+  report::write_grid_png(run / "samples.png", rows);
+  rep.section("Samples").image("samples.png", "mask | generated | real image (rough-mask pairs first, then random masks)");
+  rep.section("Configuration").json(Json(s), "effective settings");
+  rep.write(run);
+  return generated;
+}
+
+fs::path run_pipeline(const PipelineSettings& s) {
+  EMGAN_CHECK(ConfigError, !s.images.empty(), "segment pipeline: --images is required");
+  EMGAN_CHECK(ConfigError, s.subset >= 0 && s.random_masks >= 1 && s.mask_size >= 16, "segment pipeline: subset ",
+              s.subset, " must be >= 0, random_masks ", s.random_masks, " >= 1, mask_size ", s.mask_size, " >= 16");
+  const fs::path run(s.out);
+  ensure_dir(run);
+  save_json_file(run / "config.json", Json(s));
+  Progress steps("pipeline", 5, "step");
+
+  RoughSettings rough;
+  rough.images = s.images;
+  rough.out = (run / "rough").string();
+  rough.limit = s.subset;
+  rough.rough = s.rough;
+  rough.runtime = s.runtime;
+  log_info("pipeline 1/5: rough masks");
+  run_rough(rough);
+  steps.update(1);
+
+  log_info("pipeline 2/5: mask statistics and random masks");
+  const auto st = run_stats(run / "rough", run / "stats.json", s.split);
+  RandomMasksSettings rm;
+  rm.out = (run / "random_masks").string();
+  rm.count = s.random_masks;
+  rm.masks = settings_from_statistics(st, s.mask_size, s.mask_size);
+  rm.seed = s.runtime.seed;
+  run_random_masks(rm);
+  steps.update(2);
+
+  log_info("pipeline 3/5: morphology GAN (pix2pix rough mask -> image) and 1st generation");
+  auto mg = s.morphology;
+  mg.images = s.images;
+  mg.masks = (run / "rough").string();
+  mg.apply_masks = rm.out;
+  mg.out = (run / "morphology_gan").string();
+  mg.runtime = s.runtime;
+  run_morphology_gan(mg);
+  steps.update(3);
+
+  fs::path train_images = run / "morphology_gan" / "generated";
+  if (s.contrast) {
+    log_info("pipeline 4/5: contrast GAN (CycleGAN 1st generation <-> real) and 2nd generation");
+    auto cg = s.contrast_gan;
+    cg.generated = train_images.string();
+    cg.real = s.images;
+    cg.out = (run / "contrast_gan").string();
+    cg.runtime = s.runtime;
+    run_contrast_gan(cg);
+    train_images = run / "contrast_gan" / "generated";
+  } else {
+    log_info("pipeline 4/5: contrast GAN switched off; the 1st generation trains the segmenter");
+  }
+  steps.update(4);
+
+  log_info("pipeline 5/5: segmenter on (generated image, random mask) pairs");
+  auto sg = s.segmenter;
+  sg.images = train_images.string();
+  sg.masks = rm.out;
+  sg.out = (run / "segmenter").string();
+  sg.runtime = s.runtime;
+  const auto model = run_segment_train(sg);
+  steps.update(5);
+  steps.finish();
+
+  report::Report rep("Label-free segmentation pipeline");
+  rep.section("Steps").key_values({{"rough masks", "rough/"},
+                                   {"mask statistics", Json(st).dump()},
+                                   {"random masks", std::to_string(s.random_masks) + " in random_masks/"},
+                                   {"morphology GAN", "morphology_gan/index.html"},
+                                   {"contrast GAN", s.contrast ? "contrast_gan/index.html" : "not run"},
+                                   {"segmenter", model.string()}});
+  rep.section("Configuration").json(Json(s), "effective settings");
+  rep.write(run);
+  return model;
+}
+
+}  // namespace emgan::segment

@@ -1,0 +1,107 @@
+// End to end on tiny phantoms through the CLI.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sys/wait.h>
+
+#include "emgan/core/config.h"
+#include "test_util.h"
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out;
+};
+
+Run run(const std::string& args) {
+  const std::string cmd = emgan::test::cli_path() + " " + args + " 2>&1";
+  Run r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace
+
+TEST(SegmentCli, PhantomRoughEvaluateAnalyze) {
+  const auto dir = emgan::test::temp_dir();
+  const auto ph = (dir / "ph").string();
+  auto r = run("phantom particles --out " + ph + " --count 2 --size 128 --seed 3 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(dir / "ph/images/particles_001.tif"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "ph/masks/particles_001.png"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "ph/particles.csv"));
+
+  r = run("segment rough --images " + ph + "/images --out " + (dir / "rough").string() + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("segment evaluate --pred " + (dir / "rough").string() + " --truth " + ph + "/masks --out " +
+          (dir / "scores.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto scores = emgan::load_json_file(dir / "scores.json");
+  EXPECT_GT(scores.at("mean_iou").get<double>(), 0.6);
+
+  // PSD of the true masks in nm (the phantom TIFFs carry 0.2 nm pixels).
+  r = run("segment analyze --images " + ph + "/images --masks " + ph + "/masks --truth " + ph +
+          "/particles.csv --out " + (dir / "psd").string() + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("nm"), std::string::npos) << r.out;
+  const auto sum = emgan::load_json_file(dir / "psd/summary.json");
+  EXPECT_EQ(sum.at("unit").get<std::string>(), "nm");
+  EXPECT_LT(std::abs(sum.at("mean_error_percent").get<double>()), 5.0);
+  EXPECT_TRUE(std::filesystem::exists(dir / "psd/psd.png"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "psd/index.html"));
+
+  // Bad input: a missing folder is a clear error, not a crash.
+  r = run("segment rough --images " + (dir / "nope").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("nope"), std::string::npos) << r.out;
+}
+
+TEST(SegmentCli, WatchSkipsCorruptFilesAndKeepsGoing) {
+  const auto dir = emgan::test::temp_dir();
+  const auto ph = (dir / "ph").string();
+  auto r = run("phantom particles --out " + ph + " --count 2 --size 96 --seed 8 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::filesystem::create_directories(dir / "incoming");
+  std::filesystem::copy_file(dir / "ph/images/particles_000.tif", dir / "incoming/a.tif");
+  { std::ofstream(dir / "incoming/b.tif") << "not a tiff"; }
+  std::filesystem::copy_file(dir / "ph/images/particles_001.tif", dir / "incoming/c.tif");
+  r = run("segment watch " + (dir / "incoming").string() + " --out " + (dir / "watch").string() +
+          " --poll 0.05 --settle 0.1 --max-images 3 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("images=2 failed=1"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(dir / "watch/errors.log"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "watch/latency.csv"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "watch/particles.csv"));
+}
+
+TEST(SegmentCli, TinyPipelineThenPredict) {
+  const auto dir = emgan::test::temp_dir();
+  const auto ph = (dir / "ph").string();
+  auto r = run("phantom particles --out " + ph + " --count 2 --size 64 --seed 5 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto runp = (dir / "run").string();
+  r = run("segment pipeline --images " + ph + "/images --out " + runp +
+          " --random-masks 2 --mask-size 64 --gan-epochs 1 --gan-crop 32 --gan-ngf 8 --epochs 1 --crop 32"
+          " --batch-size 2 --encoder resnet18 --depth 3 --width 8 --contrast-epochs 1 --contrast-steps 2"
+          " --contrast-crop 32 --contrast-ngf 4 --contrast-blocks 1 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/stats.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/random_masks/mask_0001.png"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/morphology_gan/generated/mask_0001.tif"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/contrast_gan/generated/mask_0001.tif"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/segmenter/model.pt"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/index.html"));
+  r = run("segment predict --model " + runp + "/segmenter/model.pt --input " + ph + "/images --output " +
+          (dir / "pred").string() + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(dir / "pred/particles_000.png"));
+}
