@@ -1,3 +1,6 @@
+// GCC 12 reports a false -Wmaybe-uninitialized inside nlohmann's defaulted from_json for
+// nested structs holding vectors (RestoreTrainSettings.discriminator.scales); see tests/core/test_config.cpp.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // `emgan scanpath spiral|grid|lines|random|rasterise` and `emgan restore data|train|predict|eval`.
 #include <iostream>
 
@@ -90,6 +93,8 @@ void register_restore(CLI::App& root, const Context& ctx) {
   tcmd->add_option("--crop", tr.crop, "crop side, px (divisible by the generator's stride)");
   tcmd->add_option("--lr", tr.lr, "Adam learning rate");
   tcmd->add_option("--schedule", tr.schedule, "constant | cosine");
+  tcmd->add_option("--base", tr.base, "classical base the network corrects: none | nearest | linear | harmonic | biharmonic");
+  tcmd->add_option("--base-max-iterations", tr.baseline.max_iterations, "conjugate-gradient iterations of the base at most");
   tcmd->add_option("--lambda-adv", tr.lambda_adv, "adversarial weight (0 = non-adversarial restorer)");
   tcmd->add_option("--lambda-aux", tr.lambda_aux, "weight of the ancillary half-size MSE");
   tcmd->add_option("--target-blur", tr.target_blur, "Gaussian sigma of the MSE target, px");
@@ -138,6 +143,7 @@ void register_restore(CLI::App& root, const Context& ctx) {
   ecmd->add_option("--given-scan", ev.given_scan, "sampled values of the given set: truth (truth at the sampled pixels) | file (partial_scan<ID> as stored)");
   ecmd->add_option("--out", ev.out, "run directory");
   ecmd->add_option("--panels", ev.panels, "images shown per set");
+  ecmd->add_option("--max-images", ev.max_images, "evaluate only the first N truths (0 = all)");
   ecmd->add_option("--max-iterations", ev.baseline.max_iterations, "harmonic/biharmonic conjugate-gradient iterations");
   add_config_option(ecmd);
   add_runtime_options(ecmd, ev.runtime);

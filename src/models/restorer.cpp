@@ -55,6 +55,20 @@ torch::Tensor run_res(tnn::ModuleList& blocks, torch::Tensor x, double slope) {
   return x;
 }
 
+/// Zeroes the last module of `s` so it outputs 0: its bias, and its weight-norm
+/// magnitude (`weight_g`) or plain weight; the direction `weight_v` is kept (a zero
+/// direction would make the normalised weight 0/0).
+void zero_last(tnn::Sequential& s) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : s->ptr(s->size() - 1)->named_parameters()) {
+    const auto& k = p.key();
+    const auto ends = [&k](const std::string& e) {
+      return k.size() >= e.size() && k.compare(k.size() - e.size(), e.size(), e) == 0;
+    };
+    if (ends("weight_g") || ends("bias") || k == "weight" || ends(".weight")) p.value().zero_();
+  }
+}
+
 }  // namespace
 
 void RestorerOptions::validate() const {
@@ -64,6 +78,8 @@ void RestorerOptions::validate() const {
   EMGAN_CHECK(ConfigError, outer_width >= 1, "restorer: outer_width ", outer_width, " must be >= 1");
   EMGAN_CHECK(ConfigError, inner_res_blocks >= 0 && outer_res_blocks >= 0, "restorer: residual block counts ",
               inner_res_blocks, ", ", outer_res_blocks, " must be >= 0");
+  EMGAN_CHECK(ConfigError, !residual || in_channels >= 2, "restorer: residual needs in_channels >= 2 (inputs + ",
+              "base estimate), got ", in_channels);
   EMGAN_CHECK(ConfigError, slope >= 0.0 && slope < 1.0, "restorer: slope ", slope, " must be in [0, 1)");
 }
 
@@ -92,6 +108,10 @@ RestorerImpl::RestorerImpl(RestorerOptions o) : options(std::move(o)) {
   for (int64_t i = 0; i < options.outer_res_blocks; ++i) outer_res_->push_back(res_block(2 * ow, wn, sl));
   outer_up_ = register_module("outer_up", upconv(2 * ow, ow, wn, sl));
   outer_out_ = register_module("outer_out", conv(ow, 1, 5, 1, wn, sl, false));
+  if (options.residual) {
+    zero_last(aux_);
+    zero_last(outer_out_);
+  }
 }
 
 int64_t RestorerImpl::stride() const { return int64_t{2} << (options.inner_widths.size() - 1); }
@@ -119,6 +139,11 @@ RestorerOutput RestorerImpl::forward_both(const torch::Tensor& x) {
   g = run_res(outer_res_, g, options.slope);
   g = outer_up_->forward(g) + f0;
   out.full = outer_out_->forward(g);
+  if (options.residual) {
+    const auto base = x.narrow(1, options.in_channels - 1, 1);
+    out.full = out.full + base;
+    out.half = out.half + torch::avg_pool2d(base, 2);
+  }
   return out;
 }
 

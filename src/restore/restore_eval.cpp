@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iterator>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -68,6 +69,7 @@ EvalSummary run_restore_eval(const RestoreEvalSettings& s) {
     EMGAN_CHECK(ConfigError, c > 0.0 && c <= 1.0, "restore eval: coverage ", c, " must be in (0, 1]");
   check_choice("restore eval: path", s.path, kPathKinds);
   check_choice("restore eval: given_scan", s.given_scan, {"truth", "file"});
+  EMGAN_CHECK(ConfigError, s.max_images >= 0, "restore eval: max_images ", s.max_images, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.max_distance >= 1, "restore eval: max_distance ", s.max_distance, " must be >= 1");
   const auto device = apply_runtime(s.runtime);
   const fs::path run = s.out;
@@ -85,6 +87,8 @@ EvalSummary run_restore_eval(const RestoreEvalSettings& s) {
   }
   EMGAN_CHECK(ConfigError, !truths.empty(), "restore eval: no truth* images in ", s.data,
               " (expected e.g. truth-1.tif with mask-1.tif and partial_scan-1.tif)");
+  if (s.max_images > 0)
+    while (static_cast<int64_t>(truths.size()) > s.max_images) truths.erase(std::prev(truths.end()));
   std::vector<SetData> sets;
   std::map<std::string, torch::Tensor> truth_img;
   for (const auto& [id, f] : truths) truth_img[id] = read_2d(f);
@@ -123,10 +127,10 @@ EvalSummary run_restore_eval(const RestoreEvalSettings& s) {
   EMGAN_CHECK(ConfigError, !sets.empty(), "restore eval: nothing to evaluate in ", s.data,
               ": no mask<ID> files beside the truths and no --coverages given");
 
-  models::Restorer model{nullptr};
+  models::LoadedRestorer model;
   std::vector<std::string> methods = s.methods;
   if (!s.model.empty()) {
-    model = models::load_restorer(s.model, device).model;
+    model = models::load_restorer(s.model, device);
     methods.push_back("restorer");
   }
   EMGAN_CHECK(ConfigError, !methods.empty(), "restore eval: no methods (give --methods or --model)");

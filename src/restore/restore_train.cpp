@@ -46,8 +46,13 @@ std::mt19937_64 make_rng(uint64_t seed) { return std::mt19937_64(seed * 0x9E3779
 
 }  // namespace
 
-torch::Tensor restore_with_model(models::Restorer& model, const torch::Tensor& scan, const torch::Tensor& mask) {
+torch::Tensor restore_with_model(models::Restorer& model, const torch::Tensor& scan, const torch::Tensor& mask,
+                                 const std::string& base, const BaselineOptions& baseline) {
   check_scan_and_mask(scan, mask, "restore");
+  const bool with_base = base != "none";
+  EMGAN_CHECK(ConfigError, with_base == model->options.residual, "restore: base '", base, "' does not fit a ",
+              model->options.residual ? "residual restorer (it needs a classical base)"
+                                      : "plain restorer (it takes no base)");
   const auto h = scan.size(-2), w = scan.size(-1);
   const auto dev = model->parameters().front().device();
   auto s = scan.reshape({h, w}).to(dev, torch::kFloat32);
@@ -56,17 +61,32 @@ torch::Tensor restore_with_model(models::Restorer& model, const torch::Tensor& s
   auto x = torch::stack({(s - lo) / (hi - lo) * m, m}).unsqueeze(0);
   const auto st = model->stride();
   const auto ph = (st - h % st) % st, pw = (st - w % st) % st;
-  if (ph > 0 || pw > 0) x = torch::constant_pad_nd(x, {0, pw, 0, ph}, 0.0);
   torch::NoGradGuard no_grad;
+  torch::Tensor b;
+  if (with_base) b = classical_restore(base, x.narrow(1, 0, 1), x.narrow(1, 1, 1), baseline);
+  if (ph > 0 || pw > 0) {
+    x = torch::constant_pad_nd(x, {0, pw, 0, ph}, 0.0);
+    if (with_base)
+      b = torch::nn::functional::pad(b, torch::nn::functional::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate));
+  }
+  if (with_base) x = torch::cat({x, b}, 1);
   model->eval();
   auto y = model->forward(x)[0][0].slice(0, 0, h).slice(1, 0, w);
   y = y * (hi - lo) + lo;
   return m * s + (1.0 - m) * y;
 }
 
+torch::Tensor restore_with_model(models::LoadedRestorer& loaded, const torch::Tensor& scan, const torch::Tensor& mask) {
+  const auto base = loaded.meta.value("base", std::string("none"));
+  BaselineOptions bo;
+  if (loaded.meta.contains("baseline")) bo = loaded.meta.at("baseline").get<BaselineOptions>();
+  return restore_with_model(loaded.model, scan, mask, base, bo);
+}
+
 void validate(const RestoreTrainSettings& s) {
   EMGAN_CHECK(ConfigError, !s.data.empty(), "restore train: --data (a folder of micrographs) is required");
   s.generator.validate();
+  check_choice("restore train: base", s.base, {"none", "nearest", "linear", "harmonic", "biharmonic"});
   if (s.lambda_adv > 0.0) s.discriminator.validate();
   EMGAN_CHECK(ConfigError, s.lambda_adv >= 0.0 && s.lambda_aux >= 0.0, "restore train: lambda_adv ", s.lambda_adv,
               " and lambda_aux ", s.lambda_aux, " must be >= 0");
@@ -174,7 +194,10 @@ double run_restore_train(const RestoreTrainSettings& s) {
   }
   log_info("restore train: " + std::to_string(images.size()) + " micrographs from " + s.data);
 
-  models::Restorer G(s.generator);
+  auto gopt = s.generator;
+  gopt.residual = s.base != "none";
+  gopt.in_channels = gopt.residual ? 3 : 2;
+  models::Restorer G(gopt);
   G->to(device);
   models::CropDiscriminator D{nullptr};
   const bool adversarial = s.lambda_adv > 0.0;
@@ -255,7 +278,11 @@ double run_restore_train(const RestoreTrainSettings& s) {
     train::write_archive_atomic(ckpt, a);
   };
 
-  Progress progress("restore train", s.steps, "img");
+  // Counts from the resumed step, so the rate and ETA cover this session's steps only.
+  Progress progress(start > 0 ? "restore train (resumed at step " + std::to_string(start) + ", " +
+                                    std::to_string(s.steps) + " in all)"
+                              : std::string("restore train"),
+                    s.steps - start, "img");
   double run_mse = 0.0, run_aux = 0.0, run_adv = 0.0, run_d = 0.0, run_g = 0.0;
   int64_t run_n = 0;
   double last_mse = 0.0;
@@ -278,6 +305,10 @@ double run_restore_train(const RestoreTrainSettings& s) {
     }
     auto x = torch::stack(xs).to(device);
     auto y = torch::stack(ys).to(device);
+    if (gopt.residual) {
+      torch::NoGradGuard no_grad;
+      x = torch::cat({x, classical_restore(s.base, x.narrow(1, 0, 1), x.narrow(1, 1, 1), s.baseline)}, 1);
+    }
     if (s.target_blur > 0.0) y = gaussian_blur(y, s.target_blur) / gaussian_blur(torch::ones_like(y), s.target_blur);
     G->train();
     auto out = G->forward_both(x);
@@ -335,7 +366,7 @@ double run_restore_train(const RestoreTrainSettings& s) {
       f.precision(4);
       f << "mse=" << run_mse / n << " aux=" << run_aux / n;
       if (adversarial) f << " adv=" << run_adv / n << " d=" << run_d / n;
-      progress.update(done, f.str(), run_n * s.batch_size);
+      progress.update(done - start, f.str(), run_n * s.batch_size);
       run_mse = run_aux = run_adv = run_d = run_g = 0.0;
       run_n = 0;
     }
@@ -347,7 +378,11 @@ double run_restore_train(const RestoreTrainSettings& s) {
     }
   }
   progress.finish();
-  Json meta = {{"train", Json(s)}, {"steps", s.steps}, {"normalisation", "sampled-pixel 0.5/99.5 percentiles"}};
+  Json meta = {{"train", Json(s)},
+               {"steps", s.steps},
+               {"base", s.base},
+               {"baseline", s.baseline},
+               {"normalisation", "sampled-pixel 0.5/99.5 percentiles"}};
   save_restorer(G, run / "model", meta);
   // Report.
   report::Report rep("Partial-scan restorer training");
@@ -390,12 +425,12 @@ double run_restore_predict(const RestorePredictSettings& s) {
   const auto scan = read_2d(s.scan);
   const auto mask = binarize_mask(read_2d(s.mask));
   check_scan_and_mask(scan, mask, s.scan + " / " + s.mask);
-  auto y = restore_with_model(loaded.model, scan, mask);  // warm-up
+  auto y = restore_with_model(loaded, scan, mask);  // warm-up
   std::vector<double> times;
   for (int64_t i = 0; i < s.repeat; ++i) {
     if (device.is_cuda()) torch::cuda::synchronize();
     const auto t0 = std::chrono::steady_clock::now();
-    y = restore_with_model(loaded.model, scan, mask);
+    y = restore_with_model(loaded, scan, mask);
     if (device.is_cuda()) torch::cuda::synchronize();
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }

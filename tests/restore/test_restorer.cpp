@@ -109,3 +109,57 @@ TEST(Restorer, RestoreWithModelKeepsSamplesAndPads) {
   EXPECT_TRUE(torch::allclose(y * mask, scan * mask));
   EXPECT_THROW(emgan::restore::restore_with_model(g, scan, torch::zeros({30, 21})), emgan::ConfigError);
 }
+
+TEST(Restorer, ResidualModeStartsAtTheBaseAndCanLearn) {
+  torch::manual_seed(5);
+  auto o = tiny();
+  o.in_channels = 3;
+  o.residual = true;
+  m::Restorer g(o);
+  const auto x = torch::rand({2, 3, 16, 24});
+  const auto out = g->forward_both(x);
+  const auto base = x.narrow(1, 2, 1);
+  EXPECT_TRUE(torch::equal(out.full, base));
+  EXPECT_TRUE(torch::allclose(out.half, torch::avg_pool2d(base, 2)));
+  // The zero output layers still receive gradients, so training moves away from the base.
+  torch::optim::SGD opt(g->parameters(), torch::optim::SGDOptions(0.1));
+  (g->forward(x) - base - 0.5).square().mean().backward();
+  opt.step();
+  EXPECT_GT((g->forward(x) - base).abs().max().item<double>(), 1e-4);
+  auto bad = tiny();
+  bad.in_channels = 1;
+  bad.residual = true;
+  EXPECT_THROW(m::Restorer{bad}, emgan::ConfigError);
+}
+
+TEST(Restorer, UntrainedResidualRestorerReproducesItsBaseline) {
+  torch::manual_seed(6);
+  auto o = tiny();
+  o.in_channels = 3;
+  o.residual = true;
+  m::Restorer g(o);
+  // Odd size: the model pads to its stride (the base by edge replication) and crops back.
+  const auto yy = torch::arange(30, torch::kFloat32).view({30, 1}).expand({30, 21});
+  const auto xx = torch::arange(21, torch::kFloat32).view({1, 21}).expand({30, 21});
+  const auto truth = 2.0 + torch::sin(yy / 4.0) * torch::cos(xx / 5.0);
+  auto mask = (torch::rand({30, 21}) < 0.25).to(torch::kFloat32);
+  for (const std::string base : {"linear", "harmonic"}) {
+    const auto want = emgan::restore::classical_restore(base, (truth * mask).view({1, 1, 30, 21}),
+                                                        mask.view({1, 1, 30, 21}))[0][0];
+    const auto got = emgan::restore::restore_with_model(g, truth * mask, mask, base);
+    EXPECT_LT((got - want).abs().max().item<double>(), 1e-4) << base;
+    EXPECT_TRUE(torch::equal(got * mask, truth * mask)) << base;
+  }
+  // The base travels with the saved model.
+  const auto dir = emgan::test::temp_dir();
+  m::save_restorer(g, dir / "model", {{"base", "linear"}, {"baseline", emgan::restore::BaselineOptions{}}});
+  auto loaded = m::load_restorer(dir / "model", torch::kCPU);
+  EXPECT_TRUE(loaded.model->options.residual);
+  const auto want = emgan::restore::classical_restore("linear", (truth * mask).view({1, 1, 30, 21}),
+                                                      mask.view({1, 1, 30, 21}))[0][0];
+  EXPECT_LT((emgan::restore::restore_with_model(loaded, truth * mask, mask) - want).abs().max().item<double>(), 1e-4);
+  // A residual model without a base, or a plain one with a base, is refused.
+  EXPECT_THROW(emgan::restore::restore_with_model(g, truth * mask, mask), emgan::ConfigError);
+  m::Restorer plain(tiny());
+  EXPECT_THROW(emgan::restore::restore_with_model(plain, truth * mask, mask, "linear"), emgan::ConfigError);
+}

@@ -15,6 +15,10 @@
 ///   to 2 outer_width, concatenated with the inner features, residual blocks, a
 ///   transposed conv back to full resolution (additive skip) and a 5x5 conv to one
 ///   channel with a linear output.
+/// Residual mode (`residual`): the last input channel is a base estimate (e.g. a
+/// classical interpolation); the outputs are base + network and base average-pooled
+/// 2x + ancillary head. The final conv of both heads starts at zero (weight-norm
+/// magnitude g = 0, bias 0), so an untrained restorer returns the base exactly.
 /// Every conv is weight-normalised (option) and followed by LeakyReLU(slope), except
 /// the output convs. Ede's widths: inner {64, 128, 256, 512, 768}, outer 64.
 ///
@@ -41,11 +45,15 @@ struct RestorerOptions {
   int64_t outer_res_blocks = 3;                      ///< residual blocks of the outer network (at half resolution)
   double slope = 0.1;                                ///< LeakyReLU negative slope
   bool weight_norm = true;                           ///< weight-normalise every conv
+  /// Last input channel = base estimate; outputs = base + network, output convs
+  /// zero-initialised (see the file comment). Needs in_channels >= 2.
+  bool residual = false;
   /// Throws ConfigError naming the field when a width is < 1 or a count < 0.
   void validate() const;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RestorerOptions, in_channels, inner_widths, inner_res_blocks,
-                                                outer_width, outer_res_blocks, slope, weight_norm)
+                                                outer_width, outer_res_blocks, slope, weight_norm,
+                                                residual)
 
 /// Both outputs of the restorer.
 struct RestorerOutput {

@@ -97,6 +97,14 @@ struct RestoreTrainSettings {
     o.outer_res_blocks = 1;
     return o;
   }();
+  /// Classical base: none | nearest | linear | harmonic | biharmonic. Not none: the
+  /// network also receives this interpolation of the normalised scan as a third input
+  /// channel and predicts a residual added to it (generator.in_channels and
+  /// generator.residual are set from it), its output layers starting at zero, so the
+  /// untrained restorer reproduces the baseline exactly. Recorded in the model.
+  std::string base = "harmonic";
+  /// Settings of the base interpolation (recorded in the model, reused by predict/eval).
+  BaselineOptions baseline;
   models::CropDiscriminatorOptions discriminator;
   double lambda_adv = 0.0;        ///< weight of the adversarial (LSGAN) term; 0 = non-adversarial restorer
   double lambda_aux = 1.0;        ///< weight of the ancillary (half-size) MSE
@@ -137,9 +145,16 @@ double run_restore_train(const RestoreTrainSettings& settings);
 // --- predict ------------------------------------------------------------------------------
 
 /// Restores `scan` `[H, W]` sampled where `mask` `[H, W]` > 0.5 with `model` (any size:
-/// padded to the model's stride); returns `[H, W]` in the scan's units, with the
-/// sampled pixels kept. Runs on the model's device.
-torch::Tensor restore_with_model(models::Restorer& model, const torch::Tensor& scan, const torch::Tensor& mask);
+/// padded to the model's stride: scan and mask with 0, the base by edge replication);
+/// returns `[H, W]` in the scan's units, with the sampled pixels kept exactly. `base`
+/// (none | a baseline name) must match how the model was trained: a residual model
+/// needs a base, a plain one none (ConfigError otherwise). Runs on the model's device.
+torch::Tensor restore_with_model(models::Restorer& model, const torch::Tensor& scan, const torch::Tensor& mask,
+                                 const std::string& base = "none", const BaselineOptions& baseline = {});
+
+/// The same with the base and baseline settings recorded in the loaded model's metadata
+/// (`base`, `baseline`; models without them: none).
+torch::Tensor restore_with_model(models::LoadedRestorer& loaded, const torch::Tensor& scan, const torch::Tensor& mask);
 
 /// Settings of `emgan restore predict`.
 struct RestorePredictSettings {
@@ -173,6 +188,7 @@ struct RestoreEvalSettings {
   /// input (see docs/RESTORE.md), so "truth" is the default.
   std::string given_scan = "truth";
   std::string out = "runs/restore-eval";
+  int64_t max_images = 0;            ///< evaluate only the first N truths in ID order (0 = all)
   int64_t max_distance = 30;         ///< error-vs-distance curve up to this many px
   int64_t panels = 5;                ///< images shown per set in the report
   BaselineOptions baseline;
@@ -210,13 +226,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ScanPathOptions, coverage, step,
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ScanPathSettings, kind, height, width, path, blur, out)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RasteriseSettings, csv, height, width, out)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RestoreDataSettings, out, count, seed, synthetic)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RestoreTrainSettings, data, out, generator, discriminator, lambda_adv,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RestoreTrainSettings, data, out, generator, base, baseline, discriminator,
+                                                lambda_adv,
                                                 lambda_aux, target_blur, alrc, crop, batch_size, steps, lr, beta1,
                                                 schedule, path, min_coverage, max_coverage, path_frame, dose, augment,
                                                 log_every, checkpoint_every, resume, runtime)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RestorePredictSettings, model, scan, mask, out, repeat, runtime)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RestoreEvalSettings, data, model, methods, coverages, path, given,
                                                 given_scan, out,
-                                                max_distance, panels, baseline, runtime)
+                                                max_images, max_distance, panels, baseline, runtime)
 
 }  // namespace emgan::restore
