@@ -1,0 +1,79 @@
+#pragma once
+/// \file dcgan.h
+/// DCGAN (Radford et al. 2016) for 2D microstructure images of 64, 128 or 256 px.
+/// - Generator: latent `[N, latent]` -> `[N, C, S, S]`: a 4 x 4 transposed
+///   convolution from the latent vector, then log2(S) - 2 transposed convolutions
+///   (kernel 4, stride 2, padding 1) halving the width down to `ngf`, norm (batch or
+///   instance) + ReLU between them; softmax over channels (n-phase) or (tanh + 1) / 2
+///   (grey/colour, values in (0, 1)).
+/// - Discriminator: `[N, C, S, S]` -> logits `[N, 1, 1, 1]`: log2(S) - 2 convolutions
+///   (kernel 4, stride 2, padding 1) doubling the width from `ndf`, LeakyReLU 0.2,
+///   spectral normalisation on every convolution (default) or batch norm after all
+///   but the first, then a 4 x 4 convolution to one logit. features() gives the
+///   activations before that last convolution (used by VAE-GAN).
+#include <torch/torch.h>
+
+#include <string>
+
+#include "emgan/core/config.h"
+
+namespace emgan::models {
+
+/// Options of the DCGAN generator.
+struct DcganGeneratorOptions {
+  int64_t image_size = 64;          ///< S: 64, 128 or 256
+  int64_t latent = 32;              ///< latent vector length (materials DCGANs: S / 2)
+  int64_t channels = 1;             ///< output channels (phases, 1 grey, 3 colour)
+  int64_t ngf = 64;                 ///< width of the last hidden layer (doubles towards the latent)
+  std::string norm = "batch";       ///< batch | instance
+  std::string output = "tanh";      ///< softmax (n-phase) | tanh (scaled to (0, 1))
+  void validate() const;            ///< ConfigError naming the field and value
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DcganGeneratorOptions, image_size, latent, channels, ngf, norm, output)
+
+/// Options of the DCGAN discriminator.
+struct DcganDiscriminatorOptions {
+  int64_t image_size = 64;          ///< S: 64, 128 or 256
+  int64_t channels = 1;             ///< input channels
+  int64_t ndf = 64;                 ///< width of the first layer (doubles each layer)
+  bool spectral_norm = true;        ///< spectral normalisation (else batch norm after the first layer)
+  void validate() const;            ///< ConfigError naming the field and value
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DcganDiscriminatorOptions, image_size, channels, ndf, spectral_norm)
+
+/// The DCGAN generator; also the decoder of the VAE-GAN.
+class DcganGeneratorImpl : public torch::nn::Module {
+ public:
+  explicit DcganGeneratorImpl(DcganGeneratorOptions options = {});
+  /// z: `[N, latent]` -> `[N, channels, S, S]`.
+  torch::Tensor forward(const torch::Tensor& z);
+  DcganGeneratorOptions options;
+
+ private:
+  torch::nn::Sequential body_{nullptr};
+};
+TORCH_MODULE(DcganGenerator);
+
+/// The DCGAN discriminator.
+class DcganDiscriminatorImpl : public torch::nn::Module {
+ public:
+  explicit DcganDiscriminatorImpl(DcganDiscriminatorOptions options = {});
+  /// x: `[N, channels, S, S]` -> logits `[N, 1, 1, 1]`.
+  torch::Tensor forward(const torch::Tensor& x);
+  /// x -> the activations `[N, ndf * 2^(L-1), 4, 4]` before the last convolution.
+  torch::Tensor features(const torch::Tensor& x);
+  DcganDiscriminatorOptions options;
+
+ private:
+  torch::nn::Sequential body_{nullptr};
+  torch::nn::Sequential head_{nullptr};
+};
+TORCH_MODULE(DcganDiscriminator);
+
+/// Number of stride-2 layers of a DCGAN of side S (64 -> 4, 128 -> 5, 256 -> 6).
+int64_t dcgan_layers(int64_t image_size);
+
+/// Applies the chosen output activation over channels: softmax (dim 1) or (tanh + 1) / 2.
+torch::Tensor generative_output(const torch::Tensor& logits, const std::string& output);
+
+}  // namespace emgan::models

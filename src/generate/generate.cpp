@@ -1,0 +1,557 @@
+#include "emgan/generate/generate.h"
+
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "emgan/core/error.h"
+#include "emgan/core/progress.h"
+#include "emgan/generate/property.h"
+#include "emgan/generate/source.h"
+#include "emgan/generate/volume_io.h"
+#include "emgan/io/image.h"
+#include "emgan/micro/phases.h"
+#include "emgan/micro/stats.h"
+#include "emgan/report/report.h"
+#include "emgan/train/checkpoint.h"
+#include "emgan/train/optim.h"
+#include "recipe.h"
+
+namespace emgan::generate {
+
+namespace {
+
+constexpr const char* kCheckpointFormat = "emgan-generate-checkpoint";
+constexpr const char* kModelFormat = "emgan-generate-model";
+
+std::string fmt(double v, int precision = 4) { return report::format_number(v, precision); }
+
+std::string join_numbers(const std::vector<double>& v, int precision = 4) {
+  std::vector<std::string> s;
+  for (double x : v) s.push_back(std::isnan(x) ? "-" : fmt(x, precision));
+  return join(s, ",");
+}
+
+// ---- archives ------------------------------------------------------------------------
+
+void write_archive(const fs::path& path, const Json& meta,
+                   const std::vector<std::pair<std::string, torch::nn::Module*>>& modules,
+                   const std::vector<std::pair<std::string, torch::optim::Optimizer*>>& optimizers, bool rng) {
+  torch::serialize::OutputArchive root;
+  root.write("meta", c10::IValue(meta.dump()));
+  torch::serialize::OutputArchive models;
+  for (const auto& [name, module] : modules) {
+    torch::serialize::OutputArchive a;
+    module->save(a);
+    models.write(name, a);
+  }
+  root.write("models", models);
+  if (!optimizers.empty()) {
+    torch::serialize::OutputArchive opts;
+    for (const auto& [name, opt] : optimizers) {
+      torch::serialize::OutputArchive a;
+      opt->save(a);
+      opts.write(name, a);
+    }
+    root.write("optimizers", opts);
+  }
+  if (rng) root.write("rng_cpu", train::get_rng_state().cpu);
+  train::write_archive_atomic(path, root);
+}
+
+Json read_archive_meta(torch::serialize::InputArchive& root, const fs::path& path, const std::string& format) {
+  c10::IValue v;
+  EMGAN_CHECK(IoError, root.try_read("meta", v) && v.isString(), path.string(), ": not an emgan generate file (no meta)");
+  Json meta = Json::parse(v.toStringRef(), nullptr, false);
+  EMGAN_CHECK(IoError, !meta.is_discarded() && meta.value("format", "") == format, path.string(),
+              ": not an emgan generate file of format '", format, "'");
+  return meta;
+}
+
+void load_modules(torch::serialize::InputArchive& root, const fs::path& path,
+                  const std::vector<std::pair<std::string, torch::nn::Module*>>& modules) {
+  torch::serialize::InputArchive models;
+  EMGAN_CHECK(IoError, root.try_read("models", models), path.string(), ": no models in the file");
+  for (const auto& [name, module] : modules) {
+    torch::serialize::InputArchive a;
+    EMGAN_CHECK(IoError, models.try_read(name, a), path.string(), ": module '", name, "' is missing");
+    train::load_module_checked(*module, a, path.string() + ": module " + name);
+  }
+}
+
+// ---- metrics log ---------------------------------------------------------------------
+
+void append_metrics(const fs::path& path, const std::vector<std::string>& names, int64_t iteration, double seconds,
+                    const std::map<std::string, double>& m) {
+  const bool fresh = !fs::exists(path);
+  std::ofstream out(path, std::ios::app);
+  EMGAN_CHECK(IoError, out.good(), path.string(), ": cannot append to the metrics log");
+  if (fresh) {
+    out << "iteration,time";
+    for (const auto& n : names) out << "," << n;
+    out << "\n";
+  }
+  out << iteration << "," << std::setprecision(6) << seconds;
+  for (const auto& n : names) {
+    const auto it = m.find(n);
+    out << "," << std::setprecision(8) << (it == m.end() ? std::nan("") : it->second);
+  }
+  out << "\n";
+}
+
+// ---- micro stats comparison ----------------------------------------------------------
+
+/// Label map of a real reference file, encoded as the model's training data.
+torch::Tensor reference_labels(const fs::path& path, const Encoding& enc) {
+  return micro::labels_from_one_hot(TrainingData::encode(io::read_image(path).data, enc, path.string()));
+}
+
+}  // namespace
+
+// ---- property control ------------------------------------------------------------------
+
+std::vector<double> requested_fractions(const GenerateTrainSettings& settings, const Encoding& encoding) {
+  const auto& t = settings.target_fractions;
+  if (t.empty()) return {};
+  EMGAN_CHECK(ConfigError, encoding.kind == "phases", "target_fractions need n-phase data; the data is ",
+              encoding.kind);
+  EMGAN_CHECK(ConfigError, static_cast<int64_t>(t.size()) <= encoding.channels, "target_fractions: ", t.size(),
+              " values for ", encoding.channels, " phases");
+  double sum = 0.0;
+  for (double v : t) {
+    EMGAN_CHECK(ConfigError, v >= 0.0 && v <= 1.0, "target_fractions: ", v, " must be in [0, 1]");
+    sum += v;
+  }
+  EMGAN_CHECK(ConfigError, sum <= 1.0 + 1e-3, "target_fractions: the values sum to ", sum, " > 1");
+  EMGAN_CHECK(ConfigError, static_cast<int64_t>(t.size()) < encoding.channels || std::abs(sum - 1.0) <= 1e-3,
+              "target_fractions: a full set of ", t.size(), " values must sum to 1, got ", sum);
+  std::vector<double> out(static_cast<size_t>(encoding.channels), std::nan(""));
+  std::copy(t.begin(), t.end(), out.begin());
+  return out;
+}
+
+torch::Tensor fraction_loss(const torch::Tensor& x, const std::vector<double>& targets, double weight) {
+  auto loss = torch::zeros({}, x.options());
+  if (targets.empty()) return loss;
+  EMGAN_CHECK(ConfigError, x.dim() >= 3 && x.size(1) == static_cast<int64_t>(targets.size()), "fraction_loss: ",
+              targets.size(), " targets for an output of shape ", x.sizes());
+  std::vector<int64_t> dims = {0};
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  const auto f = x.mean(dims);
+  for (size_t p = 0; p < targets.size(); ++p)
+    if (!std::isnan(targets[p])) loss = loss + (f[static_cast<int64_t>(p)] - targets[p]).pow(2);
+  return weight * loss;
+}
+
+std::vector<double> label_fractions(const torch::Tensor& x) {
+  const auto labels = x.argmax(1);
+  const auto counts = torch::bincount(labels.flatten().to(torch::kCPU), {}, x.size(1)).to(torch::kDouble);
+  const auto f = counts / static_cast<double>(labels.numel());
+  return std::vector<double>(f.data_ptr<double>(), f.data_ptr<double>() + f.numel());
+}
+
+double mean_pairwise_distance(const torch::Tensor& x) {
+  EMGAN_CHECK(ConfigError, x.dim() == 4 && x.size(0) >= 2, "mean_pairwise_distance: needs >= 2 images [N, C, H, W], got ",
+              x.sizes());
+  const auto flat = x.flatten(1).to(torch::kDouble);
+  const auto d2 = (flat.unsqueeze(0) - flat.unsqueeze(1)).pow(2).mean(2);  // [N, N]
+  const int64_t n = x.size(0);
+  return (d2.sqrt().sum() / static_cast<double>(n * (n - 1))).item<double>();
+}
+
+// ---- settings ----------------------------------------------------------------------------
+
+const OptimizerSettings& ModelOptimizers::of(const std::string& model) const {
+  if (model == "slicegan") return slicegan;
+  if (model == "dcgan") return dcgan;
+  if (model == "vae") return vae;
+  if (model == "vaegan") return vaegan;
+  throw ConfigError("model '" + model + "' is not one of slicegan, dcgan, vae, vaegan");
+}
+
+OptimizerSettings& ModelOptimizers::of(const std::string& model) {
+  return const_cast<OptimizerSettings&>(static_cast<const ModelOptimizers&>(*this).of(model));
+}
+
+void validate(const GenerateTrainSettings& s) {
+  check_choice("model", s.model, {"slicegan", "dcgan", "vae", "vaegan"});
+  EMGAN_CHECK(ConfigError, !s.data.empty(), "generate train: --data is required (an image, three images or a volume)");
+  for (const auto& d : s.data) EMGAN_CHECK(IoError, fs::exists(d), d, ": training data file not found");
+  EMGAN_CHECK(ConfigError, s.model != "slicegan" || s.data.size() == 1 || s.data.size() == 3,
+              "slicegan: --data takes 1 image (isotropic), 3 images (x, y, z: anisotropic) or 1 volume; got ",
+              s.data.size(), " files");
+  EMGAN_CHECK(ConfigError, s.phases >= 0, "phases = ", s.phases, " must be >= 0 (0 = detect)");
+  EMGAN_CHECK(ConfigError, s.iterations >= 1, "iterations = ", s.iterations, " must be >= 1");
+  EMGAN_CHECK(ConfigError, s.batch_size >= 1, "batch_size = ", s.batch_size, " must be >= 1");
+  for (const std::string m : {"slicegan", "dcgan", "vae", "vaegan"}) {
+    const auto& o = s.optim.of(m);
+    EMGAN_CHECK(ConfigError, o.lr > 0.0, "optim.", m, ".lr = ", o.lr, " must be > 0");
+    EMGAN_CHECK(ConfigError, o.beta1 >= 0.0 && o.beta1 < 1.0, "optim.", m, ".beta1 = ", o.beta1, " must be in [0, 1)");
+    EMGAN_CHECK(ConfigError, o.beta2 >= 0.0 && o.beta2 < 1.0, "optim.", m, ".beta2 = ", o.beta2, " must be in [0, 1)");
+  }
+  EMGAN_CHECK(ConfigError, s.width > 0.0, "width = ", s.width, " must be > 0");
+  EMGAN_CHECK(ConfigError, s.critic_steps >= 1, "critic_steps = ", s.critic_steps, " must be >= 1");
+  EMGAN_CHECK(ConfigError, s.latent_size >= 4, "latent_size = ", s.latent_size, " must be >= 4 (64^3 volumes, the critic's 64 px)");
+  EMGAN_CHECK(ConfigError, s.gp_lambda >= 0.0, "gp_lambda = ", s.gp_lambda, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.fraction_weight >= 0.0, "fraction_weight = ", s.fraction_weight, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.image_size == 64 || s.image_size == 128 || s.image_size == 256, "image_size = ",
+              s.image_size, " must be 64, 128 or 256");
+  check_choice("g_norm", s.g_norm, {"batch", "instance"});
+  EMGAN_CHECK(ConfigError, s.log_every >= 1 && s.checkpoint_every >= 1, "log_every and checkpoint_every must be >= 1");
+  EMGAN_CHECK(ConfigError, s.kl_weight >= 0.0 && s.gamma >= 0.0, "kl_weight and gamma must be >= 0");
+}
+
+std::string TrainSummary::last_line() const {
+  std::ostringstream os;
+  os << "iterations=" << iterations;
+  for (const auto& key : {"loss_g", "loss_d"})
+    if (last.count(key)) os << " " << key << "=" << fmt(last.at(key));
+  if (!achieved_fractions.empty()) os << " fractions=" << join_numbers(achieved_fractions);
+  if (!requested_fractions.empty()) os << " requested=" << join_numbers(requested_fractions);
+  return os.str();
+}
+
+std::string SampleSummary::last_line() const {
+  std::ostringstream os;
+  os << "samples=" << files.size();
+  if (!fractions.empty()) os << " fractions=" << join_numbers(fractions.front());
+  if (!soft_fractions.empty()) os << " soft=" << join_numbers(soft_fractions.front());
+  if (!std::isnan(diversity)) os << " diversity=" << fmt(diversity) << " real_diversity=" << fmt(real_diversity);
+  if (!requested_fractions.empty()) os << " requested=" << join_numbers(requested_fractions);
+  return os.str();
+}
+
+namespace detail {
+
+std::unique_ptr<Recipe> make_recipe(const GenerateTrainSettings& settings, const Encoding& encoding,
+                                    const torch::Device& device) {
+  if (settings.model == "slicegan") return make_slicegan_recipe(settings, encoding, device);
+  return make_2d_recipe(settings, encoding, device);
+}
+
+}  // namespace detail
+
+namespace {
+
+/// Writes sample files for model-channel samples `x` into `dir`; returns the main
+/// files and the report image rows.
+struct WrittenSamples {
+  std::vector<fs::path> files;
+  std::vector<std::vector<double>> fractions;
+  std::vector<std::vector<double>> soft_fractions;         ///< mean softmax probability per phase
+  std::vector<std::pair<std::string, std::string>> images;  ///< relative path, caption
+  std::vector<torch::Tensor> decoded;                      ///< file values, [D, H, W] or [C, H, W]
+  std::vector<torch::Tensor> labels;                       ///< phase labels (n-phase), [D, H, W] or [H, W]
+};
+
+WrittenSamples write_samples(const fs::path& root, const std::string& sub, const torch::Tensor& x,
+                             const TrainingData& codec, bool volumetric) {
+  WrittenSamples w;
+  const fs::path dir = root / sub;
+  ensure_dir(dir);
+  const bool phases = codec.encoding().kind == "phases";
+  std::vector<std::vector<torch::Tensor>> grid_rows(1);
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    const auto one = x[i];
+    if (phases) {
+      w.fractions.push_back(label_fractions(one.unsqueeze(0)));
+      const auto soft = one.flatten(1).mean(1).to(torch::kCPU, torch::kDouble).contiguous();
+      w.soft_fractions.emplace_back(soft.data_ptr<double>(), soft.data_ptr<double>() + soft.numel());
+      w.labels.push_back(micro::labels_from_one_hot(one));
+    }
+    auto decoded = codec.decode(one).to(torch::kCPU, torch::kFloat);
+    const std::string stem = "sample_" + std::to_string(i);
+    if (volumetric) {
+      if (!phases && decoded.dim() == 4) decoded = decoded.size(0) == 1 ? decoded[0] : decoded.mean(0);
+      const auto files = write_volume_files(dir, stem, decoded, phases);
+      w.files.push_back(files.tiff);
+      w.images.emplace_back(sub + "/" + files.slices.filename().string(), stem + ": central x-y, x-z, y-z slices");
+    } else {
+      const auto image = phases ? decoded.unsqueeze(0) : decoded;
+      const fs::path tif = dir / (stem + ".tif");
+      io::write_image(tif, image);
+      w.files.push_back(tif);
+      if (grid_rows.back().size() >= 8) grid_rows.emplace_back();
+      grid_rows.back().push_back(image.size(0) == 3 ? image : image[0]);
+    }
+    w.decoded.push_back(decoded);
+  }
+  if (!volumetric) {
+    auto options = report::GridOptions().window_mode(report::WindowMode::kFixed).panel_scale(x.size(-1) < 96 ? 2 : 1);
+    const auto lo = std::min_element(w.decoded.begin(), w.decoded.end(), [](auto& a, auto& b) {
+                      return a.min().template item<double>() < b.min().template item<double>();
+                    })->min().item<double>();
+    const auto hi = std::max_element(w.decoded.begin(), w.decoded.end(), [](auto& a, auto& b) {
+                      return a.max().template item<double>() < b.max().template item<double>();
+                    })->max().item<double>();
+    options.fixed_window(report::Window{lo, hi > lo ? hi : lo + 1.0});
+    if (phases) options.colormap(report::Colormap::kViridis);
+    report::write_grid_png(dir / "grid.png", grid_rows, options);
+    w.images.emplace_back(sub + "/grid.png", "generated samples");
+  }
+  return w;
+}
+
+/// Micro statistics of (up to 4) n-phase samples against `reference` (a real image or
+/// volume with the model's phase values); writes DIR/stats_<i>/ reports, adds a
+/// summary table to `rep` and returns the comparisons as JSON.
+Json compare_samples(const fs::path& dir, const fs::path& reference, const WrittenSamples& w, const Encoding& enc,
+                     bool tortuosity, report::Report& rep) {
+  EMGAN_CHECK(ConfigError, enc.kind == "phases", "--compare needs an n-phase model; this one models ", enc.kind);
+  Json all = Json::array();
+  const auto real_labels = reference_labels(reference, enc);
+  micro::StatsSettings ss;
+  ss.tortuosity = tortuosity;
+  log_info("statistics of the reference " + reference.string());
+  const auto real = micro::compute_stats(real_labels, ss, enc.values, reference.string(), false);
+  rep.section("Statistics against the real data");
+  rep.paragraph("Reference: " + reference.string() + ". Differences are generated minus real. Targets (SliceGAN " +
+                "paper): fractions within 0.01 absolute, S2 within 0.01 RMS, surface area and tortuosity within 10 %.");
+  std::vector<std::vector<std::string>> rows;
+ const size_t compared = std::min<size_t>(w.labels.size(), 4);
+  for (size_t i = 0; i < compared; ++i) {
+    log_info("statistics of sample " + std::to_string(i));
+    const auto other = micro::compute_stats(w.labels[i], ss, enc.values, "sample_" + std::to_string(i), false);
+    const auto cmp = micro::compare_stats(real, other);
+    const std::string sub = "stats_" + std::to_string(i);
+    micro::write_comparison_report(dir / sub, cmp, "real", "generated");
+    all.push_back(cmp.to_json());
+    for (const auto& pc : cmp.phases) {
+      const auto& rp = real.phase(pc.phase);
+      const auto& op = other.phase(pc.phase);
+      double tau_diff = 0.0;
+      int64_t tau_n = 0;
+      for (double d : pc.tau_rel_diff)
+        if (std::isfinite(d)) {
+          tau_diff += std::abs(d);
+          ++tau_n;
+        }
+      rows.push_back({std::to_string(i), std::to_string(pc.phase), fmt(rp.fraction), fmt(op.fraction),
+                      fmt(pc.fraction_abs_diff), fmt(pc.s2_rms_diff_mean), fmt(rp.surface_area),
+                      fmt(op.surface_area), fmt(100.0 * pc.surface_rel_diff, 3),
+                      tau_n ? fmt(100.0 * tau_diff / static_cast<double>(tau_n), 3) : "-"});
+    }
+  }
+  rep.table({"sample", "phase", "fraction real", "fraction gen", "|diff|", "S2 RMS diff", "surface real",
+             "surface gen", "surface diff %", "mean |tau diff| %"},
+            rows, "Per-phase statistics; full reports (S2 curves, chords, tortuosity) in stats_<i>/index.html");
+  return all;
+}
+
+fs::path model_path_of(const fs::path& p) { return fs::is_directory(p) ? p / "model.pt" : p; }
+
+}  // namespace
+
+TrainSummary run_train(const GenerateTrainSettings& settings_in) {
+  auto settings = settings_in;
+  validate(settings);
+  const auto device = apply_runtime(settings.runtime);
+  const fs::path run(settings.out);
+  ensure_dir(run);
+  const fs::path ckpt = run / "checkpoint.pt";
+  EMGAN_CHECK(ConfigError, settings.resume || !fs::exists(ckpt), run.string(),
+              " already holds a checkpoint; pass --resume to continue it or choose another --out");
+  auto data = TrainingData::load(settings.data, settings.phases, settings.grey, device);
+  const auto& enc = data.encoding();
+  log_info("training data: " + enc.kind + ", " + std::to_string(enc.channels) + " channel(s)" +
+           (enc.kind == "phases" ? " (phase values " + join_numbers(enc.values) + ", fractions " +
+                                       join_numbers(data.channel_means()) + ")"
+                                 : ""));
+  Json config = settings;
+  config["encoding"] = enc;
+  config["effective_optimizer"] = settings.optimizer();
+  save_json_file(run / "config.json", config);
+  auto recipe = detail::make_recipe(settings, enc, device);
+  const auto requested = requested_fractions(settings, enc);
+
+  int64_t start = 0;
+  if (settings.resume && fs::exists(ckpt)) {
+    torch::serialize::InputArchive root;
+    train::read_archive(ckpt, root, device);
+    const auto meta = read_archive_meta(root, ckpt, kCheckpointFormat);
+    EMGAN_CHECK(ConfigError, meta.value("model", "") == settings.model, ckpt.string(), ": holds a ",
+                meta.value("model", "?"), " run, not ", settings.model);
+    load_modules(root, ckpt, recipe->modules());
+    torch::serialize::InputArchive opts;
+    EMGAN_CHECK(IoError, root.try_read("optimizers", opts), ckpt.string(), ": no optimizer states");
+    for (const auto& [name, opt] : recipe->optimizers()) {
+      torch::serialize::InputArchive a;
+      EMGAN_CHECK(IoError, opts.try_read(name, a), ckpt.string(), ": optimizer '", name, "' is missing");
+      opt->load(a);
+      train::set_lr(*opt, settings.optimizer().lr);  // the lr given now applies (e.g. lowered after a non-finite loss)
+    }
+    torch::Tensor rng;
+    if (root.try_read("rng_cpu", rng)) train::set_rng_state({rng.to(torch::kCPU), {}});
+    start = meta.at("iteration").get<int64_t>();
+    log_info("resumed " + ckpt.string() + " at iteration " + std::to_string(start));
+  }
+  auto save_checkpoint = [&](int64_t iteration) {
+    Json meta{{"format", kCheckpointFormat}, {"version", 1}, {"model", settings.model}, {"iteration", iteration}};
+    write_archive(ckpt, meta, recipe->modules(), recipe->optimizers(), true);
+  };
+
+  const auto names = recipe->metric_names();
+  const fs::path log_path = run / "metrics.csv";
+  if (start == 0 && fs::exists(log_path)) fs::remove(log_path);
+  Progress progress("generate " + settings.model + (start > 0 ? " (resumed at " + std::to_string(start) + ")" : ""),
+                    std::max<int64_t>(settings.iterations - start, 0), "it");
+  TrainSummary summary;
+  std::map<std::string, double> m;
+  for (int64_t it = start; it < settings.iterations; ++it) {
+    m = recipe->step(data);
+    for (const auto& [k, v] : m)
+      EMGAN_CHECK(TrainingError, std::isfinite(v), "generate ", settings.model, ": non-finite ", k, " = ", v,
+                  " at iteration ", it + 1, "; stopped. ",
+                  fs::exists(ckpt) ? "The last good checkpoint is " + ckpt.string() +
+                                         " (continue with --resume, e.g. with a lower --lr)"
+                                   : std::string("No checkpoint was written yet; lower --lr and start again"));
+    const int64_t done = it + 1;
+    if (done % settings.log_every == 0 || done == settings.iterations)
+      append_metrics(log_path, names, done, progress.elapsed(), m);
+    if (done % settings.checkpoint_every == 0 || done == settings.iterations) save_checkpoint(done);
+    std::ostringstream fields;
+    fields << "loss_d=" << fmt(m["loss_d"]) << " loss_g=" << fmt(m["loss_g"]);
+    if (m.count("fraction_loss") && !requested.empty()) fields << " frac_loss=" << fmt(m["fraction_loss"]);
+    progress.update(done - start, fields.str());
+  }
+  progress.finish();
+  summary.iterations = settings.iterations;
+  summary.last = m;
+  summary.requested_fractions = requested;
+
+  // The model file: inference modules + everything needed to rebuild and decode.
+  Json meta{{"format", kModelFormat}, {"version", 1}, {"model", settings.model}, {"settings", settings},
+            {"encoding", enc}, {"requested_fractions", Json::array()}};
+  for (double v : requested) meta["requested_fractions"].push_back(std::isnan(v) ? Json(nullptr) : Json(v));
+  summary.model = run / "model.pt";
+  write_archive(summary.model, meta, recipe->inference_modules(), {}, false);
+
+  // Report: curves, samples, fractions, statistics.
+  report::Report rep("emgan generate train: " + settings.model);
+  rep.section("Run");
+  rep.key_values({{"model", settings.model},
+                  {"data", join(settings.data)},
+                  {"encoding", enc.kind + " (" + std::to_string(enc.channels) + " channels)"},
+                  {"iterations", std::to_string(settings.iterations)},
+                  {"seconds", fmt(progress.elapsed())}});
+  if (fs::exists(log_path) && report::read_metrics_log(log_path).rows() >= 1) {
+    report::write_learning_curves(log_path, run / "curves.png",
+                                  report::LearningCurveOptions().columns({"loss_d", "loss_g"}));
+    rep.section("Training curves").image("curves.png", "critic / discriminator and generator losses");
+  }
+  const int64_t count = recipe->volumetric() ? 1 : 16;
+  const auto x = recipe->sample(count, settings.sample_size, false, GenerateSampleSettings{}.norm_stats == "batch");
+  const auto w = write_samples(run, "samples", x, data, recipe->volumetric());
+  rep.section("Samples").image_row(w.images);
+  if (!w.fractions.empty()) {
+    summary.achieved_fractions = w.fractions.front();
+    const auto real_f = data.channel_means();
+    std::vector<std::vector<std::string>> rows;
+    for (size_t p = 0; p < real_f.size(); ++p)
+      rows.push_back({std::to_string(p), fmt(enc.values[p]), fmt(real_f[p]),
+                      requested.empty() || std::isnan(requested[p]) ? "-" : fmt(requested[p]),
+                      fmt(summary.achieved_fractions[p])});
+    rep.table({"phase", "value", "training data", "requested", "achieved (sample 0)"}, rows, "Phase fractions");
+  }
+  // Statistics against the training data when it is a single real image/volume of
+  // matching dimension (a 3D volume for slicegan, a 2D image for 2D models).
+  if (enc.kind == "phases" && settings.data.size() == 1 && (enc.volume == recipe->volumetric())) {
+    const auto cmp = compare_samples(run, settings.data.front(), w, enc, true, rep);
+    save_json_file(run / "stats_comparison.json", cmp);
+  }
+  rep.section("Configuration").json(config, "config.json");
+  rep.write(run);
+  return summary;
+}
+
+SampleSummary run_sample(const GenerateSampleSettings& s) {
+  EMGAN_CHECK(ConfigError, !s.model.empty(), "generate sample: --model RUN is required");
+  EMGAN_CHECK(ConfigError, s.count >= 1, "count = ", s.count, " must be >= 1");
+  EMGAN_CHECK(ConfigError, s.size >= 0, "size = ", s.size, " must be >= 0");
+  check_choice("norm_stats", s.norm_stats, {"batch", "running"});
+  const auto device = apply_runtime(s.runtime);
+  const fs::path path = model_path_of(s.model);
+  torch::serialize::InputArchive root;
+  train::read_archive(path, root, device);
+  const auto meta = read_archive_meta(root, path, kModelFormat);
+  // Models written before the per-model optimiser settings hold flat lr/beta1/beta2
+  // keys, which sampling does not need.
+  Json stored = meta.at("settings");
+  for (const char* legacy : {"lr", "beta1", "beta2"}) stored.erase(legacy);
+  const auto settings = settings_from_json<GenerateTrainSettings>(stored, path.string());
+  const auto enc = meta.at("encoding").get<Encoding>();
+  auto recipe = detail::make_recipe(settings, enc, device);
+  load_modules(root, path, recipe->inference_modules());
+  // A codec for decoding: an empty stand-in with the model's encoding.
+  const auto shape = enc.volume ? std::vector<int64_t>{enc.channels, 1, 1, 1} : std::vector<int64_t>{enc.channels, 1, 1};
+  TrainingData codec({torch::zeros(shape)}, enc);
+
+  const fs::path out(s.out);
+  ensure_dir(out);
+  SampleSummary summary;
+  for (const auto& v : meta.at("requested_fractions"))
+    summary.requested_fractions.push_back(v.is_null() ? std::nan("") : v.get<double>());
+  report::Report rep("emgan generate sample: " + settings.model);
+  rep.section("Model").key_values({{"model file", path.string()},
+                                   {"model", settings.model},
+                                   {"encoding", enc.kind},
+                                   {"count", std::to_string(s.count)},
+                                   {"periodic", s.periodic ? "yes" : "no"},
+                                   {"batch norm statistics", s.norm_stats}});
+  const auto x = recipe->sample(s.count, s.size, s.periodic, s.norm_stats == "batch");
+  const auto w = write_samples(out, "samples", x, codec, recipe->volumetric());
+  summary.files = w.files;
+  summary.fractions = w.fractions;
+  summary.soft_fractions = w.soft_fractions;
+  rep.section("Samples").image_row(w.images);
+  if (!w.fractions.empty()) {
+    std::vector<std::vector<std::string>> rows;
+    for (size_t i = 0; i < w.fractions.size(); ++i)
+      for (size_t p = 0; p < w.fractions[i].size(); ++p)
+        rows.push_back({std::to_string(i), std::to_string(p), fmt(enc.values[p]),
+                        summary.requested_fractions.empty() || std::isnan(summary.requested_fractions[p])
+                            ? "-"
+                            : fmt(summary.requested_fractions[p]),
+                        fmt(w.fractions[i][p]), fmt(w.soft_fractions[i][p])});
+    rep.table({"sample", "phase", "value", "requested", "achieved", "soft (mean probability)"}, rows,
+              "Phase fractions: achieved (argmax) vs requested; soft = mean softmax probability, what the "
+              "training fraction columns of metrics.csv show");
+  }
+  if (!recipe->volumetric() && !s.compare.empty() && s.count >= 2) {
+    // Mode-collapse check: diversity of the samples against as many real crops.
+    const TrainingData real({TrainingData::encode(io::read_image(s.compare).data, enc, s.compare)}, enc);
+    const auto crops = real.crops(0, s.count, recipe->image_size());
+    const auto hard = [&](const torch::Tensor& t) {
+      return enc.kind == "phases" ? torch::one_hot(t.argmax(1), t.size(1)).permute({0, 3, 1, 2}).to(torch::kFloat) : t;
+    };
+    summary.diversity = mean_pairwise_distance(hard(x.to(torch::kCPU)));
+    summary.real_diversity = mean_pairwise_distance(hard(crops.to(torch::kCPU)));
+    rep.section("Mode-collapse check")
+        .key_values({{"mean pairwise RMS distance, samples", fmt(summary.diversity)},
+                     {"mean pairwise RMS distance, real crops", fmt(summary.real_diversity)},
+                     {"ratio", fmt(summary.diversity / summary.real_diversity)}});
+  }
+  if (!s.reconstruct.empty()) detail::reconstruct_report(*recipe, s.reconstruct, codec, out, rep);
+  if (!s.compare.empty()) {
+    summary.comparison = compare_samples(out, s.compare, w, enc, s.tortuosity, rep);
+    save_json_file(out / "stats_comparison.json", summary.comparison);
+  }
+  Json fr = Json::array();
+  for (const auto& f : w.fractions) fr.push_back(f);
+  save_json_file(out / "summary.json", Json{{"files", [&] {
+                                               Json a = Json::array();
+                                               for (const auto& f : w.files) a.push_back(f.string());
+                                               return a;
+                                             }()},
+                                            {"fractions", fr},
+                                            {"soft_fractions", w.soft_fractions},
+                                            {"norm_stats", s.norm_stats},
+                                            {"diversity", std::isnan(summary.diversity) ? Json(nullptr) : Json(summary.diversity)},
+                                            {"real_diversity", std::isnan(summary.real_diversity) ? Json(nullptr) : Json(summary.real_diversity)},
+                                            {"model", path.string()}});
+  rep.write(out);
+  return summary;
+}
+
+}  // namespace emgan::generate

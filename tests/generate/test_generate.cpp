@@ -1,0 +1,369 @@
+// The generate workflow: property control, training data encoding (and the
+// grey-vs-phases warning), volume files, and tiny end-to-end CLI runs.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <torch/torch.h>
+
+#include <array>
+#include <cmath>
+#include <fstream>
+
+#include "emgan/core/config.h"
+#include "emgan/core/error.h"
+#include "emgan/generate/generate.h"
+#include "emgan/generate/property.h"
+#include "emgan/generate/source.h"
+#include "emgan/generate/volume_io.h"
+#include "emgan/io/image.h"
+#include "test_util.h"
+
+using namespace emgan;
+using namespace emgan::generate;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out;
+};
+
+Run run(const std::string& args) {
+  const std::string cmd = test::cli_path() + " " + args + " 2>&1";
+  Run r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+io::WriteOptions uint8() {
+  io::WriteOptions o;
+  o.dtype = "uint8";
+  return o;
+}
+
+io::WriteOptions uint16() {
+  io::WriteOptions o;
+  o.dtype = "uint16";
+  return o;
+}
+
+/// A 3-phase label image `[1, h, w]` with values 0, 127, 255 (blobs on a background).
+torch::Tensor three_phase(int64_t h, int64_t w, uint64_t seed = 0) {
+  torch::manual_seed(seed);
+  auto yy = torch::arange(h, torch::kFloat).view({h, 1}).expand({h, w});
+  auto xx = torch::arange(w, torch::kFloat).view({1, w}).expand({h, w});
+  auto field = torch::sin(yy * 0.3) + torch::cos(xx * 0.25) + 0.3 * torch::randn({h, w});
+  auto labels = torch::zeros({h, w});
+  labels.masked_fill_(field > 0.4, 127.0);
+  labels.masked_fill_(field > 1.2, 255.0);
+  return labels.unsqueeze(0);
+}
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// Data rows of a CSV file (lines after the header).
+int64_t report_rows(const fs::path& csv) {
+  std::ifstream in(csv);
+  std::string line;
+  int64_t n = -1;
+  while (std::getline(in, line))
+    if (!line.empty()) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST(Property, FractionLossIsTheSquaredErrorOfTheMeans) {
+  // Channel means 0.25, 0.75 (x is constant per channel).
+  auto x = torch::stack({torch::full({2, 3, 3}, 0.25), torch::full({2, 3, 3}, 0.75)}, 1).requires_grad_(true);
+  const auto loss = fraction_loss(x, {0.5, std::nan("")}, 4.0);
+  EXPECT_NEAR(loss.item<double>(), 4.0 * 0.0625, 1e-7);  // phase 1 has no target
+  loss.backward();
+  EXPECT_LT(x.grad().select(1, 0).max().item<double>(), 0.0);  // pushes phase 0 up
+  EXPECT_EQ(x.grad().select(1, 1).abs().max().item<double>(), 0.0);
+  EXPECT_EQ(fraction_loss(x, {}, 4.0).item<double>(), 0.0);
+  EXPECT_THROW(fraction_loss(x, {0.5}, 1.0), ConfigError);
+}
+
+TEST(Property, MeanPairwiseDistanceGolden) {
+  // Images 0, 0, 2 (1 x 2 x 2): pair distances 0, 2, 2 -> mean 4/3.
+  auto x = torch::zeros({3, 1, 2, 2});
+  x[2].fill_(2.0);
+  EXPECT_NEAR(mean_pairwise_distance(x), 4.0 / 3.0, 1e-9);
+  // One-hot, 2 phases, half the pixels differ: sqrt(2 * 0.5 / 2).
+  auto a = torch::zeros({2, 2, 1, 2});
+  a[0][0].fill_(1.0);
+  a[1][0][0][0] = 1.0;
+  a[1][1][0][1] = 1.0;
+  EXPECT_NEAR(mean_pairwise_distance(a), std::sqrt(0.5), 1e-9);
+  EXPECT_THROW(mean_pairwise_distance(torch::zeros({1, 1, 2, 2})), ConfigError);
+}
+
+TEST(Property, LabelFractionsAndRequestedFractions) {
+  auto x = torch::zeros({1, 3, 2, 2});
+  x.index_put_({0, 0, 0, 0}, 1.0);
+  x.index_put_({0, 1, 0, 1}, 1.0);
+  x.index_put_({0, 2, 1, 0}, 1.0);
+  x.index_put_({0, 2, 1, 1}, 1.0);
+  const auto f = label_fractions(x);
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_DOUBLE_EQ(f[0], 0.25);
+  EXPECT_DOUBLE_EQ(f[1], 0.25);
+  EXPECT_DOUBLE_EQ(f[2], 0.5);
+
+  Encoding enc;
+  enc.kind = "phases";
+  enc.channels = 3;
+  GenerateTrainSettings s;
+  EXPECT_TRUE(requested_fractions(s, enc).empty());
+  s.target_fractions = {0.2};
+  const auto r = requested_fractions(s, enc);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_DOUBLE_EQ(r[0], 0.2);
+  EXPECT_TRUE(std::isnan(r[1]));
+  s.target_fractions = {0.2, 0.2, 0.2};
+  EXPECT_THROW(requested_fractions(s, enc), ConfigError);  // must sum to 1
+  s.target_fractions = {0.2, 0.3, 0.4, 0.1};
+  EXPECT_THROW(requested_fractions(s, enc), ConfigError);  // more than phases
+  enc.kind = "grey";
+  s.target_fractions = {0.5};
+  EXPECT_THROW(requested_fractions(s, enc), ConfigError);
+}
+
+TEST(Source, LabelImagesAreOneHotAndCropsComeFromThem) {
+  const auto dir = test::temp_dir();
+  io::write_image(dir / "a.png", three_phase(70, 80), uint8());
+  const auto data = TrainingData::load({(dir / "a.png").string()}, 0, false, torch::kCPU);
+  EXPECT_EQ(data.encoding().kind, "phases");
+  EXPECT_EQ(data.encoding().values, (std::vector<double>{0.0, 127.0, 255.0}));
+  EXPECT_FALSE(data.is_volume());
+  const auto& one_hot = data.items().front();
+  ASSERT_EQ(one_hot.sizes(), (std::vector<int64_t>{3, 70, 80}));
+  EXPECT_TRUE(torch::equal(one_hot.sum(0), torch::ones({70, 80})));
+  torch::manual_seed(0);
+  const auto crops = data.crops(1, 4, 64);
+  EXPECT_EQ(crops.sizes(), (std::vector<int64_t>{4, 3, 64, 64}));
+  EXPECT_TRUE(torch::equal(crops.sum(1), torch::ones({4, 64, 64})));
+  EXPECT_THROW(data.crops(0, 1, 96), ConfigError);  // larger than the image
+  const auto m = data.channel_means();
+  EXPECT_NEAR(m[0] + m[1] + m[2], 1.0, 1e-9);
+  // decode maps channels back to the phase values.
+  EXPECT_TRUE(torch::equal(data.decode(one_hot), three_phase(70, 80)[0]));
+}
+
+TEST(Source, GreyImageIsNotSilentlyHundredsOfPhases) {
+  const auto dir = test::temp_dir();
+  const auto grey = (torch::rand({1, 64, 64}) * 60000.0).round();
+  io::write_image(dir / "g.tif", grey, uint16());
+  const std::string path = (dir / "g.tif").string();
+  try {
+    TrainingData::load({path}, 0, false, torch::kCPU);
+    FAIL() << "a grey image was accepted as phases";
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("--phases"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("--grey"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("g.tif"), std::string::npos) << msg;
+  }
+  const auto as_grey = TrainingData::load({path}, 0, true, torch::kCPU);
+  EXPECT_EQ(as_grey.encoding().kind, "grey");
+  EXPECT_EQ(as_grey.items().front().size(0), 1);
+  EXPECT_GE(as_grey.items().front().min().item<double>(), 0.0);
+  EXPECT_LE(as_grey.items().front().max().item<double>(), 1.0);
+  const auto as_phases = TrainingData::load({path}, 3, false, torch::kCPU);
+  EXPECT_EQ(as_phases.encoding().channels, 3);
+  EXPECT_EQ(as_phases.encoding().thresholds.size(), 2u);
+  EXPECT_THROW(TrainingData::load({path}, 3, true, torch::kCPU), ConfigError);
+}
+
+TEST(Source, VolumeSlicesPerAxis) {
+  auto labels = torch::zeros({3, 70, 66, 68});
+  labels[0].fill_(1.0);  // one-hot of an all-phase-0 volume...
+  labels[0].slice(0, 0, 35).fill_(0.0);
+  labels[1].slice(0, 0, 35).fill_(1.0);  // ...with phase 1 in the first half along D
+  Encoding enc;
+  enc.channels = 3;
+  enc.values = {0, 1, 2};
+  TrainingData data({labels}, enc);
+  EXPECT_TRUE(data.is_volume());
+  EXPECT_TRUE(data.encoding().volume);
+  torch::manual_seed(0);
+  // Slices perpendicular to axis 1 (H) are [C, D, W] = [3, 70, 68] planes.
+  const auto c = data.crops(1, 3, 64);
+  EXPECT_EQ(c.sizes(), (std::vector<int64_t>{3, 3, 64, 64}));
+  EXPECT_EQ(c.select(1, 2).sum().item<double>(), 0.0);
+}
+
+TEST(VolumeIo, VtiHeaderAndPayload) {
+  const auto dir = test::temp_dir();
+  const auto v = torch::arange(2 * 3 * 4, torch::kFloat).reshape({2, 3, 4});
+  write_vti(dir / "v.vti", v, "phase", true, 0.5);
+  const auto text = read_all(dir / "v.vti");
+  EXPECT_NE(text.find("WholeExtent=\"0 3 0 2 0 1\""), std::string::npos);
+  EXPECT_NE(text.find("Spacing=\"0.5 0.5 0.5\""), std::string::npos);
+  EXPECT_NE(text.find("type=\"UInt8\" Name=\"phase\""), std::string::npos);
+  const auto at = text.find("_", text.find("<AppendedData"));
+  ASSERT_NE(at, std::string::npos);
+  uint64_t bytes = 0;
+  for (int i = 0; i < 8; ++i) bytes |= static_cast<uint64_t>(static_cast<unsigned char>(text[at + 1 + i])) << (8 * i);
+  EXPECT_EQ(bytes, 24u);
+  for (int i = 0; i < 24; ++i) EXPECT_EQ(static_cast<unsigned char>(text[at + 9 + i]), i);  // x fastest
+  EXPECT_NE(text.find("</VTKFile>", at + 9 + 24), std::string::npos);
+
+  const auto files = write_volume_files(dir, "s", v * 10.0, true);
+  for (const auto& f : {files.tiff, files.npy, files.vti, files.slices}) EXPECT_TRUE(fs::exists(f)) << f;
+  const auto back = io::read_image(files.tiff).data;
+  EXPECT_TRUE(torch::equal(back.reshape({2, 3, 4}), v * 10.0));
+}
+
+TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
+  const auto dir = test::temp_dir();
+  io::write_image(dir / "img.png", three_phase(72, 72), uint8());
+  // A 64^3 "real" volume for the statistics comparison (slices of the same kind).
+  std::vector<torch::Tensor> planes;
+  for (int64_t i = 0; i < 64; ++i) planes.push_back(three_phase(64, 64, i)[0]);
+  io::write_image(dir / "real.tif", torch::stack(planes).unsqueeze(0), uint8());
+  const fs::path run_dir = dir / "run";
+  const std::string common = " --model slicegan --data " + (dir / "img.png").string() + " --out " + run_dir.string() +
+                             " --batch-size 1 --real-batch 2 --width 0.03125 --latent-channels 4 --critic-steps 1"
+                             " --log-every 1 --checkpoint-every 1 --target-fractions 0.3 0.3 0.4 --threads 1";
+  auto r = run("generate train --iterations 2" + common);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("iterations=2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("requested=0.3,0.3,0.4"), std::string::npos) << r.out;
+  for (const char* f : {"config.json", "metrics.csv", "checkpoint.pt", "model.pt", "curves.png", "index.html",
+                        "samples/sample_0.tif", "samples/sample_0.vti", "samples/sample_0.npy",
+                        "samples/sample_0_slices.png"})
+    EXPECT_TRUE(fs::exists(run_dir / f)) << f;
+  const auto config = load_json_file(run_dir / "config.json");
+  EXPECT_EQ(config.at("encoding").at("channels"), 3);
+  EXPECT_EQ(config.at("width"), 0.03125);
+  // No optimiser flags: SliceGAN's own Adam settings, and every model's defaults saved.
+  EXPECT_EQ(config.at("effective_optimizer").at("lr"), 1e-4);
+  EXPECT_EQ(config.at("effective_optimizer").at("beta1"), 0.9);
+  EXPECT_EQ(config.at("effective_optimizer").at("beta2"), 0.99);
+  EXPECT_EQ(config.at("optim").at("dcgan").at("lr"), 2e-4);
+  // Without --resume an existing run is not overwritten; with it training continues.
+  r = run("generate train --iterations 3" + common);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("--resume"), std::string::npos) << r.out;
+  r = run("generate train --iterations 3 --resume" + common);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("resumed"), std::string::npos) << r.out;
+  EXPECT_EQ(report_rows(run_dir / "metrics.csv"), 3);
+
+  const fs::path out = dir / "samples";
+  r = run("generate sample --model " + run_dir.string() + " --out " + out.string() +
+          " --size 70 --count 1 --no-tortuosity --threads 1 --compare " + (dir / "real.tif").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto vol = io::read_image(out / "samples/sample_0.tif").data;
+  EXPECT_EQ(vol.sizes(), (std::vector<int64_t>{1, 70, 70, 70}));
+  EXPECT_TRUE(fs::exists(out / "stats_0/index.html"));
+  EXPECT_TRUE(fs::exists(out / "index.html"));
+  const auto cmp = load_json_file(out / "stats_comparison.json");
+  ASSERT_EQ(cmp.size(), 1u);
+  r = run("generate sample --model " + (run_dir / "model.pt").string() + " --out " + (dir / "per").string() +
+          " --periodic --size 40 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(io::read_image(dir / "per/samples/sample_0.tif").data.size(1), 64);  // rounded up to 32 l
+}
+
+TEST(GenerateCli, TwoDModelsTrainAndSample) {
+  const auto dir = test::temp_dir();
+  io::write_image(dir / "img.png", three_phase(80, 80), uint8());
+  for (const std::string model : {"dcgan", "vae", "vaegan"}) {
+    const fs::path run_dir = dir / model;
+    // vae: --lr sets the chosen model's entry only.
+    const std::string lr = model == "vae" ? " --lr 0.003" : "";
+    auto r = run("generate train --model " + model + " --data " + (dir / "img.png").string() + " --out " +
+                 run_dir.string() + " --iterations 2 --batch-size 2 --width 0.0625 --threads 1" + lr);
+    ASSERT_EQ(r.code, 0) << model << "\n" << r.out;
+    const auto config = load_json_file(run_dir / "config.json");
+    const auto& used = config.at("effective_optimizer");
+    if (model == "dcgan") {  // no flags: the DCGAN paper's Adam settings
+      EXPECT_EQ(used.at("lr"), 2e-4);
+      EXPECT_EQ(used.at("beta1"), 0.5);
+      EXPECT_EQ(used.at("beta2"), 0.999);
+    }
+    if (model == "vae") {
+      EXPECT_EQ(used.at("lr"), 0.003);
+      EXPECT_EQ(config.at("optim").at("vae").at("lr"), 0.003);
+      EXPECT_EQ(config.at("optim").at("dcgan").at("lr"), 2e-4);
+    }
+    EXPECT_TRUE(fs::exists(run_dir / "samples/grid.png")) << model;
+    EXPECT_TRUE(fs::exists(run_dir / "index.html")) << model;
+    const std::string extra = model == "dcgan" ? "" : " --reconstruct " + (dir / "img.png").string() + " " +
+                                                          (dir / "img.png").string();
+    r = run("generate sample --model " + run_dir.string() + " --out " + (dir / (model + "_s")).string() +
+            " --count 3 --threads 1" + extra);
+    ASSERT_EQ(r.code, 0) << model << "\n" << r.out;
+    EXPECT_EQ(io::read_image(dir / (model + "_s") / "samples/sample_2.tif").data.sizes(),
+              (std::vector<int64_t>{1, 64, 64}));
+    if (model != "dcgan") {
+      EXPECT_TRUE(fs::exists(dir / (model + "_s") / "interpolation.png"));
+    }
+    if (model == "dcgan") {
+      // Same seed, other batch norm statistics: after 2 steps the running averages
+      // (momentum 0.1) are far from the batch statistics, so the images differ.
+      const auto soft_of = [&](const std::string& stats) {
+        const auto o = dir / ("dcgan_" + stats);
+        const auto rr = run("generate sample --model " + run_dir.string() + " --out " + o.string() +
+                            " --count 3 --threads 1 --seed 3 --norm-stats " + stats + " --no-tortuosity --compare " +
+                            (dir / "img.png").string());
+        EXPECT_EQ(rr.code, 0) << rr.out;
+        EXPECT_NE(rr.out.find("soft="), std::string::npos) << rr.out;
+        EXPECT_NE(rr.out.find("real_diversity="), std::string::npos) << rr.out;
+        EXPECT_GT(load_json_file(o / "summary.json").at("real_diversity").get<double>(), 0.0);
+        return load_json_file(o / "summary.json").at("soft_fractions").get<std::vector<std::vector<double>>>();
+      };
+      const auto batch = soft_of("batch"), running = soft_of("running");
+      ASSERT_EQ(batch.size(), 3u);
+      ASSERT_EQ(running.size(), 3u);
+      EXPECT_NE(batch, running);
+      EXPECT_NEAR(batch[0][0] + batch[0][1] + batch[0][2], 1.0, 1e-5);
+      r = run("generate sample --model " + run_dir.string() + " --out " + (dir / "bad").string() +
+              " --norm-stats eval --threads 1");
+      EXPECT_NE(r.code, 0);
+      EXPECT_NE(r.out.find("eval"), std::string::npos) << r.out;
+    }
+  }
+}
+
+TEST(GenerateCli, NonFiniteLossStopsAndKeepsTheCheckpoint) {
+  const auto dir = test::temp_dir();
+  io::write_image(dir / "img.png", three_phase(64, 64), uint8());
+  const std::string common = " --model dcgan --data " + (dir / "img.png").string() + " --out " +
+                             (dir / "run").string() + " --batch-size 2 --width 0.0625 --checkpoint-every 1"
+                             " --no-spectral-norm --threads 1";
+  auto r = run("generate train --iterations 1" + common);
+  ASSERT_EQ(r.code, 0) << r.out;
+  // An absurd learning rate (applied on resume) blows the weights up: the run stops
+  // at the first non-finite loss with an error naming the last checkpoint written.
+  r = run("generate train --resume --iterations 50 --lr 1e30" + common);
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("non-finite"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("last good checkpoint"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("resumed"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir / "run/checkpoint.pt"));
+}
+
+TEST(GenerateCli, BadSettingsAreNamed) {
+  const auto dir = test::temp_dir();
+  io::write_image(dir / "img.png", three_phase(64, 64), uint8());
+  auto r = run("generate train --model slicegan --data " + (dir / "img.png").string() + " " +
+               (dir / "img.png").string() + " --out " + (dir / "r").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("3 images"), std::string::npos) << r.out;
+  r = run("generate train --model gan3d --data " + (dir / "img.png").string() + " --out " + (dir / "r").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("gan3d"), std::string::npos) << r.out;
+}

@@ -1,0 +1,244 @@
+// Architectures of the generative models: shapes, exact layer geometry, slicing,
+// periodic volumes, the gradient penalty on known cases, save/load round trips.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "emgan/core/error.h"
+#include "emgan/losses/gan.h"
+#include "emgan/models/dcgan.h"
+#include "emgan/models/slicegan.h"
+#include "emgan/models/vae.h"
+#include "test_util.h"
+
+using namespace emgan;
+using models::SliceGanGeneratorImpl;
+
+namespace {
+
+/// Saves `a`, loads into `b`, returns the path (round trip through a file).
+template <typename M>
+void round_trip(M& a, M& b, const std::filesystem::path& file) {
+  torch::serialize::OutputArchive out;
+  a->save(out);
+  out.save_to(file.string());
+  torch::serialize::InputArchive in;
+  in.load_from(file.string());
+  b->load(in);
+}
+
+models::SliceGanGeneratorOptions tiny_g(int64_t channels = 3) {
+  models::SliceGanGeneratorOptions o;
+  o.latent_channels = 4;
+  o.channels = channels;
+  o.width = 1.0 / 32.0;
+  return o;
+}
+
+}  // namespace
+
+TEST(SliceGan, OutputSizesFollowThePaddings) {
+  EXPECT_EQ(SliceGanGeneratorImpl::output_size(4), 64);
+  EXPECT_EQ(SliceGanGeneratorImpl::output_size(5), 96);
+  EXPECT_EQ(SliceGanGeneratorImpl::output_size(6), 128);
+  EXPECT_EQ(SliceGanGeneratorImpl::output_size(2), 0);
+  EXPECT_EQ(SliceGanGeneratorImpl::output_size(3, true), 96);
+  EXPECT_EQ(SliceGanGeneratorImpl::latent_size_for(64), 4);
+  EXPECT_EQ(SliceGanGeneratorImpl::latent_size_for(100), 6);
+  EXPECT_EQ(SliceGanGeneratorImpl::latent_size_for(100, true), 4);
+}
+
+TEST(SliceGan, FullWidthLayersAreThoseOfThePaper) {
+  models::SliceGanGenerator g(models::SliceGanGeneratorOptions{});
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<int64_t> paddings;
+  for (const auto& m : g->modules(false))
+    if (auto* c = m->as<torch::nn::ConvTranspose3d>()) {
+      shapes.push_back(c->weight.sizes().vec());
+      EXPECT_EQ(c->options.stride()->at(0), 2);
+      paddings.push_back(c10::get<torch::ExpandingArray<3>>(c->options.padding())->at(0));
+    }
+  const std::vector<std::vector<int64_t>> expected = {
+      {32, 512, 4, 4, 4}, {512, 256, 4, 4, 4}, {256, 128, 4, 4, 4}, {128, 64, 4, 4, 4}, {64, 3, 4, 4, 4}};
+  EXPECT_EQ(shapes, expected);
+  EXPECT_EQ(paddings, (std::vector<int64_t>{2, 2, 2, 2, 3}));
+
+  models::SliceGanCritic d(models::SliceGanCriticOptions{});
+  shapes.clear();
+  paddings.clear();
+  for (const auto& m : d->modules(false))
+    if (auto* c = m->as<torch::nn::Conv2d>()) {
+      shapes.push_back(c->weight.sizes().vec());
+      paddings.push_back(c10::get<torch::ExpandingArray<2>>(c->options.padding())->at(0));
+    }
+  const std::vector<std::vector<int64_t>> expected_d = {
+      {64, 3, 4, 4}, {128, 64, 4, 4}, {256, 128, 4, 4}, {512, 256, 4, 4}, {1, 512, 4, 4}};
+  EXPECT_EQ(shapes, expected_d);
+  EXPECT_EQ(paddings, (std::vector<int64_t>{1, 1, 1, 1, 0}));
+}
+
+TEST(SliceGan, ShapesAndOutputRanges) {
+  torch::manual_seed(0);
+  models::SliceGanGenerator g(tiny_g());
+  const auto v = g->forward(torch::randn({2, 4, 4, 4, 4}));
+  EXPECT_EQ(v.sizes(), (std::vector<int64_t>{2, 3, 64, 64, 64}));
+  EXPECT_TRUE(torch::allclose(v.sum(1), torch::ones({2, 64, 64, 64}), 1e-5, 1e-5));  // softmax over phases
+  auto grey_o = tiny_g(1);
+  grey_o.output = "tanh";
+  models::SliceGanGenerator grey(grey_o);
+  const auto gv = grey->forward(torch::randn({1, 4, 5, 5, 5}));
+  EXPECT_EQ(gv.sizes(), (std::vector<int64_t>{1, 1, 96, 96, 96}));
+  EXPECT_GE(gv.min().item<double>(), 0.0);
+  EXPECT_LE(gv.max().item<double>(), 1.0);
+
+  models::SliceGanCriticOptions co;
+  co.width = 1.0 / 32.0;
+  models::SliceGanCritic d(co);
+  EXPECT_EQ(d->forward(torch::randn({5, 3, 64, 64})).sizes(), (std::vector<int64_t>{5, 1, 1, 1}));
+  EXPECT_THROW(d->forward(torch::randn({5, 3, 32, 32})), ConfigError);
+  EXPECT_THROW(g->forward(torch::randn({1, 3, 4, 4, 4})), ConfigError);
+  auto bad = tiny_g(1);
+  EXPECT_THROW(bad.validate(), ConfigError);  // softmax with one channel
+}
+
+TEST(SliceGan, SlicesAreExactlyTheVolumePlanes) {
+  const auto vol = torch::arange(2 * 3 * 4 * 5 * 6, torch::kFloat).reshape({2, 3, 4, 5, 6});
+  const auto x = models::volume_slices(vol, 0);
+  const auto y = models::volume_slices(vol, 1);
+  const auto z = models::volume_slices(vol, 2);
+  ASSERT_EQ(x.sizes(), (std::vector<int64_t>{8, 3, 5, 6}));
+  ASSERT_EQ(y.sizes(), (std::vector<int64_t>{10, 3, 4, 6}));
+  ASSERT_EQ(z.sizes(), (std::vector<int64_t>{12, 3, 4, 5}));
+  for (int64_t n = 0; n < 2; ++n) {
+    for (int64_t i = 0; i < 4; ++i) EXPECT_TRUE(torch::equal(x[n * 4 + i], vol[n].select(1, i)));
+    for (int64_t i = 0; i < 5; ++i) EXPECT_TRUE(torch::equal(y[n * 5 + i], vol[n].select(2, i)));
+    for (int64_t i = 0; i < 6; ++i) EXPECT_TRUE(torch::equal(z[n * 6 + i], vol[n].select(3, i)));
+  }
+  EXPECT_THROW(models::volume_slices(vol, 3), ConfigError);
+  EXPECT_THROW(models::volume_slices(vol[0], 0), ConfigError);
+}
+
+TEST(SliceGan, PeriodicVolumesTile) {
+  torch::manual_seed(1);
+  models::SliceGanGenerator g(tiny_g());
+  g->eval();
+  torch::NoGradGuard no_grad;
+  const auto z = torch::randn({1, 4, 2, 2, 2});
+  const auto one = g->forward(z, true);
+  ASSERT_EQ(one.sizes(), (std::vector<int64_t>{1, 3, 64, 64, 64}));
+  // A latent tiled twice along each axis gives the volume tiled twice: the volume
+  // is exactly periodic, its faces join seamlessly.
+  const auto two = g->forward(z.repeat({1, 1, 2, 2, 2}), true);
+  ASSERT_EQ(two.sizes(), (std::vector<int64_t>{1, 3, 128, 128, 128}));
+  EXPECT_TRUE(torch::allclose(two, one.repeat({1, 1, 2, 2, 2}), 1e-5, 1e-6));
+  // The periodic layer computes the same as the padded one away from the borders:
+  // the interior of a non-periodic volume from a circularly extended latent matches.
+  const auto ext = g->forward(z.repeat({1, 1, 4, 4, 4}), false);
+  ASSERT_EQ(ext.size(2), 192);
+  EXPECT_TRUE(torch::allclose(ext.slice(2, 64, 128).slice(3, 64, 128).slice(4, 64, 128), one, 1e-5, 1e-6));
+}
+
+TEST(SliceGan, GradientPenaltyKnownValues) {
+  // Linear critic D(x) = sum(2 x): the gradient is 2 everywhere, |grad| = 2 sqrt(n),
+  // for every interpolate: GP = lambda (2 sqrt(16) - 1)^2 = 10 * 49.
+  const auto real = torch::rand({3, 1, 4, 4});
+  const auto fake = torch::rand({3, 1, 4, 4});
+  const auto linear = [](const torch::Tensor& x) { return (2.0 * x).sum({1, 2, 3}); };
+  EXPECT_NEAR(losses::gradient_penalty(linear, real, fake, 10.0).item<double>(), 490.0, 1e-3);
+  // Quadratic critic D(x) = |x|^2 / 2 with real == fake: grad = x, |x| = 3 -> 10 (3 - 1)^2.
+  auto x = torch::zeros({2, 1, 1, 9});
+  x.fill_(1.0);
+  const auto quad = [](const torch::Tensor& t) { return 0.5 * t.pow(2).sum({1, 2, 3}); };
+  EXPECT_NEAR(losses::gradient_penalty(quad, x, x, 10.0).item<double>(), 40.0, 1e-4);
+}
+
+TEST(SliceGan, SaveLoadRoundTrip) {
+  const auto dir = test::temp_dir();
+  torch::manual_seed(2);
+  models::SliceGanGenerator a(tiny_g()), b(tiny_g());
+  a->forward(torch::randn({2, 4, 4, 4, 4}));  // moves the batch-norm statistics
+  round_trip(a, b, dir / "g.pt");
+  a->eval();
+  b->eval();
+  const auto z = torch::randn({1, 4, 4, 4, 4});
+  EXPECT_TRUE(torch::equal(a->forward(z), b->forward(z)));
+  models::SliceGanCriticOptions co;
+  co.width = 1.0 / 32.0;
+  models::SliceGanCritic c(co), d(co);
+  round_trip(c, d, dir / "d.pt");
+  const auto x = torch::randn({2, 3, 64, 64});
+  EXPECT_TRUE(torch::equal(c->forward(x), d->forward(x)));
+}
+
+TEST(Dcgan, ShapesForEverySize) {
+  torch::manual_seed(3);
+  for (int64_t s : {64, 128, 256}) {
+    models::DcganGeneratorOptions go;
+    go.image_size = s;
+    go.latent = s / 2;
+    go.ngf = 4;
+    go.channels = 3;
+    go.output = "softmax";
+    go.norm = s == 128 ? "instance" : "batch";
+    models::DcganGenerator g(go);
+    const auto x = g->forward(torch::randn({2, s / 2}));
+    EXPECT_EQ(x.sizes(), (std::vector<int64_t>{2, 3, s, s}));
+    models::DcganDiscriminatorOptions dopt;
+    dopt.image_size = s;
+    dopt.channels = 3;
+    dopt.ndf = 4;
+    dopt.spectral_norm = s != 256;
+    models::DcganDiscriminator d(dopt);
+    EXPECT_EQ(d->forward(x).sizes(), (std::vector<int64_t>{2, 1, 1, 1}));
+  }
+  EXPECT_EQ(models::dcgan_layers(64), 4);
+  EXPECT_EQ(models::dcgan_layers(256), 6);
+  EXPECT_THROW(models::dcgan_layers(100), ConfigError);
+}
+
+TEST(Dcgan, SaveLoadRoundTrip) {
+  const auto dir = test::temp_dir();
+  models::DcganGeneratorOptions go;
+  go.ngf = 4;
+  models::DcganGenerator a(go), b(go);
+  round_trip(a, b, dir / "g.pt");
+  a->eval();
+  b->eval();
+  const auto z = torch::randn({2, 32});
+  EXPECT_TRUE(torch::equal(a->forward(z), b->forward(z)));
+  models::DcganDiscriminatorOptions dopt;
+  dopt.ndf = 4;
+  models::DcganDiscriminator c(dopt), d(dopt);
+  round_trip(c, d, dir / "d.pt");
+  c->eval();
+  d->eval();
+  const auto x = torch::rand({2, 1, 64, 64});
+  EXPECT_TRUE(torch::equal(c->forward(x), d->forward(x)));
+}
+
+TEST(Vae, ShapesKlAndRoundTrip) {
+  const auto dir = test::temp_dir();
+  models::VaeOptions o;
+  o.width = 0.125;
+  o.channels = 2;
+  o.output = "softmax";
+  models::VaeEncoder e(o), e2(o);
+  models::VaeDecoder d(o), d2(o);
+  const auto x = torch::rand({3, 2, 64, 64});
+  const auto [mu, logvar] = e->forward(x);
+  EXPECT_EQ(mu.sizes(), (std::vector<int64_t>{3, 64}));
+  EXPECT_EQ(logvar.sizes(), (std::vector<int64_t>{3, 64}));
+  EXPECT_EQ(d->forward(mu).sizes(), (std::vector<int64_t>{3, 2, 64, 64}));
+  // KL of N(0, I) against itself is 0; of N(1, I): sum over 64 dims of 1/2.
+  EXPECT_NEAR(models::kl_divergence(torch::zeros({2, 64}), torch::zeros({2, 64})).item<double>(), 0.0, 1e-9);
+  EXPECT_NEAR(models::kl_divergence(torch::ones({2, 64}), torch::zeros({2, 64})).item<double>(), 32.0, 1e-5);
+  round_trip(e, e2, dir / "e.pt");
+  round_trip(d, d2, dir / "d.pt");
+  e->eval();
+  e2->eval();
+  d->eval();
+  d2->eval();
+  EXPECT_TRUE(torch::equal(e->forward(x).first, e2->forward(x).first));
+  EXPECT_TRUE(torch::equal(d->forward(mu.detach()), d2->forward(mu.detach())));
+  o.image_size = 48;
+  EXPECT_THROW(o.validate(), ConfigError);
+}
