@@ -71,9 +71,10 @@ struct StepSettings {
   double dropout = 0.5;              ///< U-Net dropout (0 for deterministic numerics checks)
   std::string save_init;             ///< folder: write G.pt, D.pt (initial weights) there
   bool print_losses = false;         ///< one `step=` line of losses per step (warmup included)
-  /// "torch" (torch::optim::Adam, emgan's "adam") or "fused" (FusedAdam below)
-  std::string optimizer = "torch";
-  bool release_grads = false;        ///< fused: drop gradients after the update (zero_grad then fills nothing)
+  /// "library" (emgan's "adam": train::FusedAdam, one-pass CPU update) or "torch"
+  /// (torch::optim::Adam as it ships, for comparison)
+  std::string optimizer = "library";
+  bool release_grads = true;         ///< library: drop gradients after the update (zero_grad then fills nothing)
 };
 
 /// Settings of `infer`.
@@ -187,91 +188,6 @@ torch::Tensor memory_format(const torch::Tensor& x, bool channels_last) {
   return channels_last && x.dim() == 4 ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
 }
 
-/// Adam (pix2pix settings, no weight decay, no amsgrad) whose CPU float32 update is one
-/// pass over (param, grad, exp_avg, exp_avg_sq) per tensor instead of torch::optim::Adam's
-/// seven element-wise kernels (mul_, add_, mul_, addcmul_, sqrt, div, add_, addcdiv_),
-/// with the same formula in the same order:
-///   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
-///   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
-/// With `release_grads` the gradients are dropped after the update, so the next
-/// zero_grad() has nothing to fill and backward() hands its buffers over (the
-/// `set_to_none` of Python's zero_grad). Other devices/dtypes/layouts use the
-/// unfused torch ops. Bench-only: no state in checkpoints.
-class FusedAdam : public torch::optim::Optimizer {
- public:
-  FusedAdam(std::vector<torch::Tensor> params, double lr, double beta1, double beta2, double eps, bool release_grads)
-      : Optimizer({torch::optim::OptimizerParamGroup(std::move(params))},
-                  std::make_unique<torch::optim::AdamOptions>(lr)),
-        beta1_(beta1),
-        beta2_(beta2),
-        eps_(eps),
-        release_grads_(release_grads) {}
-
-  torch::Tensor step(LossClosure closure = nullptr) override {
-    torch::NoGradGuard no_grad;
-    torch::Tensor loss;
-    if (closure) {
-      torch::AutoGradMode enable(true);
-      loss = closure();
-    }
-    ++t_;
-    const double bc1 = 1.0 - std::pow(beta1_, static_cast<double>(t_));
-    const double bc2 = 1.0 - std::pow(beta2_, static_cast<double>(t_));
-    for (auto& group : param_groups()) {
-      const double lr = group.options().get_lr();
-      for (auto& p : group.params()) {
-        if (!p.grad().defined()) continue;
-        auto& st = moments_[p.unsafeGetTensorImpl()];
-        if (!st.m.defined()) {
-          st.m = torch::zeros_like(p, torch::MemoryFormat::Preserve);
-          st.v = torch::zeros_like(p, torch::MemoryFormat::Preserve);
-        }
-        const torch::Tensor g = p.grad();
-        const bool fused = p.device().is_cpu() && p.scalar_type() == torch::kFloat && p.is_contiguous() &&
-                           g.is_contiguous() && g.scalar_type() == torch::kFloat && st.m.is_contiguous() &&
-                           st.v.is_contiguous();
-        if (fused) {
-          float* pp = p.data_ptr<float>();
-          const float* gp = g.data_ptr<float>();
-          float* mp = st.m.data_ptr<float>();
-          float* vp = st.v.data_ptr<float>();
-          const float b1 = static_cast<float>(beta1_), a1 = static_cast<float>(1.0 - beta1_);
-          const float b2 = static_cast<float>(beta2_), a2 = static_cast<float>(1.0 - beta2_);
-          const float sbc2 = static_cast<float>(std::sqrt(bc2)), eps = static_cast<float>(eps_);
-          const float step = static_cast<float>(-lr / bc1);
-          at::parallel_for(0, p.numel(), 16384, [&](int64_t begin, int64_t end) {
-            for (int64_t i = begin; i < end; ++i) {
-              const float gi = gp[i];
-              // Operation order of ATen's kernels: add_ = fmadd(g, alpha, self),
-              // addcmul_ = self + (value * t1) * t2, addcdiv_ = self + (value * t1) / t2.
-              const float m = std::fma(gi, a1, mp[i] * b1);
-              const float v = vp[i] * b2 + (a2 * gi) * gi;
-              mp[i] = m;
-              vp[i] = v;
-              pp[i] = pp[i] + (step * m) / (std::sqrt(v) / sbc2 + eps);
-            }
-          });
-        } else {
-          st.m.mul_(beta1_).add_(g, 1 - beta1_);
-          st.v.mul_(beta2_).addcmul_(g, g, 1 - beta2_);
-          p.addcdiv_(st.m, (st.v.sqrt() / std::sqrt(bc2)).add_(eps_), -lr / bc1);
-        }
-        if (release_grads_) p.mutable_grad() = torch::Tensor();
-      }
-    }
-    return loss;
-  }
-
- private:
-  struct Moments {
-    torch::Tensor m, v;
-  };
-  double beta1_, beta2_, eps_;
-  bool release_grads_;
-  int64_t t_ = 0;
-  std::map<void*, Moments> moments_;
-};
-
 /// Single-scale view of a discriminator (the recipe takes one logits tensor).
 struct SingleScaleDImpl : torch::nn::Module {
   explicit SingleScaleDImpl(emgan::models::DiscriminatorPtr d) : d_(register_module("net", std::move(d))) {}
@@ -323,11 +239,13 @@ void run_step(const CommonSettings& c, const StepSettings& s) {
     to_channels_last(*d);
   }
   emgan::train::OptimizerOptions oo;  // adam, lr 2e-4, beta1 0.5, beta2 0.999 (pix2pix)
-  EMGAN_CHECK(emgan::ConfigError, s.optimizer == "torch" || s.optimizer == "fused", "pix2pix-step: --optimizer '",
-              s.optimizer, "' is not one of: torch, fused");
+  EMGAN_CHECK(emgan::ConfigError, s.optimizer == "torch" || s.optimizer == "library", "pix2pix-step: --optimizer '",
+              s.optimizer, "' is not one of: library, torch");
+  oo.release_grads = s.release_grads;
   auto make_opt = [&](std::vector<torch::Tensor> params) -> emgan::train::OptimizerPtr {
-    if (s.optimizer == "fused")
-      return std::make_shared<FusedAdam>(std::move(params), oo.lr, oo.beta1, oo.beta2, oo.eps, s.release_grads);
+    if (s.optimizer == "torch")
+      return std::make_shared<torch::optim::Adam>(
+          std::move(params), torch::optim::AdamOptions(oo.lr).betas(std::make_tuple(oo.beta1, oo.beta2)).eps(oo.eps));
     return emgan::train::make_optimizer(std::move(params), oo);
   };
   auto opt_g = make_opt(g->parameters());
@@ -531,8 +449,8 @@ int main(int argc, char** argv) {
   s->add_option("--dropout", step.dropout, "U-Net dropout probability");
   s->add_option("--save-init", step.save_init, "folder to write the initial G.pt and D.pt into");
   s->add_flag("--print-losses", step.print_losses, "print the losses of every step");
-  s->add_option("--optimizer", step.optimizer, "torch (torch::optim::Adam) | fused (one-pass CPU Adam)");
-  s->add_flag("--release-grads", step.release_grads, "fused: drop gradients after each update");
+  s->add_option("--optimizer", step.optimizer, "library (emgan's adam: one-pass CPU update) | torch (torch::optim::Adam)");
+  s->add_option("--release-grads", step.release_grads, "library: drop gradients after each update (0|1)");
   s->callback([&] { run_step(common, step); });
 
   auto* i = app.add_subcommand("infer", "generator inference");
