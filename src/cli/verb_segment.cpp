@@ -78,10 +78,14 @@ void register_phantom(CLI::App& root, const Context& ctx) {
   static segment::PhantomSettings s;
   static std::string out = "phantoms";
   static RuntimeSettings runtime;
+  static std::string preset;
   load_config(ctx, "phantom particles", s);
   auto* sub = ph->add_subcommand("particles",
                                  "HAADF-like images of supported nanoparticles with exact masks and known sizes");
   sub->add_option("--out", out, "output folder (images/, masks/, labels/, particles.csv)")->capture_default_str();
+  sub->add_option("--preset", preset,
+                  "default | hard (lower dose, smaller and fainter particles, rough support; replaces the "
+                  "config file's physics keys, the flags below still override it)");
   sub->add_option("--count", s.count, "images")->capture_default_str();
   sub->add_option("--size", s.size, "image side, px")->capture_default_str();
   sub->add_option("--particles", s.particles_per_512, "mean particles per 512 x 512 px")->capture_default_str();
@@ -98,7 +102,21 @@ void register_phantom(CLI::App& root, const Context& ctx) {
   sub->add_option("--device", runtime.device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--threads", runtime.threads, "CPU threads (0 = one per core)")->capture_default_str();
   add_config_option(sub);
-  sub->callback([] {
+  sub->callback([sub] {
+    if (!preset.empty()) {
+      auto p = segment::phantom_preset(preset);
+      p.count = s.count;
+      p.size = s.size;
+      p.seed = s.seed;
+      p.pixel_size_nm = s.pixel_size_nm;
+      p.jitter_px = s.jitter_px;
+      if (sub->count("--particles")) p.particles_per_512 = s.particles_per_512;
+      if (sub->count("--diameter")) p.mean_diameter = s.mean_diameter;
+      if (sub->count("--size-variability")) p.size_variability = s.size_variability;
+      if (sub->count("--dose")) p.dose = s.dose;
+      if (sub->count("--contrast")) p.particle_contrast = s.particle_contrast;
+      s = p;
+    }
     const auto device = apply_runtime(runtime);
     const auto n = segment::write_phantoms(s, out, device);
     std::cout << "wrote " << s.count << " phantom(s) with " << n << " particles into " << out << std::endl;

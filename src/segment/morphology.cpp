@@ -195,14 +195,23 @@ torch::Tensor h_maxima(const torch::Tensor& dist, double h) {
   check_2d(dist, "h_maxima");
   EMGAN_CHECK(ConfigError, h > 0, "h_maxima: h ", h, " must be > 0");
   const auto f = dist.to(torch::kFloat32);
-  auto rec = f - h;
-  for (;;) {
-    auto next = torch::minimum(max3(as4d(rec)).squeeze(0).squeeze(0), f);
-    const bool same = torch::equal(next, rec);
-    rec = next;
-    if (same) break;
-  }
-  return ((f - rec) >= h - 1e-4) & (f > 0);
+  // Reconstruction by dilation of `marker` under `limit` (3x3 geodesic dilations to stability).
+  const auto reconstruct = [](torch::Tensor marker, const torch::Tensor& limit) {
+    for (;;) {
+      auto next = torch::minimum(max3(as4d(marker)).squeeze(0).squeeze(0), limit);
+      const bool same = torch::equal(next, marker);
+      marker = next;
+      if (same) return marker;
+    }
+  };
+  // The h-maxima transform flattens every dome of dynamic >= h into one plateau at
+  // (its top - h); its regional maxima are those plateaus, each connected, so a dome
+  // whose top value is reached at several separate pixels (ties of the discrete
+  // distance map along an ellipse's ridge) still gives a single marker.
+  const auto hmax = reconstruct(f - h, f);
+  constexpr float kEps = 1e-3f;  // below the smallest step between distinct distances (~1 / (2 * 64))
+  const auto below = reconstruct(hmax - kEps, hmax);
+  return ((hmax - below) >= 0.5f * kEps) & (f > 0);
 }
 
 torch::Tensor watershed_split(const torch::Tensor& mask, const WatershedSettings& settings, int64_t* count) {

@@ -56,6 +56,20 @@ void PhantomSettings::validate(const std::string& source) const {
   m.validate(source);
 }
 
+PhantomSettings phantom_preset(const std::string& name) {
+  PhantomSettings s;
+  if (name == "default") return s;
+  EMGAN_CHECK(ConfigError, name == "hard", "phantom: preset '", name, "' is unknown; expected default or hard");
+  s.mean_diameter = 12.0;
+  s.particles_per_512 = 100.0;
+  s.dose = 100.0;
+  s.support_roughness = 0.065;
+  s.particle_contrast = 0.4;
+  s.contrast_variation = 0.45;
+  s.image_contrast_variation = 0.3;
+  return s;
+}
+
 Phantom make_phantom(const PhantomSettings& s, int64_t index, const torch::Device& device) {
   s.validate();
   auto gen = data::make_generator(s.seed * 1000003ULL + static_cast<uint64_t>(index) * 7919ULL + 17ULL);

@@ -80,8 +80,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WatershedSettings, h, level_step
                                                 split)
 
 /// Regional maxima of `dist` (a distance map, 0 on background) with a dynamic of at
-/// least `h` (h-maxima: foreground pixels where dist - reconstruction_by_dilation(
-/// dist - h, dist) reaches h), bool. Components lower than h get no marker.
+/// least `h`, bool: the regional maxima (connected plateaus) of the h-maxima
+/// transform reconstruction_by_dilation(dist - h, dist), on foreground pixels. One
+/// connected marker per dome, even when the dome's top value is reached at separate
+/// pixels. Components lower than h get no marker.
 torch::Tensor h_maxima(const torch::Tensor& dist, double h);
 
 /// Splits a bool `[H, W]` mask into particles: markers are the h-maxima of the
