@@ -44,7 +44,11 @@ void register_orient(CLI::App& root, const Context& ctx) {
   t->add_option("--width", train.width, "channels of the first convolution");
   t->add_option("--denoise-sigma", train.denoise_sigma, "Gaussian denoise of the preprocessing, px");
   t->add_option("--render-supersample", train.render_supersample, "reconstruct: renderer anti-aliasing");
-  t->add_option("--spread-weight", train.spread_weight, "siamese: anti-collapse weight (phases spread over the batch)");
+  t->add_option("--spread-weight", train.spread_weight, "siamese: per-shape anti-collapse weight (phases spread over the batch)");
+  t->add_option("--norm-weight", train.norm_weight, "siamese: weight of the (|phase| - 1)^2 term");
+  t->add_option("--augment-scale", train.augment_scale, "siamese: random size factor in [1/(1+x), 1+x] (angle kept)");
+  t->add_option("--augment-shift", train.augment_shift_px, "siamese: random shift up to this many px (angle kept)");
+  t->add_option("--augment-noise", train.augment_noise, "siamese: added noise, units of the image std");
   t->add_flag("--resume,!--no-resume", train.resume, "continue from RUN/checkpoint.pt");
   add_config_option(t);
   add_runtime_options(t, train.runtime);

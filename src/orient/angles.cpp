@@ -45,6 +45,23 @@ torch::Tensor rotate_phase(const torch::Tensor& vec, const torch::Tensor& delta_
   return torch::stack({x * c - y * s, x * s + y * c}, 1);
 }
 
+torch::Tensor offset_consistency_loss(const torch::Tensor& phase_a, const torch::Tensor& phase_b,
+                                      const torch::Tensor& order, const torch::Tensor& offset_deg) {
+  const auto ua = phase_a / (phase_a.norm(2, 1, true) + 1e-8);
+  const auto ub = phase_b / (phase_b.norm(2, 1, true) + 1e-8);
+  const auto nd = offset_deg.to(phase_a.device(), torch::kFloat32) * order.to(phase_a.device(), torch::kFloat32) * kDegToRad;
+  return 0.5 * (ub - rotate_phase(ua, nd)).pow(2).sum(1).mean();
+}
+
+torch::Tensor phase_spread_penalty(const torch::Tensor& phase, const torch::Tensor& order, int64_t min_order,
+                                   int64_t max_order) {
+  const auto u = phase / (phase.norm(2, 1, true) + 1e-8);
+  const auto onehot = torch::one_hot(order.to(u.device(), torch::kLong) - min_order, max_order - min_order + 1).to(u.dtype());
+  const auto sums = onehot.t().matmul(u);            // [K, 2]
+  const auto counts = onehot.sum(0).clamp_min(1.0);  // [K]
+  return (sums.pow(2).sum(1) / counts).sum() / static_cast<double>(u.size(0));
+}
+
 torch::Tensor angle_mse_loss(const torch::Tensor& pred_deg, const torch::Tensor& truth_deg,
                              const torch::Tensor& order) {
   const auto period = symmetry_period_deg(order.to(pred_deg.device()));

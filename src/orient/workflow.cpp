@@ -18,8 +18,6 @@ namespace emgan::orient {
 
 namespace {
 
-constexpr double kDegToRad = M_PI / 180.0;
-
 std::string fmt(double v, int prec = 2) {
   std::ostringstream os;
   os << std::fixed << std::setprecision(prec) << v;
@@ -137,7 +135,9 @@ torch::Tensor OrientNetImpl::forward_order(const torch::Tensor& x, const torch::
 std::string EvalSummary::last_line() const {
   return "orient eval: N=" + std::to_string(count) + " within2=" + fmt(100 * within_2, 1) +
          "% within5=" + fmt(100 * within_5, 1) + "% mean=" + fmt(mean_error, 2) + "deg median=" +
-         fmt(median_error, 2) + "deg (chance within5=" + fmt(100 * chance_within_5, 1) + "%)";
+         fmt(median_error, 2) + "deg (chance within5=" + fmt(100 * chance_within_5, 1) +
+         "%; best per-shape zero: within2=" + fmt(100 * within_2_best_zero, 1) + "% within5=" +
+         fmt(100 * within_5_best_zero, 1) + "%)";
 }
 
 // ----------------------------------------------------------------------------- data
@@ -226,6 +226,10 @@ void validate(const TrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.lr > 0, "orient train: lr ", s.lr, " must be > 0");
   EMGAN_CHECK(ConfigError, s.denoise_sigma >= 0, "orient train: denoise_sigma ", s.denoise_sigma, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.spread_weight >= 0, "orient train: spread_weight ", s.spread_weight, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.norm_weight >= 0, "orient train: norm_weight ", s.norm_weight, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.augment_scale >= 0 && s.augment_shift_px >= 0 && s.augment_noise >= 0,
+              "orient train: augment_scale ", s.augment_scale, ", augment_shift_px ", s.augment_shift_px,
+              ", augment_noise ", s.augment_noise, " must all be >= 0");
   EMGAN_CHECK(ConfigError, s.render_supersample >= 1, "orient train: render_supersample ", s.render_supersample, " must be >= 1");
 }
 
@@ -325,17 +329,18 @@ TrainSummary run_train(const TrainSettings& s) {
       const auto delta = offset.index_select(0, idx);
       torch::Tensor loss;
       if (s.method == "siamese") {
-        const auto ha = net->forward_order(xa, ord), hb = net->forward_order(xb, ord);
+        const bool aug = s.augment_scale > 0 || s.augment_shift_px > 0 || s.augment_noise > 0;
+        const auto ia = aug ? augment_same_angle(xa, s.augment_scale, s.augment_shift_px, s.augment_noise) : xa;
+        const auto ib = aug ? augment_same_angle(xb, s.augment_scale, s.augment_shift_px, s.augment_noise) : xb;
+        const auto ha = net->forward_order(ia, ord), hb = net->forward_order(ib, ord);
         const auto pa = ha.slice(1, 0, 2), pb = hb.slice(1, 0, 2);
-        const auto ua = pa / (pa.norm(2, 1, true) + 1e-8);
-        const auto nd = delta * ord.to(torch::kFloat32) * kDegToRad;
         // Random particles have uniformly spread phases: the squared batch mean of the
-        // unit phases keeps the network from collapsing to one constant angle (an
-        // assumption on the sample, not a label).
-        const auto ub = pb / (pb.norm(2, 1, true) + 1e-8);
-        const auto spread = ua.mean(0).pow(2).sum() + ub.mean(0).pow(2).sum();
-        loss = periodic_loss(pb, rotate_phase(ua, nd)) + s.spread_weight * spread +
-               0.1 * (norm_penalty(ha) + norm_penalty(hb));
+        // unit phases, per shape, keeps the network from collapsing to one constant
+        // angle per shape (an assumption on the sample, not a label).
+        const auto spread = phase_spread_penalty(pa, ord, min_order, max_order) +
+                            phase_spread_penalty(pb, ord, min_order, max_order);
+        loss = offset_consistency_loss(pa, pb, ord, delta) + s.spread_weight * spread +
+               s.norm_weight * (norm_penalty(ha) + norm_penalty(hb));
       } else if (s.method == "reconstruct") {
         const auto ha = net->forward_order(xa, ord), hb = net->forward_order(xb, ord);
         const auto rb = render_prediction(ha, ord, delta, size, s.denoise_sigma, s.render_supersample);
@@ -482,6 +487,20 @@ EvalSummary run_eval(const EvalSettings& s) {
   const auto err = symmetric_error_deg(pred, truth, order).cpu();
   const auto period = symmetry_period_deg(order).cpu();
   const auto order_c = order.cpu();
+  // Diagnostic: the error left with the best zero per shape (the circular mean of
+  // pred - truth subtracted), which separates the zero fixing from the relative angles.
+  auto best = pred.clone();
+  {
+    const auto resid = encode_angle(pred - truth, order);
+    const auto ou = std::get<0>(at::_unique(order));
+    for (int64_t i = 0; i < ou.numel(); ++i) {
+      const auto m = order == ou[i];
+      const auto mean_vec = resid.index({m}).mean(0, true);
+      const auto shift = decode_angle(mean_vec, ou[i].view({1}));
+      best.index_put_({m}, wrap_angle(pred.index({m}) - shift, symmetry_period_deg(ou[i])));
+    }
+  }
+  const auto err_best = symmetric_error_deg(best, truth, order).cpu();
 
   auto stats = [&](const torch::Tensor& mask) {
     const auto e = err.masked_select(mask);
@@ -494,6 +513,9 @@ EvalSummary run_eval(const EvalSettings& s) {
     j["mean_error_deg"] = e.mean().item<double>();
     j["median_error_deg"] = e.median().item<double>();
     j["chance_within_5"] = torch::clamp_max(10.0 / per, 1.0).mean().item<double>();
+    const auto eb = err_best.masked_select(mask);
+    j["within_2_best_zero"] = (eb <= 2.0).to(torch::kFloat64).mean().item<double>();
+    j["within_5_best_zero"] = (eb <= 5.0).to(torch::kFloat64).mean().item<double>();
     return j;
   };
   const auto all = torch::ones_like(err, torch::kBool);
@@ -583,6 +605,8 @@ EvalSummary run_eval(const EvalSettings& s) {
   sum.mean_error = metrics["mean_error_deg"].get<double>();
   sum.median_error = metrics["median_error_deg"].get<double>();
   sum.chance_within_5 = metrics["chance_within_5"].get<double>();
+  sum.within_2_best_zero = metrics["within_2_best_zero"].get<double>();
+  sum.within_5_best_zero = metrics["within_5_best_zero"].get<double>();
   const std::vector<std::string> header{"group", "images", "within 2 deg %", "within 5 deg %", "mean error deg", "median error deg"};
   report::Report rep("Orientation evaluation: " + model.method + " (" + model.angle_loss + " angle loss)");
   rep.section("Summary").paragraph(sum.last_line());

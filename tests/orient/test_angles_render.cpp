@@ -120,3 +120,55 @@ TEST(OrientAngles, RotatePhaseAddsAngles) {
   const auto v = rotate_phase(encode_angle(torch::tensor({3.0}), order), torch::tensor({5 * 4.0 * M_PI / 180.0}));
   EXPECT_NEAR(decode_angle(v, order).item<double>(), 7.0, 1e-4);
 }
+
+TEST(OrientAngles, OffsetConsistencyLossZeroModuloSymmetryPositiveOtherwise) {
+  const auto order = torch::tensor({3, 4, 6, 8});
+  const auto theta_a = torch::tensor({10.0, 80.0, 55.0, 1.0});
+  const auto offset = torch::tensor({15.0, 12.0, 9.0, 20.0});
+  const auto period = 360.0 / order.to(torch::kFloat32);
+  // b predicted one period (and minus two periods) away from a + offset: consistent.
+  const auto pa = 2.0 * encode_angle(theta_a, order);  // not unit length: normalised inside
+  const auto pb = encode_angle(theta_a + offset + period * torch::tensor({1.0, -2.0, 0.0, 3.0}), order);
+  EXPECT_LT(offset_consistency_loss(pa, pb, order, offset).item<double>(), 1e-6);
+  // 3 degrees off: 1 - cos(n x 3 degrees) on average (golden).
+  const auto off = encode_angle(theta_a + offset + 3.0, order);
+  double expect = 0.0;
+  for (int n : {3, 4, 6, 8}) expect += (1.0 - std::cos(n * 3.0 * M_PI / 180.0)) / 4.0;
+  EXPECT_NEAR(offset_consistency_loss(pa, off, order, offset).item<double>(), expect, 1e-5);
+  // A network ignoring the offset (same phase for a and b) is penalised.
+  EXPECT_GT(offset_consistency_loss(pa, pa, order, offset).item<double>(), 0.1);
+}
+
+TEST(OrientAngles, SpreadPenaltyCatchesPerShapeCollapseThatABatchMeanMisses) {
+  // Two shapes collapsed to opposite constant phases: the batch-wide mean is 0, the
+  // per-shape penalty is 1.
+  const auto order = torch::tensor({3, 3, 3, 4, 4, 4});
+  const auto collapsed = torch::tensor({{1.0, 0.0}, {1.0, 0.0}, {1.0, 0.0}, {-1.0, 0.0}, {-1.0, 0.0}, {-1.0, 0.0}});
+  EXPECT_NEAR(collapsed.mean(0).pow(2).sum().item<double>(), 0.0, 1e-9);
+  EXPECT_NEAR(phase_spread_penalty(collapsed, order, 3, 8).item<double>(), 1.0, 1e-5);
+  // Evenly spread phases within each shape: 0.
+  const auto psi = torch::tensor({0.0, 120.0, 240.0, 30.0, 150.0, 270.0}) * (M_PI / 180.0);
+  const auto spread = torch::stack({torch::cos(psi), torch::sin(psi)}, 1);
+  EXPECT_LT(phase_spread_penalty(spread, order, 3, 8).item<double>(), 1e-6);
+}
+
+TEST(OrientRender, AngleKeepingAugmentationKeepsTheAngle) {
+  const auto img = render_polygons(one(4, 12.0, 9.0), 48, 4);
+  // All zero: only normalised.
+  EXPECT_TRUE(torch::allclose(augment_same_angle(img, 0.0, 0.0, 0.0), normalise_images(img), 1e-5, 1e-5));
+  // The 4th angular moment about the centre gives 4 x theta; a rescaled copy keeps it.
+  auto phase = [](const torch::Tensor& x) {
+    const auto c = (x.size(3) - 1) / 2.0;
+    const auto r = torch::arange(x.size(3), torch::kFloat32) - c;
+    const auto yy = r.view({-1, 1}).expand({x.size(2), x.size(3)}), xx = r.view({1, -1}).expand({x.size(2), x.size(3)});
+    const auto phi = torch::atan2(-yy, xx);  // counter-clockwise on screen
+    const auto w = torch::relu(x[0][0]);
+    return std::atan2((w * torch::sin(4 * phi)).sum().item<double>(), (w * torch::cos(4 * phi)).sum().item<double>()) /
+           4.0 * 180.0 / M_PI;
+  };
+  torch::manual_seed(0);
+  const auto aug = augment_same_angle(img.repeat({4, 1, 1, 1}), 0.3, 0.0, 0.0);
+  EXPECT_GT((aug - normalise_images(img)).abs().max().item<double>(), 0.1);  // the size did change
+  for (int64_t i = 0; i < 4; ++i) EXPECT_NEAR(phase(aug.slice(0, i, i + 1)), phase(img), 1.0);
+  EXPECT_THROW(augment_same_angle(img, -0.1, 0.0, 0.0), emgan::ConfigError);
+}

@@ -9,6 +9,8 @@
 /// vertex pointing along +x.
 #include <torch/types.h>
 
+#include <cstdint>
+
 namespace emgan::orient {
 
 /// The period of an n-fold shape's angle, 360/n degrees, for `order` (any shape,
@@ -41,6 +43,25 @@ torch::Tensor periodic_loss(const torch::Tensor& pred, const torch::Tensor& targ
 /// Rotates the `[N, 2]` phase vectors `vec` by `delta_rad` `[N]` radians (complex
 /// multiplication by e^{i delta}).
 torch::Tensor rotate_phase(const torch::Tensor& vec, const torch::Tensor& delta_rad);
+
+/// The stereo (offset) consistency loss of the siamese method: mean over N of
+/// |u_b - R(n offset) u_a|^2 / 2, where u = phase / |phase| are the unit phase vectors
+/// of images a and b `[N, 2]` (not normalised on input), n = `order` `[N]` and
+/// `offset_deg` `[N]` the known rotation of b relative to a, degrees. Equals
+/// 1 - cos(phase error): zero when theta_b = theta_a + offset modulo 360/n, at most 2,
+/// no wrap (the comparison is between vectors on the circle), no collapse of the
+/// scale (the vectors are normalised). Differentiable in both phases.
+torch::Tensor offset_consistency_loss(const torch::Tensor& phase_a, const torch::Tensor& phase_b,
+                                      const torch::Tensor& order, const torch::Tensor& offset_deg);
+
+/// The siamese method's anti-collapse term: sum over symmetry orders k of
+/// (N_k / N) |mean of the unit phases of the images of order k|^2, with `phase`
+/// `[N, 2]` (not normalised), `order` `[N]` in min_order..max_order. About
+/// (number of orders present) / N for uniformly spread phases; 1 when every shape has
+/// one constant phase. Taken per order: a batch-wide mean would be cancelled by two
+/// shapes collapsed to opposite phases. Differentiable in `phase`.
+torch::Tensor phase_spread_penalty(const torch::Tensor& phase, const torch::Tensor& order, int64_t min_order,
+                                   int64_t max_order);
 
 /// The naive baseline: mean squared error of plain angles, `pred_deg` and
 /// `truth_deg` `[N]` in degrees, each divided by its period (so values in units of

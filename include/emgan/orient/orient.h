@@ -61,13 +61,17 @@ struct TrainSettings {
   int64_t width = 16;                ///< channels of the first convolution (doubling twice)
   double denoise_sigma = 1.0;        ///< Gaussian denoise of the preprocessing, pixels
   int64_t render_supersample = 2;    ///< reconstruct: anti-aliasing of the differentiable renderer
-  double spread_weight = 0.3;        ///< siamese: weight of the anti-collapse term (batch phases spread uniformly)
+  double spread_weight = 0.3;        ///< siamese: weight of the per-shape anti-collapse term (phases spread uniformly)
+  double norm_weight = 0.1;          ///< siamese: weight of the (|phase| - 1)^2 term (0: the phase may pass through 0)
+  double augment_scale = 0.0;        ///< siamese: random size change of each image, factor in [1/(1+x), 1+x] (angle kept)
+  double augment_shift_px = 0.0;     ///< siamese: random shift of each image, up to this many pixels (angle kept)
+  double augment_noise = 0.0;        ///< siamese: added Gaussian noise, units of the image standard deviation
   bool resume = true;                ///< continue from RUN/checkpoint.pt when present
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainSettings, data, out, method, angle_loss, epochs, batch_size, lr,
-                                                width, denoise_sigma, render_supersample, spread_weight, resume,
-                                                runtime)
+                                                width, denoise_sigma, render_supersample, spread_weight, norm_weight,
+                                                augment_scale, augment_shift_px, augment_noise, resume, runtime)
 
 /// Settings of `emgan orient eval`.
 struct EvalSettings {
@@ -131,6 +135,8 @@ struct EvalSummary {
   double mean_error = 0.0;
   double median_error = 0.0;
   double chance_within_5 = 0.0;  ///< the fraction a uniformly random guess gets within 5 degrees
+  double within_2_best_zero = 0.0;  ///< diagnostic: within 2 degrees after subtracting the best zero per shape (circular mean error)
+  double within_5_best_zero = 0.0;  ///< diagnostic: within 5 degrees with the best zero per shape
   /// "orient eval: N=... within2=...% within5=...% mean=... median=..."
   std::string last_line() const;
 };

@@ -51,4 +51,15 @@ torch::Tensor normalise_images(const torch::Tensor& images);
 /// in, same shape out (zero mean, unit std per image).
 torch::Tensor preprocess(const torch::Tensor& images, double denoise_sigma_px);
 
+/// Angle-preserving augmentation of preprocessed images `[N, 1, H, W]`: each image is
+/// scaled isotropically by a random factor in [1/(1+scale), 1+scale] about the centre
+/// and shifted by up to `shift_px` pixels in x and y (bilinear, background filled with
+/// each image's border value), then Gaussian noise of `noise` (units of the image
+/// standard deviation) is added and the image re-normalised. No rotation and no
+/// mirror: the orientation is unchanged, so a network that sees the augmented image
+/// must give the same angle (this ties the arbitrary zero of a label-free model across
+/// particle sizes and positions). All zero: the images are returned normalised but
+/// otherwise unchanged. Uses torch's default generator.
+torch::Tensor augment_same_angle(const torch::Tensor& images, double scale, double shift_px, double noise);
+
 }  // namespace emgan::orient
