@@ -1,7 +1,7 @@
+// `emgan scanpath spiral|grid|lines|random|rasterise` and `emgan restore data|train|predict|eval`.
 // GCC 12 reports a false -Wmaybe-uninitialized inside nlohmann's defaulted from_json for
 // nested structs holding vectors (RestoreTrainSettings.discriminator.scales); see tests/core/test_config.cpp.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// `emgan scanpath spiral|grid|lines|random|rasterise` and `emgan restore data|train|predict|eval`.
 #include <iostream>
 
 #include "cli.h"
