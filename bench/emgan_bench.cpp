@@ -74,7 +74,7 @@ struct StepSettings {
   /// "library" (emgan's "adam": train::FusedAdam, one-pass CPU update) or "torch"
   /// (torch::optim::Adam as it ships, for comparison)
   std::string optimizer = "library";
-  bool release_grads = true;         ///< library: drop gradients after the update (zero_grad then fills nothing)
+  bool release_grads = false;        ///< library: drop gradients after the update (zero_grad then fills nothing)
 };
 
 /// Settings of `infer`.

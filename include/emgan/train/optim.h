@@ -42,9 +42,10 @@ struct OptimizerOptions {
   double alpha = 0.99;
   /// Adam: after each update drop the gradients (Python's zero_grad(set_to_none=True)),
   /// so the next backward() writes fresh buffers instead of accumulating into zeroed
-  /// ones. Numerically identical; saves one pass over every gradient per step. Code that
-  /// reads p.grad() after step() sees an undefined tensor.
-  bool release_grads = true;
+  /// ones. Numerically identical; saves the zero-fill of every gradient but pays fresh
+  /// allocations: faster only on a memory-contended CPU (BENCHMARKS.md), so off by
+  /// default. Code that reads p.grad() after step() then sees an undefined tensor.
+  bool release_grads = false;
 
   /// Throws ConfigError naming `source`, the field and its value when out of range.
   void validate(const std::string& source = "optimizer") const;
