@@ -3,6 +3,10 @@
 /// folder per test, and the path of the CLI binary (all from CMake, never the cwd).
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -23,6 +27,27 @@ inline std::filesystem::path temp_dir() {
 
 /// The emgan CLI built with the tests.
 inline std::string cli_path() { return EMGAN_CLI_PATH; }
+
+/// What one run of the CLI printed (stdout and stderr together) and its exit status
+/// (-1 when it could not be started or did not exit normally).
+struct CliRun {
+  int code = -1;
+  std::string out;
+};
+
+/// Runs `emgan ARGS` (the CLI built with the tests) and captures its output.
+inline CliRun run_cli(const std::string& args) {
+  const std::string cmd = cli_path() + " " + args + " 2>&1";
+  CliRun r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
 
 }  // namespace emgan::test
 

@@ -20,23 +20,8 @@ using torch::indexing::Slice;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out;
-};
-
-Run run_cli(const std::string& args) {
-  const std::string cmd = emgan::test::cli_path() + " " + args + " 2>&1";
-  Run r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Run = emgan::test::CliRun;
+using emgan::test::run_cli;
 
 /// A 3-phase uint8 volume (values 0, 85, 170) of blobs, [1, D, H, W].
 torch::Tensor blob_volume(int64_t side, uint64_t seed) {
