@@ -2,13 +2,19 @@
 // measurement (settings included), so a line of BENCHMARKS.md can be re-run.
 //
 //   emgan_bench pix2pix-step --batch 3 --size 256 --threads 2 --warmup 1 --steps 3
+//   emgan_bench pix2pix-step --batch 1 --sizes 128,256,512,1024   (scaling with image size)
 //   emgan_bench infer --arch unet_256,lawrence2020 --sizes 256,512 --batches 1,16
 //   emgan_bench poly-fit [--data <tree of conv/multislice pairs>]
 //   emgan_bench data --files 64 --file-size 512 --crop 256 --batch 16
+//   emgan_bench restorer-infer --models ede,reduced --sizes 512      (restore workflow built)
+//   emgan_bench slicegan --widths 1,0.125 --volume-size 256          (generate workflow built)
 //
 // Every mode ends with `peak_rss_mb=` (VmHWM of /proc/self/status: the largest
-// resident set of the process, so of that mode). Times are wall-clock
-// (steady_clock) around whole steps; on CUDA the device is synchronised first.
+// resident set of the process, so of that mode). Lines of one size or model also carry
+// their own `peak_rss_mb=`: the peak is reset before each (clear_refs 5) where the kernel
+// allows it (`rss_reset=1`). With a list of sizes, `ratio_to_prev_size=` is the median
+// time over the previous size's (same batch). Times are wall-clock (steady_clock) around
+// whole steps; on CUDA the device is synchronised first.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -41,6 +47,14 @@
 #include "emgan/models/poly.h"
 #include "emgan/train/optim.h"
 #include "emgan/train/pix2pix.h"
+#ifdef EMGAN_WITH_RESTORE
+#include "emgan/models/restorer.h"
+#include "emgan/restore/restore.h"
+#endif
+#ifdef EMGAN_WITH_GENERATE
+#include "emgan/generate/generate.h"
+#include "emgan/models/slicegan.h"
+#endif
 
 namespace {
 
@@ -65,7 +79,8 @@ struct CommonSettings {
 /// Settings of `pix2pix-step`.
 struct StepSettings {
   int64_t batch = 3;                 ///< images per step
-  int64_t size = 256;                ///< image side, px
+  int64_t size = 256;                ///< image side, px (when `sizes` is empty)
+  std::vector<int64_t> sizes;        ///< image sides, px, one line each (scaling); excludes `size`
   std::string generator = "unet_256";
   std::string gan_loss = "lsgan";    ///< lsgan (as the Python peer) | vanilla (BCE, pix2pix paper)
   double dropout = 0.5;              ///< U-Net dropout (0 for deterministic numerics checks)
@@ -84,6 +99,43 @@ struct InferSettings {
   std::vector<int64_t> batches = {1, 16};
   bool inference_mode = true;  ///< c10::InferenceMode (else NoGradGuard)
 };
+
+#ifdef EMGAN_WITH_RESTORE
+/// Settings of `restorer-infer`.
+struct RestorerInferSettings {
+  /// "ede" (RestorerOptions' defaults: Ede's widths) and/or "reduced" (the generator
+  /// default of `emgan restore train`, RestoreTrainSettings::generator)
+  std::vector<std::string> models = {"ede", "reduced"};
+  std::vector<int64_t> sizes = {512};  ///< image sides, px (multiples of the model's stride)
+  std::vector<int64_t> batches = {1};  ///< images per forward
+  double coverage = 0.05;              ///< fraction of pixels scanned in the random mask
+  bool inference_mode = true;          ///< c10::InferenceMode (else NoGradGuard)
+};
+#endif
+
+#ifdef EMGAN_WITH_GENERATE
+/// `emgan generate train`'s defaults: the SliceGAN training settings below start from them.
+const emgan::generate::GenerateTrainSettings& generate_defaults() {
+  static const emgan::generate::GenerateTrainSettings defaults;
+  return defaults;
+}
+
+/// Settings of `slicegan`; the training defaults are `emgan generate train`'s.
+struct SliceGanSettings {
+  /// Layer-width multipliers of the timed training iteration.
+  std::vector<double> widths = {1.0, 0.125};
+  int64_t batch = generate_defaults().batch_size;                  ///< volumes per iteration
+  int64_t real_batch = generate_defaults().real_batch;             ///< real crops per critic step and axis (0 = batch)
+  int64_t critic_steps = generate_defaults().critic_steps;         ///< critic updates per generator update
+  int64_t latent_channels = generate_defaults().latent_channels;   ///< z
+  int64_t latent_size = generate_defaults().latent_size;           ///< training latent side (4 -> 64^3)
+  double gp_lambda = generate_defaults().gp_lambda;                ///< WGAN-GP weight
+  int64_t channels = 3;                                            ///< phases (softmax output)
+  bool step = true;                                                ///< time the training iteration
+  int64_t volume_size = 256;                                       ///< generated volume side, voxels (0 = none)
+  std::vector<double> volume_widths = {0.125};                     ///< width multipliers of the generation
+};
+#endif
 
 /// Settings of `poly-fit`.
 struct PolySettings {
@@ -105,7 +157,8 @@ struct DataSettings {
 
 // ---- helpers ------------------------------------------------------------------------------
 
-double peak_rss_mb() {
+/// VmHWM of the process, MB (-1 where /proc cannot be read).
+double vm_hwm_mb() {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
@@ -117,6 +170,45 @@ double peak_rss_mb() {
     }
   }
   return -1.0;
+}
+
+/// The largest VmHWM read so far (before and after resets), MB.
+double g_peak_seen = 0.0;
+
+/// The largest resident set of the whole process, MB, across resets (the kernel's
+/// VmHWM may read lower after a reset than an earlier reading of it).
+double peak_rss_mb() {
+  g_peak_seen = std::max(g_peak_seen, vm_hwm_mb());
+  return g_peak_seen;
+}
+
+/// Resets VmHWM to the current resident set (`echo 5 > /proc/self/clear_refs`), so
+/// that vm_hwm_mb() afterwards is the peak of what follows. False where not allowed.
+bool reset_peak_rss() {
+  peak_rss_mb();
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+/// VmHWM since the last reset_peak_rss(), MB (also counted in peak_rss_mb()).
+double line_peak_rss_mb() {
+  const double v = vm_hwm_mb();
+  g_peak_seen = std::max(g_peak_seen, v);
+  return v;
+}
+
+/// First line of an exception's message (c10::Error without its backtrace).
+std::string short_what(const std::exception& e) {
+  std::string w;
+  if (const auto* ce = dynamic_cast<const c10::Error*>(&e))
+    w = ce->what_without_backtrace();
+  else
+    w = e.what();
+  w = w.substr(0, w.find('\n'));
+  std::replace(w.begin(), w.end(), '"', '\'');
+  return w;
 }
 
 std::string load_average() {
@@ -222,8 +314,10 @@ std::string fmt(double v, int precision = 2) {
 /// basic (ndf 64, 3 layers, batch norm), D on the detached fake then G with D frozen,
 /// 0.5 * GAN loss for D, GAN + 100 * L1 for G, Adam(2e-4, 0.5, 0.999) for both.
 void run_step(const CommonSettings& c, const StepSettings& s) {
-  EMGAN_CHECK(emgan::ConfigError, s.batch >= 1 && s.size >= 1, "pix2pix-step: --batch = ", s.batch,
-              " / --size = ", s.size, " must be >= 1");
+  const std::vector<int64_t> sizes = s.sizes.empty() ? std::vector<int64_t>{s.size} : s.sizes;
+  for (const int64_t size : sizes)
+    EMGAN_CHECK(emgan::ConfigError, s.batch >= 1 && size >= 1, "pix2pix-step: --batch = ", s.batch, " / size ", size,
+                " must be >= 1");
   const torch::Device device = apply_common(c);
   auto g = emgan::models::make_generator(s.generator, Json{{"dropout", s.dropout}});
   auto d = emgan::models::make_discriminator("patchgan", Json{{"in_channels", g->in_channels() + g->out_channels()}});
@@ -263,32 +357,53 @@ void run_step(const CommonSettings& c, const StepSettings& s) {
                                      fns, emgan::train::l1_loss(), po);
   recipe.set_training(true);
 
-  // As the Python comparison script: seed, then A and B from torch.randn on the CPU.
-  torch::manual_seed(c.seed);
-  emgan::train::Batch batch;
-  batch.input = memory_format(torch::randn({s.batch, g->in_channels(), s.size, s.size}).to(device), c.channels_last);
-  batch.target = memory_format(torch::randn({s.batch, g->out_channels(), s.size, s.size}).to(device), c.channels_last);
+  // One line per size with the same networks and optimizers (their state carries
+  // over; the cost of a step does not depend on it).
+  double prev_ms = 0.0;
+  int64_t prev_size = 0;
+  for (const int64_t size : sizes) {
+    // As the Python comparison script: seed, then A and B from torch.randn on the CPU.
+    torch::manual_seed(c.seed);
+    emgan::train::Batch batch;
+    batch.input = memory_format(torch::randn({s.batch, g->in_channels(), size, size}).to(device), c.channels_last);
+    batch.target = memory_format(torch::randn({s.batch, g->out_channels(), size, size}).to(device), c.channels_last);
 
-  int step_no = 0;
-  emgan::train::StepResult last;
-  auto run = [&] {
-    last = recipe.step(batch);
-    ++step_no;
-    if (s.print_losses) {
-      std::cout << "step=" << step_no << std::setprecision(9);
-      for (const auto& [k, v] : last.losses) std::cout << " " << k << "=" << v;
-      std::cout << std::endl;
+    int step_no = 0;
+    emgan::train::StepResult last;
+    auto run = [&] {
+      last = recipe.step(batch);
+      ++step_no;
+      if (s.print_losses) {
+        std::cout << "step=" << step_no << std::setprecision(9);
+        for (const auto& [k, v] : last.losses) std::cout << " " << k << "=" << v;
+        std::cout << std::endl;
+      }
+    };
+    const bool reset = reset_peak_rss();
+    Stats st;
+    try {
+      st = stats_of(time_runs(c, device, run));
+    } catch (const std::exception& e) {  // e.g. a side too small for the generator's depth
+      std::cout << "bench=pix2pix-step generator=" << s.generator << " batch=" << s.batch << " size=" << size
+                << " skipped=\"" << short_what(e) << "\"" << std::endl;
+      continue;
     }
-  };
-  const Stats st = stats_of(time_runs(c, device, run));
-  std::cout << "bench=pix2pix-step generator=" << s.generator << " discriminator=patchgan gan_loss=" << s.gan_loss
-            << " dropout=" << s.dropout << " optimizer=" << s.optimizer
-            << " release_grads=" << (s.release_grads ? 1 : 0) << " batch=" << s.batch << " size=" << s.size << " " << common_line(c, device)
-            << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean) << " min_ms=" << fmt(st.min)
-            << " images_per_s=" << fmt(1e3 * static_cast<double>(s.batch) / st.median, 3) << std::endl;
-  std::cout << "bench=pix2pix-step losses_after_steps=" << step_no << std::setprecision(7);
-  for (const auto& [k, v] : last.losses) std::cout << " " << k << "=" << v;
-  std::cout << std::endl;
+    std::cout << "bench=pix2pix-step generator=" << s.generator << " discriminator=patchgan gan_loss=" << s.gan_loss
+              << " dropout=" << s.dropout << " optimizer=" << s.optimizer
+              << " release_grads=" << (s.release_grads ? 1 : 0) << " batch=" << s.batch << " size=" << size << " "
+              << common_line(c, device) << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean)
+              << " min_ms=" << fmt(st.min)
+              << " images_per_s=" << fmt(1e3 * static_cast<double>(s.batch) / st.median, 3)
+              << " ms_per_mpixel=" << fmt(st.median / (static_cast<double>(s.batch * size * size) * 1e-6), 1);
+    if (prev_size > 0)
+      std::cout << " prev_size=" << prev_size << " ratio_to_prev_size=" << fmt(st.median / prev_ms, 3);
+    std::cout << " rss_reset=" << (reset ? 1 : 0) << " peak_rss_mb=" << fmt(line_peak_rss_mb(), 1) << std::endl;
+    std::cout << "bench=pix2pix-step size=" << size << " losses_after_steps=" << step_no << std::setprecision(7);
+    for (const auto& [k, v] : last.losses) std::cout << " " << k << "=" << v;
+    std::cout << std::endl;
+    prev_ms = st.median;
+    prev_size = size;
+  }
   print_rss("pix2pix-step");
 }
 
@@ -301,6 +416,7 @@ void run_infer(const CommonSettings& c, const InferSettings& s) {
     g->to(device);
     g->eval();
     if (c.channels_last) to_channels_last(*g);
+    std::map<int64_t, std::pair<int64_t, double>> prev;  // batch -> (size, median ms) of the previous size
     for (const int64_t size : s.sizes) {
       for (const int64_t b : s.batches) {
         EMGAN_CHECK(emgan::ConfigError, size >= 1 && b >= 1, "infer: size ", size, " / batch ", b, " must be >= 1");
@@ -315,17 +431,236 @@ void run_infer(const CommonSettings& c, const InferSettings& s) {
             g->forward(x);
           }
         };
-        const Stats st = stats_of(time_runs(c, device, run));
+        const bool reset = reset_peak_rss();
+        Stats st;
+        try {
+          st = stats_of(time_runs(c, device, run));
+        } catch (const std::exception& e) {  // e.g. a side too small for the generator's depth
+          std::cout << "bench=infer arch=" << arch << " size=" << size << " batch=" << b << " skipped=\""
+                    << short_what(e) << "\"" << std::endl;
+          continue;
+        }
         std::cout << "bench=infer arch=" << arch << " size=" << size << " batch=" << b
                   << " grad_mode=" << (s.inference_mode ? "inference_mode" : "no_grad") << " "
                   << common_line(c, device) << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean)
                   << " min_ms=" << fmt(st.min) << " images_per_s=" << fmt(1e3 * static_cast<double>(b) / st.median, 3)
+                  << " ms_per_mpixel=" << fmt(st.median / (static_cast<double>(b * size * size) * 1e-6), 1);
+        if (prev.count(b))
+          std::cout << " prev_size=" << prev[b].first << " ratio_to_prev_size=" << fmt(st.median / prev[b].second, 3);
+        std::cout << " rss_reset=" << (reset ? 1 : 0) << " peak_rss_mb=" << fmt(line_peak_rss_mb(), 1)
                   << " peak_rss_mb_so_far=" << fmt(peak_rss_mb(), 1) << std::endl;
+        prev[b] = {size, st.median};
       }
     }
   }
   print_rss("infer");
 }
+
+#ifdef EMGAN_WITH_RESTORE
+/// The generator default of `emgan restore train` (a reduced-width Ede network).
+emgan::models::RestorerOptions reduced_restorer_options() {
+  static const emgan::restore::RestoreTrainSettings defaults;
+  return defaults.generator;
+}
+
+/// The restore workflow's restorer (`emgan restore predict` calls forward() on
+/// (partial scan, mask) `[N, 2, H, W]`), in eval mode: ms per image.
+void run_restorer_infer(const CommonSettings& c, const RestorerInferSettings& s) {
+  EMGAN_CHECK(emgan::ConfigError, s.coverage > 0.0 && s.coverage <= 1.0, "restorer-infer: --coverage = ", s.coverage,
+              " must be in (0, 1]");
+  const torch::Device device = apply_common(c);
+  for (const auto& name : s.models) {
+    emgan::models::RestorerOptions o;  // "ede": the defaults are Ede's widths
+    if (name == "reduced")
+      o = reduced_restorer_options();
+    else
+      EMGAN_CHECK(emgan::ConfigError, name == "ede", "restorer-infer: --models entry '", name,
+                  "' is not one of: ede, reduced");
+    o.in_channels = 2;
+    o.residual = false;
+    emgan::models::Restorer model(o);
+    model->to(device);
+    model->eval();
+    if (c.channels_last) to_channels_last(*model);
+    int64_t params = 0;
+    for (const auto& p : model->parameters()) params += p.numel();
+    std::ostringstream widths;
+    for (size_t k = 0; k < o.inner_widths.size(); ++k) widths << (k ? "," : "") << o.inner_widths[k];
+    std::map<int64_t, std::pair<int64_t, double>> prev;
+    for (const int64_t size : s.sizes) {
+      for (const int64_t b : s.batches) {
+        EMGAN_CHECK(emgan::ConfigError, size >= 1 && b >= 1 && size % model->stride() == 0, "restorer-infer: size ",
+                    size, " / batch ", b, ": need batch >= 1 and a size that is a positive multiple of ",
+                    model->stride());
+        torch::manual_seed(c.seed);
+        const auto mask = torch::bernoulli(torch::full({b, 1, size, size}, s.coverage));
+        const auto x = memory_format(torch::cat({torch::rand({b, 1, size, size}) * mask, mask}, 1).to(device),
+                                     c.channels_last);
+        auto run = [&] {
+          if (s.inference_mode) {
+            c10::InferenceMode guard;
+            model->forward(x);
+          } else {
+            torch::NoGradGuard guard;
+            model->forward(x);
+          }
+        };
+        const bool reset = reset_peak_rss();
+        const Stats st = stats_of(time_runs(c, device, run));
+        std::cout << "bench=restorer-infer model=" << name << " inner_widths=" << widths.str()
+                  << " inner_res_blocks=" << o.inner_res_blocks << " outer_width=" << o.outer_width
+                  << " outer_res_blocks=" << o.outer_res_blocks << " weight_norm=" << (o.weight_norm ? 1 : 0)
+                  << " params=" << params << " in_channels=2 size=" << size << " batch=" << b
+                  << " grad_mode=" << (s.inference_mode ? "inference_mode" : "no_grad") << " "
+                  << common_line(c, device) << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean)
+                  << " min_ms=" << fmt(st.min) << " ms_per_image=" << fmt(st.median / static_cast<double>(b))
+                  << " images_per_s=" << fmt(1e3 * static_cast<double>(b) / st.median, 3);
+        if (prev.count(b))
+          std::cout << " prev_size=" << prev[b].first << " ratio_to_prev_size=" << fmt(st.median / prev[b].second, 3);
+        std::cout << " rss_reset=" << (reset ? 1 : 0) << " peak_rss_mb=" << fmt(line_peak_rss_mb(), 1) << std::endl;
+        prev[b] = {size, st.median};
+      }
+    }
+  }
+  print_rss("restorer-infer");
+}
+#endif
+
+#ifdef EMGAN_WITH_GENERATE
+/// One SliceGAN iteration as `emgan generate train --model slicegan` runs it (three
+/// critics, one per axis; `critic_steps` WGAN-GP critic updates on the slices of a
+/// no-grad fake batch, then one generator update through all three critics), with fixed
+/// random "real" crops (reading and cropping the training images is not timed), no
+/// fraction loss. Then the generation of one `volume_size`^3 volume (eval mode,
+/// InferenceMode) from a latent enlarged to latent_size_for(volume_size).
+void run_slicegan(const CommonSettings& c, const SliceGanSettings& s) {
+  EMGAN_CHECK(emgan::ConfigError, s.batch >= 1 && s.critic_steps >= 1 && s.real_batch >= 0 && s.volume_size >= 0,
+              "slicegan: need --batch >= 1, --critic-steps >= 1, --real-batch >= 0, --volume-size >= 0 (got ",
+              s.batch, ", ", s.critic_steps, ", ", s.real_batch, ", ", s.volume_size, ")");
+  const torch::Device device = apply_common(c);
+  const emgan::generate::OptimizerSettings adam_settings = emgan::generate::ModelOptimizers{}.slicegan;
+  auto count = [](torch::nn::Module& m) {
+    int64_t n = 0;
+    for (const auto& p : m.parameters()) n += p.numel();
+    return n;
+  };
+  auto make_generator = [&](double width) {
+    emgan::models::SliceGanGeneratorOptions go;
+    go.latent_channels = s.latent_channels;
+    go.channels = s.channels;
+    go.width = width;
+    go.output = "softmax";
+    emgan::models::SliceGanGenerator g(go);
+    g->to(device);
+    return g;
+  };
+  for (const double width : s.step ? s.widths : std::vector<double>{}) {
+    torch::manual_seed(c.seed);
+    auto g = make_generator(width);
+    g->train();
+    emgan::models::SliceGanCriticOptions co;
+    co.channels = s.channels;
+    co.width = width;
+    std::vector<emgan::models::SliceGanCritic> critics;
+    auto adam = [&](std::vector<torch::Tensor> params) {
+      return std::make_unique<torch::optim::Adam>(
+          params, torch::optim::AdamOptions(adam_settings.lr).betas({adam_settings.beta1, adam_settings.beta2}));
+    };
+    auto opt_g = adam(g->parameters());
+    std::vector<std::unique_ptr<torch::optim::Adam>> opt_d;
+    for (int axis = 0; axis < 3; ++axis) {
+      critics.push_back(emgan::models::SliceGanCritic(co));
+      critics.back()->to(device);
+      opt_d.push_back(adam(critics.back()->parameters()));
+    }
+    const int64_t side = emgan::models::SliceGanGeneratorImpl::output_size(s.latent_size);
+    const int64_t br = s.real_batch > 0 ? s.real_batch : s.batch;
+    std::vector<torch::Tensor> real;  // softmax of noise: phase probabilities, as one-hot crops would be
+    for (int axis = 0; axis < 3; ++axis)
+      real.push_back(torch::softmax(torch::randn({br, s.channels, side, side}), 1).to(device));
+    auto latent = [&] {
+      return torch::randn({s.batch, s.latent_channels, s.latent_size, s.latent_size, s.latent_size},
+                          torch::TensorOptions().device(device));
+    };
+    auto set_critics_grad = [&](bool on) {
+      for (auto& critic : critics)
+        for (auto& p : critic->parameters()) p.set_requires_grad(on);
+    };
+    double loss_d = 0.0, loss_g = 0.0;
+    auto iteration = [&] {
+      set_critics_grad(true);
+      for (int64_t k = 0; k < s.critic_steps; ++k) {
+        torch::Tensor fake;
+        {
+          torch::NoGradGuard no_grad;
+          fake = g->forward(latent());
+        }
+        for (int64_t axis = 0; axis < 3; ++axis) {
+          auto& critic = critics[static_cast<size_t>(axis)];
+          auto& opt = *opt_d[static_cast<size_t>(axis)];
+          const auto fake_slices = emgan::models::volume_slices(fake, axis);
+          const auto pick = torch::randperm(fake_slices.size(0), torch::TensorOptions().dtype(torch::kLong))
+                                .narrow(0, 0, std::min<int64_t>(br, fake_slices.size(0)))
+                                .to(device);
+          const auto fake_gp = fake_slices.index_select(0, pick);
+          const auto real_gp = real[static_cast<size_t>(axis)].narrow(0, 0, fake_gp.size(0));
+          opt.zero_grad();
+          const auto out_real = critic->forward(real[static_cast<size_t>(axis)]).mean();
+          const auto out_fake = critic->forward(fake_slices).mean();
+          const auto gp = emgan::losses::gradient_penalty([&](const torch::Tensor& x) { return critic->forward(x); },
+                                                          real_gp, fake_gp, s.gp_lambda);
+          const auto loss = out_fake - out_real + gp;
+          loss.backward();
+          opt.step();
+          loss_d = loss.item<double>();
+        }
+      }
+      set_critics_grad(false);
+      opt_g->zero_grad();
+      const auto fake = g->forward(latent());
+      auto adv = torch::zeros({}, fake.options());
+      for (int64_t axis = 0; axis < 3; ++axis)
+        adv = adv - critics[static_cast<size_t>(axis)]->forward(emgan::models::volume_slices(fake, axis)).mean();
+      adv.backward();
+      opt_g->step();
+      loss_g = adv.item<double>();
+    };
+    const bool reset = reset_peak_rss();
+    const Stats st = stats_of(time_runs(c, device, iteration));
+    std::cout << "bench=slicegan part=step width=" << width << " g_params=" << count(*g)
+              << " d_params_each=" << count(*critics[0]) << " critics=3 batch=" << s.batch << " real_batch=" << br
+              << " critic_steps=" << s.critic_steps << " latent_channels=" << s.latent_channels
+              << " latent_size=" << s.latent_size << " volume=" << side << " channels=" << s.channels
+              << " adam=" << adam_settings.lr << "/" << adam_settings.beta1 << "/" << adam_settings.beta2 << " "
+              << common_line(c, device) << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean)
+              << " min_ms=" << fmt(st.min) << " iterations_per_s=" << fmt(1e3 / st.median, 4)
+              << " loss_d=" << fmt(loss_d, 4) << " loss_g=" << fmt(loss_g, 4) << " rss_reset=" << (reset ? 1 : 0)
+              << " peak_rss_mb=" << fmt(line_peak_rss_mb(), 1) << std::endl;
+  }
+  for (const double width : s.volume_size > 0 ? s.volume_widths : std::vector<double>{}) {
+    torch::manual_seed(c.seed);
+    auto g = make_generator(width);
+    g->eval();
+    const int64_t l = emgan::models::SliceGanGeneratorImpl::latent_size_for(s.volume_size);
+    const int64_t out_side = emgan::models::SliceGanGeneratorImpl::output_size(l);
+    const auto z = torch::randn({1, s.latent_channels, l, l, l}, torch::TensorOptions().device(device));
+    auto run = [&] {
+      c10::InferenceMode guard;
+      const auto v = g->forward(z);
+      return v.narrow(2, 0, s.volume_size).narrow(3, 0, s.volume_size).narrow(4, 0, s.volume_size);
+    };
+    const bool reset = reset_peak_rss();
+    const Stats st = stats_of(time_runs(c, device, run));
+    std::cout << "bench=slicegan part=generate width=" << width << " g_params=" << count(*g)
+              << " latent=" << s.latent_channels << "x" << l << "^3 output=" << out_side << "^3 volume="
+              << s.volume_size << "^3 channels=" << s.channels << " grad_mode=inference_mode "
+              << common_line(c, device) << " median_s=" << fmt(st.median * 1e-3, 3)
+              << " mean_s=" << fmt(st.mean * 1e-3, 3) << " min_s=" << fmt(st.min * 1e-3, 3)
+              << " rss_reset=" << (reset ? 1 : 0) << " peak_rss_mb=" << fmt(line_peak_rss_mb(), 1) << std::endl;
+  }
+  print_rss("slicegan");
+}
+#endif
 
 void run_poly(const CommonSettings& c, const PolySettings& s) {
   const torch::Device device = apply_common(c);
@@ -431,7 +766,8 @@ void add_common(CLI::App* app, CommonSettings& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"emgan_bench: timing of emgan's training step, inference, poly fit and data pipeline"};
+  CLI::App app{"emgan_bench: timing of emgan's training step, inference, poly fit, data pipeline, restorer and "
+               "SliceGAN"};
   app.require_subcommand(1);
   app.option_defaults()->always_capture_default();
   CommonSettings common;
@@ -443,7 +779,10 @@ int main(int argc, char** argv) {
   auto* s = app.add_subcommand("pix2pix-step", "pix2pix training step (unet_256 + PatchGAN), as the Python peer");
   add_common(s, common);
   s->add_option("--batch", step.batch, "images per step");
-  s->add_option("--size", step.size, "image side, px");
+  auto* size_opt = s->add_option("--size", step.size, "image side, px");
+  s->add_option("--sizes", step.sizes, "image sides, px, one line each with the ratio to the previous (scaling)")
+      ->delimiter(',')
+      ->excludes(size_opt);
   s->add_option("--generator", step.generator, "generator registry name");
   s->add_option("--gan-loss", step.gan_loss, "lsgan (the peer's) | vanilla | hinge");
   s->add_option("--dropout", step.dropout, "U-Net dropout probability");
@@ -456,7 +795,8 @@ int main(int argc, char** argv) {
   auto* i = app.add_subcommand("infer", "generator inference");
   add_common(i, common);
   i->add_option("--arch", infer.archs, "generator names")->delimiter(',');
-  i->add_option("--sizes", infer.sizes, "image sides, px")->delimiter(',');
+  i->add_option("--sizes", infer.sizes, "image sides, px (lines carry the ratio to the previous size)")
+      ->delimiter(',');
   i->add_option("--batches", infer.batches, "batch sizes")->delimiter(',');
   i->add_option("--inference-mode", infer.inference_mode, "InferenceMode (true) or NoGradGuard (false)");
   i->callback([&] { run_infer(common, infer); });
@@ -478,6 +818,45 @@ int main(int argc, char** argv) {
   d->add_option("--prefetch", data.prefetch, "batches prepared ahead by the loader thread");
   d->add_option("--epochs", data.epochs, "timed passes over the files");
   d->callback([&] { run_data(common, data); });
+
+#ifdef EMGAN_WITH_RESTORE
+  RestorerInferSettings restorer;
+  auto* r = app.add_subcommand("restorer-infer", "partial-scan restorer inference (restore workflow), ms per image");
+  add_common(r, common);
+  r->add_option("--models", restorer.models,
+                "ede (Ede's widths 64..768, outer 64) | reduced (emgan restore train's default generator)")
+      ->delimiter(',');
+  r->add_option("--sizes", restorer.sizes, "image sides, px (multiples of the model's stride)")->delimiter(',');
+  r->add_option("--batches", restorer.batches, "images per forward")->delimiter(',');
+  r->add_option("--coverage", restorer.coverage, "fraction of scanned pixels in the random mask input");
+  r->add_option("--inference-mode", restorer.inference_mode, "InferenceMode (true) or NoGradGuard (false)");
+  r->callback([&] { run_restorer_infer(common, restorer); });
+#else
+  app.add_subcommand("restorer-infer", "(not built: configure with the restore workflow in EMGAN_WORKFLOWS)")
+      ->callback([] { throw emgan::ConfigError("restorer-infer: emgan_bench was built without the restore workflow"); });
+#endif
+#ifdef EMGAN_WITH_GENERATE
+  SliceGanSettings slicegan;
+  auto* g = app.add_subcommand("slicegan",
+                               "SliceGAN training iteration (generator + 3 critics, WGAN-GP) and generation of a "
+                               "large volume (generate workflow)");
+  add_common(g, common);
+  g->add_option("--widths", slicegan.widths, "width multipliers of the timed training iteration")->delimiter(',');
+  g->add_option("--batch", slicegan.batch, "volumes per iteration (emgan generate train's --batch-size)");
+  g->add_option("--real-batch", slicegan.real_batch, "real crops per critic step and axis (0 = batch)");
+  g->add_option("--critic-steps", slicegan.critic_steps, "critic updates per generator update");
+  g->add_option("--latent-channels", slicegan.latent_channels, "channels of the latent field z");
+  g->add_option("--latent-size", slicegan.latent_size, "training latent side (4 -> 64^3 volumes)");
+  g->add_option("--gp-lambda", slicegan.gp_lambda, "WGAN-GP weight");
+  g->add_option("--channels", slicegan.channels, "phases (softmax channels)");
+  g->add_option("--step", slicegan.step, "time the training iteration (true|false)");
+  g->add_option("--volume-size", slicegan.volume_size, "side of the generated volume, voxels (0 = none)");
+  g->add_option("--volume-widths", slicegan.volume_widths, "width multipliers of the generation")->delimiter(',');
+  g->callback([&] { run_slicegan(common, slicegan); });
+#else
+  app.add_subcommand("slicegan", "(not built: configure with the generate workflow in EMGAN_WORKFLOWS)")
+      ->callback([] { throw emgan::ConfigError("slicegan: emgan_bench was built without the generate workflow"); });
+#endif
 
   try {
     app.parse(argc, argv);
