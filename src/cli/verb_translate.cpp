@@ -31,6 +31,10 @@ void add_translate_options(CLI::App* sub, workflows::TranslateSettings& s) {
   sub->add_option("--lambda-gan", p.lambda_gan, "pix2pix: adversarial weight (0 = plain regression)");
   sub->add_option("--lambda-rec", p.lambda_rec, "pix2pix: reconstruction weight");
   sub->add_option("--input-norm", p.input_norm, "pix2pix: per-image input normalisation (meanstd, minmax, ...)");
+  sub->add_option("--eval-every", p.eval_every, "pix2pix: test-fold error every N epochs (cv; 0 = never)");
+  sub->add_option("--ema", p.ema, "pix2pix: EMA decay of the generator weights per step (0 = off)");
+  sub->add_flag("--tta,!--no-tta", p.tta, "pix2pix: average predictions over the 8 flips/rotations");
+  sub->add_option("--norm-stats", p.norm_stats, "pix2pix: batch-norm statistics at prediction: running | batch");
   add_config_option(sub);
   add_runtime_options(sub, s.runtime);
 }

@@ -51,13 +51,13 @@ class TwoDRecipe : public Recipe {
       return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(s.optimizer().lr).betas({s.optimizer().beta1, s.optimizer().beta2}));
     };
     const int64_t base = std::max<int64_t>(1, static_cast<int64_t>(std::lround(64.0 * s.width)));
+    models::VaeOptions vo;  // the VAE's encoder and decoder
+    vo.image_size = s.image_size;
+    vo.channels = enc.channels;
+    vo.latent = latent_;
+    vo.width = s.width;
+    vo.output = output;
     if (s.model == "vae") {
-      models::VaeOptions vo;
-      vo.image_size = s.image_size;
-      vo.channels = enc.channels;
-      vo.latent = latent_;
-      vo.width = s.width;
-      vo.output = output;
       decoder_vae_ = models::VaeDecoder(vo);
       decoder_vae_->to(device);
       opt_g_ = adam(decoder_vae_->parameters());
@@ -74,12 +74,6 @@ class TwoDRecipe : public Recipe {
       opt_g_ = adam(generator_->parameters());
     }
     if (has_e_) {
-      models::VaeOptions vo;
-      vo.image_size = s.image_size;
-      vo.channels = enc.channels;
-      vo.latent = latent_;
-      vo.width = s.width;
-      vo.output = output;
       encoder_ = models::VaeEncoder(vo);
       encoder_->to(device);
       opt_e_ = adam(encoder_->parameters());

@@ -108,6 +108,22 @@ class Pix2PixTranslator : public Translator {
         device_(device) {}
   std::string kind() const override { return "pix2pix"; }
 
+  /// Prediction options (saved with the model): 8-fold flip/rotation averaging, and
+  /// "running" or "batch" batch-norm statistics.
+  void set_tta(bool tta) { tta_ = tta; }
+  bool tta() const { return tta_; }
+  void set_norm_stats(const std::string& mode) {
+    check_choice("pix2pix.norm_stats", mode, {"running", "batch"});
+    norm_stats_ = mode;
+  }
+  /// The same model with other generator weights (e.g. the raw weights beside an EMA).
+  std::unique_ptr<Pix2PixTranslator> with_generator(models::GeneratorPtr g) const {
+    auto t = std::make_unique<Pix2PixTranslator>(std::move(g), input_norm_, target_scale_, protocol_, base_, device_);
+    t->tta_ = tta_;
+    t->norm_stats_ = norm_stats_;
+    return t;
+  }
+
   /// Target units per network unit for an image of material `group`.
   double unit(const std::string& group) const { return protocol_ == "paper" ? 1.0 : target_scale_.scale(group); }
 
@@ -130,9 +146,48 @@ class Pix2PixTranslator : public Translator {
     const bool was_training = g_->is_training();
     g_->eval();
     auto base = base_prediction(x, group);
-    auto y = g_->forward(network_input(x, base, group).unsqueeze(0).to(device_)).squeeze(0).to(torch::kCPU);
+    auto y = run_network(network_input(x, base, group).unsqueeze(0).to(device_)).squeeze(0).to(torch::kCPU);
     if (was_training) g_->train();
     return y * unit(group) + base;
+  }
+
+  /// The generator on one input `[1, C, H, W]` (eval mode, no grad), with the
+  /// configured batch-norm statistics and test-time augmentation.
+  torch::Tensor run_network(const torch::Tensor& in) {
+    if (!tta_) return forward_once(in);
+    torch::Tensor sum;
+    for (int64_t k = 0; k < 4; ++k) {
+      for (bool flip : {false, true}) {
+        auto t = torch::rot90(in, k, {2, 3});
+        if (flip) t = t.flip({3});
+        auto y = forward_once(t.contiguous());
+        if (flip) y = y.flip({3});
+        y = torch::rot90(y, -k, {2, 3});
+        sum = sum.defined() ? sum + y : y;
+      }
+    }
+    return sum / 8.0;
+  }
+
+  torch::Tensor forward_once(const torch::Tensor& in) {
+    if (norm_stats_ != "batch") return g_->forward(in);
+    // Batch norm layers normalise by this image's statistics; their running averages
+    // (which training mode would update) are restored afterwards.
+    std::vector<std::pair<torch::nn::Module*, std::vector<torch::Tensor>>> saved;
+    for (const auto& m : g_->modules(/*include_self=*/false)) {
+      if (m->as<torch::nn::BatchNorm2d>() == nullptr) continue;
+      std::vector<torch::Tensor> buffers;
+      for (const auto& b : m->buffers()) buffers.push_back(b.clone());
+      m->train(true);
+      saved.emplace_back(m.get(), std::move(buffers));
+    }
+    auto y = g_->forward(in);
+    for (auto& [m, buffers] : saved) {
+      m->train(false);
+      auto now = m->buffers();
+      for (size_t i = 0; i < now.size(); ++i) now[i].copy_(buffers[i]);
+    }
+    return y;
   }
 
   void save(const fs::path& dir) const override {
@@ -144,7 +199,9 @@ class Pix2PixTranslator : public Translator {
            {"protocol", protocol_},
            {"input_norm", input_norm_->to_json()},
            {"target_scale", target_scale_.to_json()},
-           {"base", base_ ? "poly.json" : ""}};
+           {"base", base_ ? "poly.json" : ""},
+           {"tta", tta_},
+           {"norm_stats", norm_stats_}};
     if (base_) base_->save(dir / "poly.json");
     save_json_file(dir / "model.json", j);
   }
@@ -156,6 +213,8 @@ class Pix2PixTranslator : public Translator {
   std::string protocol_;
   std::shared_ptr<models::PolyRegression> base_;
   torch::Device device_;
+  bool tta_ = false;
+  std::string norm_stats_ = "running";
 };
 
 /// Single-scale view of a discriminator for the pix2pix recipe (logits of scale 0).
@@ -225,8 +284,10 @@ std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std:
   if (p.preset == "lawrence2020") {
     g_name = "lawrence2020";
     d_name = "lawrence2020_patchgan";
-    // The preset fixes the networks; generator/discriminator options are ignored.
-    g_opts = Json{{"output_activation", "none"}};
+    // The preset fixes the networks (generator/discriminator options are ignored),
+    // with the paper's tanh output: targets (or residuals) in target-scale units lie
+    // in [-1, 1].
+    g_opts = Json{{"output_activation", "tanh"}};
     d_opts = Json::object();
   } else if (!p.preset.empty()) {
     throw ConfigError("translate: pix2pix.preset '" + p.preset + "' is not one of: lawrence2020, \"\"");
@@ -329,13 +390,38 @@ std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std:
     trainer.add_scheduler("G", std::make_shared<train::LrScheduler>(opt_g, so));
     if (opt_d) trainer.add_scheduler("D", std::make_shared<train::LrScheduler>(opt_d, so));
   }
-  translator = std::make_unique<Pix2PixTranslator>(g, input_norm, target_scale, s.protocol, base, device);
+  // The raw generator's translator; with an EMA, the returned one predicts with the
+  // averaged copy (updated by the trainer after every step).
+  auto raw = std::make_unique<Pix2PixTranslator>(g, input_norm, target_scale, s.protocol, base, device);
+  raw->set_tta(p.tta);
+  raw->set_norm_stats(p.norm_stats);
+  std::shared_ptr<Pix2PixTranslator> raw_shared = std::move(raw);
+  if (p.ema > 0) {
+    auto g_ema = models::make_generator(g_name, g_opts);
+    g_ema->to(device);
+    trainer.add_ema("G", std::make_shared<train::Ema>(g, g_ema, p.ema));
+    translator = raw_shared->with_generator(g_ema);
+  } else {
+    translator = raw_shared->with_generator(g);
+  }
   if (eval && p.eval_every > 0) {
-    Pix2PixTranslator* raw = translator.get();
+    Pix2PixTranslator* main = translator.get();
     const int64_t every = p.eval_every;
-    trainer.add_epoch_callback([raw, eval, every](train::Trainer&, int64_t epoch) {
+    const bool ema_on = p.ema > 0;
+    trainer.add_epoch_callback([main, raw_shared, ema_on, eval, every](train::Trainer&, int64_t epoch) {
       if ((epoch + 1) % every != 0) return std::map<std::string, double>{};
-      return eval(epoch, *raw);
+      auto m = eval(epoch, *main);
+      // The same epoch without each prediction option, so their gain is measured in the run.
+      auto add = [&m](const std::map<std::string, double>& other, const std::string& suffix) {
+        for (const auto& [k, v] : other) m[k + suffix] = v;
+      };
+      if (ema_on) add(eval(epoch, *raw_shared), "_raw");
+      if (main->tta()) {
+        main->set_tta(false);
+        add(eval(epoch, *main), "_single");
+        main->set_tta(true);
+      }
+      return m;
     });
   }
   if (s.resume && fs::exists(trainer.last_checkpoint())) {
@@ -361,6 +447,8 @@ void validate(const TranslateSettings& s) {
   check_choice("pix2pix.schedule", p.schedule, {"constant", "linear", "step", "cosine"});
   check_choice("pix2pix.target_scale", p.target_scale, {"material", "dataset"});
   check_choice("pix2pix.base", p.base, {"none", "poly"});
+  check_choice("pix2pix.norm_stats", p.norm_stats, {"running", "batch"});
+  EMGAN_CHECK(ConfigError, p.ema >= 0 && p.ema < 1, "pix2pix.ema = ", p.ema, " must be in [0, 1) (0 = off)");
   EMGAN_CHECK(ConfigError, p.batch_size >= 1, "pix2pix.batch_size = ", p.batch_size, " must be >= 1");
   EMGAN_CHECK(ConfigError, p.epochs >= 1, "pix2pix.epochs = ", p.epochs, " must be >= 1");
   EMGAN_CHECK(ConfigError, p.crop >= 8, "pix2pix.crop = ", p.crop, " px must be >= 8");
@@ -418,8 +506,11 @@ std::unique_ptr<Translator> load_translator(const fs::path& path, torch::Device 
   std::shared_ptr<models::PolyRegression> base;
   const std::string base_file = j.value("base", "");
   if (!base_file.empty()) base = std::make_shared<models::PolyRegression>(models::PolyRegression::load(dir / base_file));
-  return std::make_unique<Pix2PixTranslator>(g, in_norm, TargetScaler::from_json(j.at("target_scale")),
-                                             j.value("protocol", "strict"), base, device);
+  auto t = std::make_unique<Pix2PixTranslator>(g, in_norm, TargetScaler::from_json(j.at("target_scale")),
+                                               j.value("protocol", "strict"), base, device);
+  t->set_tta(j.value("tta", false));
+  t->set_norm_stats(j.value("norm_stats", std::string("running")));
+  return t;
 }
 
 }  // namespace emgan::workflows

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <regex>
 
+#include "emgan/core/config.h"
 #include "emgan/core/error.h"
 #include "emgan/data/split.h"
 #include "emgan/io/image.h"
@@ -244,4 +245,60 @@ TEST(Translate, TuneIsNestedAndTestsEveryImageOnce) {
   }
   t.base.model = "poly";
   EXPECT_THROW(emgan::workflows::run_tune(t), emgan::ConfigError);
+}
+
+// Test-time augmentation averages over the 8 flips/rotations, so a model without the
+// (position-dependent) polynomial base predicts a rotated or flipped square image as
+// the rotated or flipped prediction; the option is saved with the model. The EMA run
+// logs the raw weights' and the single-pass error beside the main one.
+TEST(Translate, TtaPredictionIsFlipRotationEquivariantAndSaved) {
+  const auto dir = emgan::test::temp_dir();
+  emgan::workflows::write_synthetic_pairs((dir / "data").string(), 6, 40, 48, 5);
+  auto s = small_settings(dir / "data", dir / "run", "pix2pix");
+  s.pix2pix.base = "none";
+  s.pix2pix.tta = true;
+  s.pix2pix.ema = 0.9;
+  s.pix2pix.eval_every = 1;
+  s.only_fold = 0;
+  emgan::workflows::run_cv(s);
+  const auto header = read_lines(dir / "run" / "fold_0" / "eval.csv").at(0);
+  for (const std::string col : {"test_frac_rmse", "test_frac_rmse_raw", "test_frac_rmse_single"})
+    EXPECT_NE(header.find(col), std::string::npos) << header;
+
+  auto t = emgan::workflows::load_translator(dir / "run" / "fold_0" / "model", torch::kCPU);
+  auto x = emgan::io::read_image(dir / "data" / "synthetic" / "synthetic_convolution" / "synthetic_convolution_0.txt")
+               .data.to(torch::kFloat32);
+  x = x.slice(-2, 0, 32).slice(-1, 0, 32).contiguous();  // square, a multiple of the U-Net's stride
+  auto y = t->predict(x, "synthetic");
+  for (int64_t k = 1; k < 4; ++k) {
+    auto yr = t->predict(torch::rot90(x, k, {-2, -1}).contiguous(), "synthetic");
+    EXPECT_TRUE(torch::allclose(yr, torch::rot90(y, k, {-2, -1}), 1e-4, 1e-5)) << "rotation " << k;
+  }
+  auto yf = t->predict(x.flip({-1}).contiguous(), "synthetic");
+  EXPECT_TRUE(torch::allclose(yf, y.flip({-1}), 1e-4, 1e-5));
+}
+
+// norm_stats "batch" normalises by the image's own statistics and leaves the running
+// averages untouched (the same prediction twice, and unlike "running").
+TEST(Translate, BatchNormStatsAtPredictionKeepRunningAverages) {
+  const auto dir = emgan::test::temp_dir();
+  emgan::workflows::write_synthetic_pairs((dir / "data").string(), 4, 40, 48, 6);
+  auto s = small_settings(dir / "data", dir / "run", "pix2pix");
+  s.pix2pix.generator_options["norm"] = "batch";
+  s.pix2pix.norm_stats = "batch";
+  emgan::workflows::run_train(s);
+  auto batch = emgan::workflows::load_translator(dir / "run" / "model", torch::kCPU);
+  auto x = emgan::io::read_image(dir / "data" / "synthetic" / "synthetic_convolution" / "synthetic_convolution_1.txt")
+               .data.to(torch::kFloat32);
+  auto a = batch->predict(x, "synthetic");
+  auto b = batch->predict(x, "synthetic");
+  EXPECT_TRUE(torch::equal(a, b));
+  // The same weights with the running averages.
+  auto json = emgan::load_json_file(dir / "run" / "model" / "model.json");
+  json["norm_stats"] = "running";
+  emgan::save_json_file(dir / "run" / "model" / "model.json", json);
+  auto running = emgan::workflows::load_translator(dir / "run" / "model", torch::kCPU);
+  EXPECT_GT((running->predict(x, "synthetic") - a).abs().max().item<double>(), 1e-6);
+  s.pix2pix.norm_stats = "median";
+  EXPECT_THROW(emgan::workflows::validate(s), emgan::ConfigError);
 }

@@ -73,6 +73,18 @@ struct Pix2PixTranslateSettings {
   std::string base = "poly";
   std::string schedule = "linear";      ///< learning-rate schedule: constant | linear | step | cosine
   int64_t eval_every = 1;               ///< test-fold error every N epochs (cv only; 0 = never)
+  /// Exponential moving average of the generator's weights (decay per step; 0 = off).
+  /// When on, predictions and the saved model use the averaged weights, and the
+  /// per-epoch evaluation also logs the raw weights' error (`test_frac_rmse_raw`).
+  double ema = 0.0;
+  /// Test-time augmentation: average the network's output over the 8 flips/rotations
+  /// of the input (the conv -> multislice map commutes with them). The per-epoch
+  /// evaluation also logs the single-pass error (`test_frac_rmse_single`).
+  bool tta = false;
+  /// Batch-norm statistics at prediction: "running" (the averages collected in
+  /// training) or "batch" (the image's own statistics, as the pix2pix paper's test
+  /// protocol). No effect on networks without batch norm.
+  std::string norm_stats = "running";
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Pix2PixTranslateSettings, preset, generator,
                                                 generator_options, discriminator,
@@ -80,7 +92,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Pix2PixTranslateSettings, preset
                                                 lambda_gan, lambda_rec, optimizer, lr, beta1,
                                                 batch_size, epochs, steps_per_epoch,
                                                 crops_per_image, crop, augment, input_norm,
-                                                target_scale, base, schedule, eval_every)
+                                                target_scale, base, schedule, eval_every, ema,
+                                                tta, norm_stats)
 
 /// Settings of every `translate` verb.
 struct TranslateSettings {
