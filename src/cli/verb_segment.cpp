@@ -40,6 +40,17 @@ void add_split_options(CLI::App* sub, segment::WatershedSettings& w) {
       ->capture_default_str();
 }
 
+void add_fit_options(CLI::App* sub, segment::MaskFitSettings& f) {
+  sub->add_option("--min-area-ratio", f.min_area_ratio,
+                  "statistics: drop particles below this fraction of the median area (specks; 0 = off)")
+      ->capture_default_str();
+  sub->add_option("--max-area-ratio", f.max_area_ratio,
+                  "statistics: drop particles above this multiple of the median area (merged patches; 0 = off)")
+      ->capture_default_str();
+  sub->add_option("--stats-min-area", f.min_area_px, "statistics: absolute minimum particle area, px (0 = none)")
+      ->capture_default_str();
+}
+
 // UNet++ options as flags; each given flag overrides the key of `model`.
 struct ModelFlags {
   std::string encoder, decoder;
@@ -144,14 +155,19 @@ void register_segment(CLI::App& root, const Context& ctx) {
     std::cout << "wrote " << n << " rough mask(s) into " << rough.out << std::endl;
   });
 
-  static std::string stats_masks, stats_out = "stats.json";
+  static std::string stats_masks, stats_out = "stats.json", stats_clean;
   static segment::WatershedSettings stats_split;
+  static segment::MaskFitSettings stats_fit;
   auto* stats_cmd = sg->add_subcommand("stats", "step 2a: size, ellipticity and count-per-area statistics of masks");
   stats_cmd->add_option("--masks", stats_masks, "folder of masks")->required();
   stats_cmd->add_option("--out", stats_out, "statistics JSON")->capture_default_str();
+  stats_cmd->add_option("--clean", stats_clean,
+                        "also write the masks without components below the fitted minimum area (holes filled) here");
   add_split_options(stats_cmd, stats_split);
+  add_fit_options(stats_cmd, stats_fit);
   stats_cmd->callback([] {
-    const auto st = segment::run_stats(stats_masks, stats_out, stats_split);
+    const auto st = segment::run_stats(stats_masks, stats_out, stats_split, stats_fit);
+    if (!stats_clean.empty()) segment::run_clean_masks(stats_masks, stats_clean, st.min_area_px);
     std::cout << Json(st).dump() << std::endl;
   });
 
@@ -164,6 +180,10 @@ void register_segment(CLI::App& root, const Context& ctx) {
   masks_cmd->add_option("--size", masks.masks.height, "mask side, px")->capture_default_str();
   masks_cmd->add_option("--diameter", masks.masks.mean_diameter, "mean diameter, px")->capture_default_str();
   masks_cmd->add_option("--size-variability", masks.masks.size_variability, "diameters uniform in mean * [1 -+ v]")
+      ->capture_default_str();
+  masks_cmd->add_option("--min-diameter", masks.masks.min_diameter, "draw no diameter below this, px (0 = no limit)")
+      ->capture_default_str();
+  masks_cmd->add_option("--max-diameter", masks.masks.max_diameter, "draw no diameter above this, px (0 = no limit)")
       ->capture_default_str();
   masks_cmd->add_option("--particles", masks.masks.particles_per_512, "mean count per 512 x 512 px")
       ->capture_default_str();
@@ -345,9 +365,14 @@ void register_segment(CLI::App& root, const Context& ctx) {
   pipe_cmd->add_option("--contrast-ngf", pipe.contrast_gan.ngf, "contrast GAN generator width")->capture_default_str();
   pipe_cmd->add_option("--contrast-blocks", pipe.contrast_gan.n_blocks, "contrast GAN residual blocks")
       ->capture_default_str();
+  pipe_cmd->add_flag("--clean-rough,!--no-clean-rough", pipe.clean_rough,
+                     "pair the morphology GAN's images with rough masks cleaned of specks below the fitted minimum "
+                     "area");
   pipe_model.add(pipe_cmd);
   add_train_options(pipe_cmd, pipe.segmenter);
   add_rough_options(pipe_cmd, pipe.rough);
+  add_split_options(pipe_cmd, pipe.split);
+  add_fit_options(pipe_cmd, pipe.fit);
   add_config_option(pipe_cmd);
   add_runtime_options(pipe_cmd, pipe.runtime);
   pipe_cmd->callback([pipe_cmd] {

@@ -100,24 +100,114 @@ EllipseWindow ellipse_window(const Ellipse& e, int64_t height, int64_t width, do
   return win;
 }
 
-MaskStatistics fit_mask_statistics(const std::vector<torch::Tensor>& masks, const WatershedSettings& split) {
+void MaskFitSettings::validate(const std::string& source) const {
+  EMGAN_CHECK(ConfigError, min_area_ratio >= 0 && min_area_ratio < 1, source, ": min_area_ratio ", min_area_ratio,
+              " must be in [0, 1) (fraction of the median particle area)");
+  EMGAN_CHECK(ConfigError, max_area_ratio == 0 || max_area_ratio > 1, source, ": max_area_ratio ", max_area_ratio,
+              " must be 0 (no limit) or > 1 (multiple of the median particle area)");
+  EMGAN_CHECK(ConfigError, min_area_px >= 0, source, ": min_area_px ", min_area_px, " must be >= 0");
+}
+
+namespace {
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  if (v.size() % 2 == 1) return *mid;
+  return 0.5 * (*mid + *std::max_element(v.begin(), mid));
+}
+
+// The area-weighted median of `areas`: the area below which half of the particle
+// pixels lie. Many small specks barely move it.
+double weighted_median_of(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  double total = 0;
+  for (double a : v) total += a;
+  double acc = 0;
+  for (double a : v) {
+    acc += a;
+    if (acc >= 0.5 * total) return a;
+  }
+  return v.back();
+}
+
+// Area limits [lo, hi] (hi = 0: none) of `fit` on the inner particle areas. The
+// reference is the median area of the kept particles, found by iteration: it starts
+// from the area-weighted median (specks, however many, cannot pull it down) and is
+// then the plain median of the particles the limits keep, until they keep the same set.
+std::pair<double, double> area_limits(const std::vector<double>& areas, const MaskFitSettings& fit) {
+  double lo = fit.min_area_px, hi = 0.0;
+  if (areas.empty() || (fit.min_area_ratio <= 0 && fit.max_area_ratio <= 0)) return {lo, hi};
+  std::vector<double> kept = areas;
+  double ref = weighted_median_of(areas);
+  for (int iter = 0; iter < 50; ++iter) {
+    lo = std::max(fit.min_area_px, fit.min_area_ratio * ref);
+    hi = fit.max_area_ratio > 0 ? fit.max_area_ratio * ref : 0.0;
+    std::vector<double> next;
+    for (double a : areas) {
+      if (a >= lo && (hi <= 0 || a <= hi)) next.push_back(a);
+    }
+    if (next.empty() || (iter > 0 && next == kept)) break;
+    kept = std::move(next);
+    ref = median_of(kept);
+  }
+  return {lo, hi};
+}
+
+}  // namespace
+
+MaskStatistics fit_mask_statistics(const std::vector<torch::Tensor>& masks, const WatershedSettings& split,
+                                   const MaskFitSettings& fit) {
+  fit.validate();
   MaskStatistics st;
-  std::vector<double> diam, aspect, density;
+  std::vector<std::vector<Particle>> per_image;
+  std::vector<double> inner_areas;
   for (const auto& m : masks) {
     EMGAN_CHECK(ConfigError, m.dim() == 2, "fit_mask_statistics: expected [H, W] masks, got ", m.sizes());
     int64_t count = 0;
     const auto labels = watershed_split(m.to(torch::kBool), split, &count);
-    const auto particles = measure_particles(labels);
+    per_image.push_back(measure_particles(labels));
     ++st.images;
     st.particles += count;
-    density.push_back(static_cast<double>(count) * 512.0 * 512.0 / static_cast<double>(m.numel()));
-    for (const auto& p : particles) {
+    for (const auto& p : per_image.back()) {
+      if (!p.touches_border) inner_areas.push_back(p.area_px);
+    }
+  }
+  const auto [lo, hi] = area_limits(inner_areas, fit);
+  st.min_area_px = lo;
+  st.max_area_px = hi;
+  auto kept = [lo = lo, hi = hi](const Particle& p) { return p.area_px >= lo && (hi <= 0 || p.area_px <= hi); };
+  std::vector<double> diam, aspect;
+  int64_t inner = 0;
+  for (const auto& ps : per_image) {
+    for (const auto& p : ps) {
       if (p.touches_border) continue;
+      ++inner;
+      if (!kept(p)) continue;
       diam.push_back(p.eq_diameter_px);
       aspect.push_back(p.aspect);
     }
   }
   st.measured = static_cast<int64_t>(diam.size());
+  st.rejected = inner - st.measured;
+  // Count per area from the kept inner particles only (border particles are truncated,
+  // so the area limits cannot judge them), each weighted by the inverse of the area in
+  // which its centre could lie without it touching the border (Miles-Lantuejoul
+  // correction; extents of the ellipse of equal second moments).
+  std::vector<double> density;
+  for (size_t i = 0; i < per_image.size(); ++i) {
+    const double h = static_cast<double>(masks[i].size(0)), w = static_cast<double>(masks[i].size(1));
+    double n = 0;
+    for (const auto& p : per_image[i]) {
+      if (p.touches_border || !kept(p)) continue;
+      const double t = p.angle_deg * kPi / 180.0, c = std::cos(t), s = std::sin(t);
+      const double bw = p.major_px * std::hypot(c, p.aspect * s), bh = p.major_px * std::hypot(s, p.aspect * c);
+      n += h * w / (std::max(1.0, w - bw) * std::max(1.0, h - bh));
+    }
+    density.push_back(n * 512.0 * 512.0 / (h * w));
+  }
   st.particles_per_512 = mean_of(density);
   st.count_std_per_512 = std_of(density);
   if (!diam.empty()) {
@@ -133,11 +223,29 @@ MaskStatistics fit_mask_statistics(const std::vector<torch::Tensor>& masks, cons
   return st;
 }
 
+torch::Tensor clean_mask(const torch::Tensor& mask, double min_area, bool fill) {
+  EMGAN_CHECK(ConfigError, mask.defined() && mask.dim() == 2, "clean_mask: expected an [H, W] mask");
+  EMGAN_CHECK(ConfigError, min_area >= 0, "clean_mask: min_area ", min_area, " must be >= 0 px");
+  auto m = mask.to(torch::kBool);
+  if (fill) m = fill_holes(m);
+  const auto min_px = static_cast<int64_t>(std::ceil(min_area));
+  if (min_px > 1) m = remove_small(label_components(m), min_px) > 0;
+  return m;
+}
+
 void RandomMaskSettings::validate(const std::string& source) const {
   EMGAN_CHECK(ConfigError, height >= 1 && width >= 1, source, ": size ", height, "x", width, " must be >= 1x1");
   EMGAN_CHECK(ConfigError, mean_diameter > 0, source, ": mean_diameter ", mean_diameter, " must be > 0 px");
   EMGAN_CHECK(ConfigError, size_variability >= 0 && size_variability < 1, source, ": size_variability ",
               size_variability, " must be in [0, 1)");
+  EMGAN_CHECK(ConfigError, min_diameter >= 0 && max_diameter >= 0, source, ": min_diameter ", min_diameter,
+              " and max_diameter ", max_diameter, " must be >= 0 px (0 = no limit)");
+  EMGAN_CHECK(ConfigError,
+              (max_diameter <= 0 || mean_diameter * (1 - size_variability) <= max_diameter) &&
+                  mean_diameter * (1 + size_variability) >= min_diameter &&
+                  (max_diameter <= 0 || min_diameter <= max_diameter),
+              source, ": diameter limits [", min_diameter, ", ", max_diameter, "] px leave nothing of the law's range [",
+              mean_diameter * (1 - size_variability), ", ", mean_diameter * (1 + size_variability), "] px");
   EMGAN_CHECK(ConfigError, aspect_min > 0 && aspect_min <= aspect_max && aspect_max <= 1, source,
               ": aspect range [", aspect_min, ", ", aspect_max, "] must satisfy 0 < min <= max <= 1");
   EMGAN_CHECK(ConfigError, particles_per_512 >= 0 && count_std_per_512 >= 0, source, ": particles_per_512 ",
@@ -159,6 +267,13 @@ RandomMaskSettings settings_from_statistics(const MaskStatistics& stats, int64_t
   s.aspect_min = std::clamp(stats.mean_aspect - half, 0.2, s.aspect_max);
   s.particles_per_512 = stats.particles_per_512;
   s.count_std_per_512 = stats.count_std_per_512;
+  const double lo = stats.min_area_px > 0 ? 2.0 * std::sqrt(stats.min_area_px / kPi) : 0.0;
+  const double hi = stats.max_area_px > 0 ? 2.0 * std::sqrt(stats.max_area_px / kPi) : 0.0;
+  // Only limits that leave part of the law's range (the fitted mean lies within them).
+  if (lo < s.mean_diameter && (hi <= 0 || hi > s.mean_diameter)) {
+    s.min_diameter = lo;
+    s.max_diameter = hi;
+  }
   return s;
 }
 
@@ -179,10 +294,16 @@ RandomMask random_mask(const RandomMaskSettings& s, torch::Generator& gen, const
   const auto d = draws.accessor<double, 2>();
   // Grown by the gap plus half a pixel, so rasterised ellipses keep the gap too.
   const double grow = s.min_gap > 0 ? s.min_gap + 0.5 : 0.0;
+  // Diameter range: the law's, cut to [min_diameter, max_diameter] when they are set.
+  const bool limited = s.min_diameter > 0 || s.max_diameter > 0;
+  const double lo_d = std::max(s.mean_diameter * (1.0 - s.size_variability), s.min_diameter);
+  const double hi_d = s.max_diameter > 0 ? std::min(s.mean_diameter * (1.0 + s.size_variability), s.max_diameter)
+                                         : s.mean_diameter * (1.0 + s.size_variability);
   int64_t row = 0;
   for (int64_t k = 0; k < n; ++k) {
     for (int64_t attempt = 0; attempt < s.max_attempts; ++attempt, ++row) {
-      const double diam = s.mean_diameter * (1.0 + s.size_variability * (2.0 * d[row][0] - 1.0));
+      double diam = s.mean_diameter * (1.0 + s.size_variability * (2.0 * d[row][0] - 1.0));
+      if (limited) diam = lo_d + (hi_d - lo_d) * d[row][0];
       const double r = s.aspect_min + (s.aspect_max - s.aspect_min) * d[row][1];
       Ellipse e;
       e.a = 0.5 * diam / std::sqrt(r);

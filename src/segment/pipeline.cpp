@@ -41,13 +41,27 @@ int64_t run_rough(const RoughSettings& s) {
   return done;
 }
 
-MaskStatistics run_stats(const fs::path& masks, const fs::path& out, const WatershedSettings& split) {
+MaskStatistics run_stats(const fs::path& masks, const fs::path& out, const WatershedSettings& split,
+                         const MaskFitSettings& fit) {
+  fit.validate("segment stats");
   std::vector<torch::Tensor> ms;
   for (const auto& f : list_images(masks)) ms.push_back(binarize_mask(io::read_image(f).data));
   EMGAN_CHECK(IoError, !ms.empty(), masks.string(), ": no readable mask");
-  const auto st = fit_mask_statistics(ms, split);
+  const auto st = fit_mask_statistics(ms, split, fit);
   if (!out.empty()) save_json_file(out, Json(st));
   return st;
+}
+
+int64_t run_clean_masks(const fs::path& masks, const fs::path& out, double min_area, bool fill) {
+  const auto files = list_images(masks);
+  EMGAN_CHECK(IoError, !files.empty(), masks.string(), ": no readable mask");
+  ensure_dir(out);
+  int64_t done = 0;
+  for (const auto& f : files) {
+    write_mask_png(out / (f.stem().string() + ".png"), clean_mask(binarize_mask(io::read_image(f).data), min_area, fill));
+    ++done;
+  }
+  return done;
 }
 
 int64_t run_random_masks(const RandomMasksSettings& s) {
@@ -208,6 +222,7 @@ fs::path run_pipeline(const PipelineSettings& s) {
   EMGAN_CHECK(ConfigError, !s.images.empty(), "segment pipeline: --images is required");
   EMGAN_CHECK(ConfigError, s.subset >= 0 && s.random_masks >= 1 && s.mask_size >= 16, "segment pipeline: subset ",
               s.subset, " must be >= 0, random_masks ", s.random_masks, " >= 1, mask_size ", s.mask_size, " >= 16");
+  s.fit.validate("segment pipeline: fit");
   const fs::path run(s.out);
   ensure_dir(run);
   save_json_file(run / "config.json", Json(s));
@@ -224,7 +239,15 @@ fs::path run_pipeline(const PipelineSettings& s) {
   steps.update(1);
 
   log_info("pipeline 2/5: mask statistics and random masks");
-  const auto st = run_stats(run / "rough", run / "stats.json", s.split);
+  const auto st = run_stats(run / "rough", run / "stats.json", s.split, s.fit);
+  log_info("pipeline: " + std::to_string(st.measured) + " rough particles measured, " + std::to_string(st.rejected) +
+           " outside the area limits [" + std::to_string(st.min_area_px) + ", " +
+           (st.max_area_px > 0 ? std::to_string(st.max_area_px) : std::string("none")) + "] px");
+  fs::path gan_masks = run / "rough";
+  if (s.clean_rough) {
+    gan_masks = run / "rough_clean";
+    run_clean_masks(run / "rough", gan_masks, st.min_area_px, /*fill=*/true);
+  }
   RandomMasksSettings rm;
   rm.out = (run / "random_masks").string();
   rm.count = s.random_masks;
@@ -236,7 +259,7 @@ fs::path run_pipeline(const PipelineSettings& s) {
   log_info("pipeline 3/5: morphology GAN (pix2pix rough mask -> image) and 1st generation");
   auto mg = s.morphology;
   mg.images = s.images;
-  mg.masks = (run / "rough").string();
+  mg.masks = gan_masks.string();
   mg.apply_masks = rm.out;
   mg.out = (run / "morphology_gan").string();
   mg.runtime = s.runtime;
@@ -269,7 +292,7 @@ fs::path run_pipeline(const PipelineSettings& s) {
   steps.finish();
 
   report::Report rep("Label-free segmentation pipeline");
-  rep.section("Steps").key_values({{"rough masks", "rough/"},
+  rep.section("Steps").key_values({{"rough masks", s.clean_rough ? "rough/ (cleaned: rough_clean/)" : "rough/"},
                                    {"mask statistics", Json(st).dump()},
                                    {"random masks", std::to_string(s.random_masks) + " in random_masks/"},
                                    {"morphology GAN", "morphology_gan/index.html"},

@@ -45,6 +45,19 @@ TEST(SegmentCli, PhantomRoughEvaluateAnalyze) {
   EXPECT_TRUE(std::filesystem::exists(dir / "psd/psd.png"));
   EXPECT_TRUE(std::filesystem::exists(dir / "psd/index.html"));
 
+  // Mask statistics with the false-positive limits, and the rough masks cleaned at the fitted minimum area.
+  r = run("segment stats --masks " + (dir / "rough").string() + " --out " + (dir / "stats.json").string() +
+          " --clean " + (dir / "rough_clean").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto st = emgan::load_json_file(dir / "stats.json");
+  EXPECT_GT(st.at("min_area_px").get<double>(), 0.0);
+  EXPECT_GT(st.at("measured").get<int64_t>(), 0);
+  EXPECT_TRUE(std::filesystem::exists(dir / "rough_clean/particles_001.png"));
+  r = run("segment stats --masks " + (dir / "rough").string() + " --out " + (dir / "bad.json").string() +
+          " --min-area-ratio 2");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("min_area_ratio 2"), std::string::npos) << r.out;
+
   // Bad input: a missing folder is a clear error, not a crash.
   r = run("segment rough --images " + (dir / "nope").string());
   EXPECT_NE(r.code, 0);
@@ -81,6 +94,7 @@ TEST(SegmentCli, TinyPipelineThenPredict) {
           " --contrast-crop 32 --contrast-ngf 4 --contrast-blocks 1 --threads 1");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(std::filesystem::exists(dir / "run/stats.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/rough_clean/particles_000.png"));
   EXPECT_TRUE(std::filesystem::exists(dir / "run/random_masks/mask_0001.png"));
   EXPECT_TRUE(std::filesystem::exists(dir / "run/morphology_gan/generated/mask_0001.tif"));
   EXPECT_TRUE(std::filesystem::exists(dir / "run/contrast_gan/generated/mask_0001.tif"));

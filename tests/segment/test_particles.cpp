@@ -89,6 +89,101 @@ TEST(Particles, RandomMasksFollowTheFittedDistributions) {
   EXPECT_NEAR(0.5 * (back.aspect_min + back.aspect_max), 0.8, 0.06);
 }
 
+// Rough masks of real images carry false positives: support specks far smaller than
+// the particles (here more specks than particles) and merged support patches far
+// larger. The default fit leaves them out and gives the ellipses' own statistics; the
+// fit without limits (the fit before MaskFitSettings) is far off.
+TEST(Particles, FitIgnoresSpecksAndMergedPatches) {
+  RandomMaskSettings s;
+  s.height = s.width = 256;
+  s.mean_diameter = 14;
+  s.size_variability = 0.4;
+  s.particles_per_512 = 100;
+  auto gen = data::make_generator(5);
+  using torch::indexing::Slice;
+  std::vector<torch::Tensor> clean, noisy, specks, patches;
+  double placed_ellipses = 0;
+  for (int i = 0; i < 4; ++i) {
+    const auto m = random_mask(s, gen);
+    placed_ellipses += static_cast<double>(m.ellipses.size());
+    auto occupied = dilate(m.mask, 3);
+    auto speck = torch::zeros_like(m.mask), patch = torch::zeros_like(m.mask);
+    auto place = [&](torch::Tensor& into, int64_t side, int64_t wanted) {
+      for (int64_t placed = 0, tries = 0; placed < wanted && tries < 2000; ++tries) {
+        const int64_t y = 2 + data::uniform_int(gen, 256 - side - 4), x = 2 + data::uniform_int(gen, 256 - side - 4);
+        if (occupied.index({Slice(y - 2, y + side + 2), Slice(x - 2, x + side + 2)}).any().item<bool>()) continue;
+        into.index_put_({Slice(y, y + side), Slice(x, x + side)}, true);
+        occupied.index_put_({Slice(y - 2, y + side + 2), Slice(x - 2, x + side + 2)}, true);
+        ++placed;
+      }
+    };
+    place(patch, 40, 1);   // 1600 px, > 8 x the median ellipse area (~150 px)
+    place(speck, 3, 50);   // 9 px each, twice as many as the ellipses
+    clean.push_back(m.mask);
+    specks.push_back(speck);
+    patches.push_back(patch);
+    noisy.push_back(m.mask | speck | patch);
+  }
+  const MaskFitSettings none{0.0, 0.0, 0.0};
+  const auto truth = fit_mask_statistics(clean, {}, none);
+  const auto old_fit = fit_mask_statistics(noisy, {}, none);
+  const auto st = fit_mask_statistics(noisy);
+  ASSERT_GT(truth.measured, 60);
+  // Without limits the specks halve the mean size and triple the count.
+  EXPECT_LT(old_fit.mean_diameter_px, 0.8 * truth.mean_diameter_px);
+  EXPECT_GT(old_fit.particles_per_512, 2.0 * truth.particles_per_512);
+  // With the default limits: the ellipses' statistics.
+  EXPECT_NEAR(st.mean_diameter_px, truth.mean_diameter_px, 0.03 * truth.mean_diameter_px);
+  EXPECT_NEAR(st.std_diameter_px, truth.std_diameter_px, 0.1 * truth.std_diameter_px);
+  EXPECT_NEAR(st.particles_per_512, truth.particles_per_512, 0.05 * truth.particles_per_512);
+  // The border-corrected count of the inner particles matches the ellipses placed (centres in the image).
+  const double placed_per_512 = placed_ellipses / 4.0 * 4.0;
+  EXPECT_NEAR(st.particles_per_512, placed_per_512, 0.1 * placed_per_512);
+  EXPECT_NEAR(st.mean_aspect, truth.mean_aspect, 0.02);
+  EXPECT_EQ(st.measured, truth.measured);
+  EXPECT_GT(st.rejected, 150);
+  EXPECT_GT(st.min_area_px, 9.0);
+  EXPECT_LT(st.min_area_px, 0.3 * 3.1416 * 49);
+  EXPECT_LT(st.max_area_px, 1600.0);
+  // The fit on the clean masks is unchanged by the default limits.
+  const auto clean_fit = fit_mask_statistics(clean);
+  EXPECT_EQ(clean_fit.measured, truth.measured);
+  EXPECT_DOUBLE_EQ(clean_fit.mean_diameter_px, truth.mean_diameter_px);
+  // Cleaning at the fitted minimum area removes every speck and keeps the ellipses and patches.
+  for (size_t i = 0; i < noisy.size(); ++i) {
+    const auto c = clean_mask(noisy[i], st.min_area_px);
+    EXPECT_FALSE((c & specks[i]).any().item<bool>()) << "mask " << i;
+    EXPECT_TRUE(torch::equal(c & patches[i], patches[i])) << "mask " << i;
+    EXPECT_GE((c & clean[i]).sum().item<int64_t>(), clean[i].sum().item<int64_t>() - 20) << "mask " << i;
+  }
+  // Random masks from these statistics draw no particle at a size the fit took for a false positive.
+  auto rs = settings_from_statistics(st, 256, 256);
+  EXPECT_NEAR(rs.min_diameter, 2.0 * std::sqrt(st.min_area_px / 3.14159265358979), 1e-9);
+  EXPECT_NEAR(rs.max_diameter, 2.0 * std::sqrt(st.max_area_px / 3.14159265358979), 1e-9);
+  rs.size_variability = 0.9;  // a law reaching below the limit
+  const auto drawn = random_mask(rs, gen);
+  ASSERT_GT(drawn.ellipses.size(), 10u);
+  for (const auto& e : drawn.ellipses) EXPECT_GE(e.diameter(), rs.min_diameter - 1e-9);
+  RandomMaskSettings bad = rs;
+  bad.min_diameter = 3.0 * rs.mean_diameter;
+  EXPECT_THROW(bad.validate(), ConfigError);
+}
+
+TEST(Particles, FitSettingsValidation) {
+  MaskFitSettings f;
+  f.min_area_ratio = 1.5;
+  try {
+    f.validate("stats");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("min_area_ratio 1.5"), std::string::npos) << e.what();
+  }
+  f = MaskFitSettings{};
+  f.max_area_ratio = 0.5;
+  EXPECT_THROW(fit_mask_statistics({torch::zeros({8, 8}, torch::kBool)}, {}, f), ConfigError);
+  EXPECT_THROW(clean_mask(torch::zeros({8, 8}, torch::kBool), -1.0), ConfigError);
+}
+
 TEST(Particles, DefaultsAndValidation) {
   const RandomMaskSettings s;
   EXPECT_DOUBLE_EQ(s.mean_diameter, 15.0);

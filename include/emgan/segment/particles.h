@@ -63,23 +63,60 @@ EllipseWindow ellipse_window(const Ellipse& e, int64_t height, int64_t width, do
 /// The statistics of a set of particle masks, fitted by `fit_mask_statistics`.
 struct MaskStatistics {
   int64_t images = 0;                ///< masks measured
-  int64_t particles = 0;             ///< particles found in all (after splitting)
-  int64_t measured = 0;              ///< particles whose size was used (not touching the border)
-  double particles_per_512 = 0.0;    ///< mean count per 512 x 512 px area
+  int64_t particles = 0;             ///< particles found in all (after splitting), before the area limits
+  int64_t measured = 0;              ///< particles whose size was used (within the area limits, not touching the border)
+  int64_t rejected = 0;              ///< particles not touching the border left out by the area limits
+  double min_area_px = 0.0;          ///< area limits applied, px (0 = none): particles in [min, max] are kept
+  double max_area_px = 0.0;          ///< (0 = no upper limit)
+  double particles_per_512 = 0.0;    ///< mean count per 512 x 512 px area of kept particles (see fit_mask_statistics)
   double count_std_per_512 = 0.0;   ///< standard deviation of the per-image counts, per 512 x 512 px
   double mean_diameter_px = 0.0;     ///< mean equivalent diameter, px
   double std_diameter_px = 0.0;      ///< standard deviation of the equivalent diameter, px
   double mean_aspect = 1.0;          ///< mean minor / major axis ratio
   double std_aspect = 0.0;           ///< its standard deviation
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MaskStatistics, images, particles, measured, particles_per_512,
-                                                count_std_per_512, mean_diameter_px, std_diameter_px,
-                                                mean_aspect, std_aspect)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MaskStatistics, images, particles, measured, rejected, min_area_px,
+                                                max_area_px, particles_per_512, count_std_per_512, mean_diameter_px,
+                                                std_diameter_px, mean_aspect, std_aspect)
+
+/// How `fit_mask_statistics` tells particles from the false positives of a rough
+/// segmentation: support specks and noise (far smaller than the typical particle) and
+/// merged patches of support or clusters (far larger). The limits are relative to the
+/// median area of the kept particles, so they follow the data's scale; it is found by
+/// iteration from the area-weighted median (which many specks cannot pull down) to a
+/// fixed point. An absolute floor can be added. Particles touching the border are
+/// truncated and never enter the size fit.
+struct MaskFitSettings {
+  /// Particles smaller than this fraction of the median area are dropped (0 = no
+  /// relative floor). 0.25 = diameter below half the median's: for a log-normal PSD
+  /// of sigma 0.3 that is 1 % of the true particles.
+  double min_area_ratio = 0.25;
+  /// Particles larger than this multiple of the median area are dropped (0 = no
+  /// upper limit). 8 = diameter above 2.8 x the median's.
+  double max_area_ratio = 8.0;
+  /// Absolute floor, px (applied with the relative one; 0 = none).
+  double min_area_px = 0.0;
+  /// Throws ConfigError naming `source`, the field and its value when out of range.
+  void validate(const std::string& source = "mask statistics") const;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MaskFitSettings, min_area_ratio, max_area_ratio, min_area_px)
 
 /// Splits each bool `[H, W]` mask into particles (watershed_split) and fits the
-/// statistics. Particles touching the border count for the density but not for the
-/// sizes. A set with no particle gives zero counts and the default sizes.
-MaskStatistics fit_mask_statistics(const std::vector<torch::Tensor>& masks, const WatershedSettings& split = {});
+/// statistics. Sizes and aspects come from the particles that do not touch the border
+/// and lie within the area limits of `fit` (with a default `fit` on clean masks the
+/// limits change almost nothing; `MaskFitSettings{0, 0, 0}` keeps every particle).
+/// Counts per area come from the kept inner particles too, each weighted by the
+/// inverse of the area where its centre could lie without touching the border
+/// (Miles-Lantuejoul; border particles are truncated, so the limits cannot judge
+/// them): an unbiased count of particles centred in the image, as random_mask draws
+/// them. A set with no particle gives zero counts and the default sizes.
+MaskStatistics fit_mask_statistics(const std::vector<torch::Tensor>& masks, const WatershedSettings& split = {},
+                                   const MaskFitSettings& fit = {});
+
+/// A bool `[H, W]` mask without its connected components (8-connected) of fewer than
+/// `min_area` px and, with `fill`, with its holes filled: the rough masks cleaned of
+/// specks before they are paired with images for the morphology GAN.
+torch::Tensor clean_mask(const torch::Tensor& mask, double min_area, bool fill = true);
 
 /// Settings of the random masks. Defaults are those of the published tandem-GAN code:
 /// mean diameter 15 px, size variability 0.8, 100 particles per 512 x 512 px.
@@ -90,6 +127,12 @@ struct RandomMaskSettings {
   /// Relative spread of the diameters: uniform in mean * [1 - v, 1 + v], so the
   /// standard deviation is mean * v / sqrt(3). In [0, 1).
   double size_variability = 0.8;
+  /// Diameters are drawn only within [min_diameter, max_diameter], px (uniform in the
+  /// intersection with the range above; 0 = no limit): settings_from_statistics sets
+  /// them to the area limits of the fit, so no particle is drawn at a size the fit
+  /// took for a false positive.
+  double min_diameter = 0.0;
+  double max_diameter = 0.0;
   double aspect_min = 0.6;            ///< smallest minor / major ratio (uniform in [min, max]), (0, 1]
   double aspect_max = 1.0;            ///< largest minor / major ratio, [aspect_min, 1]
   double particles_per_512 = 100.0;   ///< mean count per 512 x 512 px (>= 0)
@@ -101,12 +144,13 @@ struct RandomMaskSettings {
   void validate(const std::string& source = "random masks") const;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RandomMaskSettings, height, width, mean_diameter,
-                                                size_variability, aspect_min, aspect_max, particles_per_512,
+                                                size_variability, min_diameter, max_diameter, aspect_min, aspect_max, particles_per_512,
                                                 count_std_per_512, min_gap, max_attempts)
 
 /// Random-mask settings reproducing `stats` (moment matching of the uniform laws:
-/// v = sqrt(3) std / mean, aspect = mean -+ sqrt(3) std, clamped to their ranges),
-/// for masks of `height` x `width` px.
+/// v = sqrt(3) std / mean, aspect = mean -+ sqrt(3) std, clamped to their ranges;
+/// diameters limited to those of discs of the fit's area limits), for masks of
+/// `height` x `width` px.
 RandomMaskSettings settings_from_statistics(const MaskStatistics& stats, int64_t height = 512,
                                             int64_t width = 512);
 

@@ -37,9 +37,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RoughSettings, images, out, limi
 /// Writes a rough mask per image; returns how many.
 int64_t run_rough(const RoughSettings& settings);
 
-/// Fits the statistics of the masks of folder `masks` and writes them as JSON to
-/// `out` (when not empty).
-MaskStatistics run_stats(const fs::path& masks, const fs::path& out, const WatershedSettings& split = {});
+/// Fits the statistics of the masks of folder `masks` (fit_mask_statistics) and writes
+/// them as JSON to `out` (when not empty).
+MaskStatistics run_stats(const fs::path& masks, const fs::path& out, const WatershedSettings& split = {},
+                         const MaskFitSettings& fit = {});
+
+/// Writes the masks of folder `masks` into `out` (PNG 0/255, same stems) cleaned by
+/// clean_mask(mask, min_area, fill); returns how many.
+int64_t run_clean_masks(const fs::path& masks, const fs::path& out, double min_area, bool fill = true);
 
 /// Settings of `emgan segment masks`.
 struct RandomMasksSettings {
@@ -90,6 +95,11 @@ struct PipelineSettings {
   int64_t mask_size = 256;       ///< side of the random masks and generated images, px
   RoughMaskSettings rough;
   WatershedSettings split;
+  MaskFitSettings fit;           ///< which rough particles the statistics trust (false-positive limits)
+  /// Pair the morphology GAN's images with the rough masks cleaned of the components
+  /// below the fitted minimum area (holes filled), written to rough_clean/; false =
+  /// the rough masks as they are.
+  bool clean_rough = true;
   MorphologyGanSettings morphology;   ///< images / masks / out are set by the pipeline
   bool contrast = true;               ///< run the contrast GAN (step 4); false = train on the 1st generation
   ContrastGanSettings contrast_gan;   ///< generated / real / out are set by the pipeline
@@ -97,9 +107,9 @@ struct PipelineSettings {
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PipelineSettings, images, out, subset, random_masks, mask_size,
-                                                rough, split, morphology, contrast, contrast_gan, segmenter, runtime)
+                                                rough, split, fit, clean_rough, morphology, contrast, contrast_gan, segmenter, runtime)
 
-/// Runs steps 1 to 5 into settings.out (rough/, stats.json, random_masks/,
+/// Runs steps 1 to 5 into settings.out (rough/, stats.json, rough_clean/, random_masks/,
 /// morphology_gan/, contrast_gan/, segmenter/, index.html) and returns the
 /// segmenter's model file.
 fs::path run_pipeline(const PipelineSettings& settings);
