@@ -12,8 +12,13 @@ void register_orient(CLI::App& root, const Context& ctx) {
 
   static orient::DataSettings data;
   load_config(ctx, "orient data", data);
-  auto* d = ori->add_subcommand("data", "synthetic stereo pairs of regular polygons (pairs.pt, labels.pt apart)");
+  auto* d = ori->add_subcommand("data", "synthetic stereo pairs: polygons, their 1D profiles or tilted polyhedra (pairs.pt, labels.pt apart)");
   d->add_option("--out", data.out, "output folder");
+  d->add_option("--kind", data.kind,
+                "polygon (2D in-plane) | projection1d (the polygon image summed over y) | polyhedron (3D, tilted about y)");
+  d->add_option("--polyhedra", data.polyhedra,
+                "polyhedron kind: shapes (tetrahedron cube octahedron cuboctahedron decahedron icosahedron "
+                "truncated_octahedron), distinct tilt orders");
   d->add_option("--count", data.count, "number of stereo pairs");
   d->add_option("--size", data.size, "image side, px (multiple of 16)");
   d->add_option("--min-sides", data.min_sides, "smallest polygon order");
@@ -46,6 +51,8 @@ void register_orient(CLI::App& root, const Context& ctx) {
   t->add_option("--render-supersample", train.render_supersample, "reconstruct: renderer anti-aliasing");
   t->add_option("--spread-weight", train.spread_weight, "siamese: per-shape anti-collapse weight (phases spread over the batch)");
   t->add_option("--norm-weight", train.norm_weight, "siamese: weight of the (|phase| - 1)^2 term");
+  t->add_option("--cross-penalty", train.cross_penalty,
+                "siamese, folded kinds: cost of the branch where a pair crosses a mirror point");
   t->add_option("--augment-scale", train.augment_scale, "siamese: random size factor in [1/(1+x), 1+x] (angle kept)");
   t->add_option("--augment-shift", train.augment_shift_px, "siamese: random shift up to this many px (angle kept)");
   t->add_option("--augment-noise", train.augment_noise, "siamese: added noise, units of the image std");

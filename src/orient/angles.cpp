@@ -68,4 +68,45 @@ torch::Tensor angle_mse_loss(const torch::Tensor& pred_deg, const torch::Tensor&
   return ((pred_deg - truth_deg) / period).pow(2).mean();
 }
 
+torch::Tensor fold_angle_deg(const torch::Tensor& theta_deg, const torch::Tensor& order) {
+  const auto period = symmetry_period_deg(order.to(theta_deg.device()));
+  const auto t = wrap_angle(theta_deg.to(torch::kFloat32), period);
+  return torch::minimum(t, period - t);
+}
+
+torch::Tensor folded_error_deg(const torch::Tensor& pred_deg, const torch::Tensor& truth_deg,
+                               const torch::Tensor& order) {
+  return (fold_angle_deg(pred_deg, order) - fold_angle_deg(truth_deg, order)).abs();
+}
+
+torch::Tensor fold_phase(const torch::Tensor& vec) {
+  const auto u = vec / (vec.norm(2, 1, true) + 1e-8);
+  return torch::stack({u.select(1, 0), u.select(1, 1).abs()}, 1);
+}
+
+torch::Tensor folded_consistency_loss(const torch::Tensor& phase_a, const torch::Tensor& phase_b,
+                                      const torch::Tensor& order, const torch::Tensor& offset_deg,
+                                      double cross_penalty) {
+  const auto fa = fold_phase(phase_a), fb = fold_phase(phase_b);
+  const auto nd = offset_deg.to(phase_a.device(), torch::kFloat32) * order.to(phase_a.device(), torch::kFloat32) * kDegToRad;
+  const auto conj = torch::tensor({1.0f, -1.0f}, fa.options()).view({1, 2});
+  // Each candidate: the source phase with sign s, rotated by n offset; it crosses a
+  // mirror point (0 or 180 degrees of phase) when the rotation changes the sign of y.
+  auto branch = [&](const torch::Tensor& v, const torch::Tensor& to, const torch::Tensor& d) {
+    const auto c = rotate_phase(v, d);
+    const auto crossed = (c.select(1, 1) * v.select(1, 1) < 0).to(c.scalar_type());
+    return 0.5 * (to - fold_phase(c)).pow(2).sum(1) + cross_penalty * crossed;
+  };
+  auto one_way = [&](const torch::Tensor& from, const torch::Tensor& to, const torch::Tensor& d) {
+    return torch::minimum(branch(from, to, d), branch(from * conj, to, d));
+  };
+  return 0.5 * (one_way(fa, fb, nd) + one_way(fb, fa, -nd)).mean();
+}
+
+torch::Tensor square_phase(const torch::Tensor& vec) {
+  const auto u = vec / (vec.norm(2, 1, true) + 1e-8);
+  const auto x = u.select(1, 0), y = u.select(1, 1);
+  return torch::stack({x * x - y * y, 2.0 * x * y}, 1);
+}
+
 }  // namespace emgan::orient

@@ -158,7 +158,8 @@ torch::Tensor rotation_group(const std::string& name) {
 }
 
 torch::Tensor project_polyhedron(const Polyhedron& shape, const torch::Tensor& rotations, int64_t size,
-                                 double radius_px, int64_t supersample) {
+                                 double radius_px, int64_t supersample, const torch::Tensor& cx_px,
+                                 const torch::Tensor& cy_px) {
   EMGAN_CHECK(ConfigError, size >= 4 && supersample >= 1 && radius_px > 0, "project_polyhedron: size ", size,
               ", supersample ", supersample, ", radius ", radius_px, " must be >= 4, >= 1, > 0");
   const auto dev = rotations.device();
@@ -170,7 +171,11 @@ torch::Tensor project_polyhedron(const Polyhedron& shape, const torch::Tensor& r
   const auto d = shape.offsets.to(dev).view({1, -1, 1, 1});
   const auto nx = n.select(2, 0).unsqueeze(-1).unsqueeze(-1), ny = n.select(2, 1).unsqueeze(-1).unsqueeze(-1);
   const auto nz = n.select(2, 2).unsqueeze(-1).unsqueeze(-1);
-  const auto rest = d - nx * c.view({1, 1, 1, fine}) - ny * c.view({1, 1, fine, 1});  // nz t <= rest
+  const int64_t count = rotations.size(0);
+  auto xs = c.view({1, 1, 1, fine}), ys = c.view({1, 1, fine, 1});
+  if (cx_px.defined()) xs = xs - (cx_px.to(dev, torch::kFloat32) / radius_px).view({count, 1, 1, 1});
+  if (cy_px.defined()) ys = ys - (cy_px.to(dev, torch::kFloat32) / radius_px).view({count, 1, 1, 1});
+  const auto rest = d - nx * xs - ny * ys;  // nz t <= rest
   const auto eps = 1e-6;
   const auto big = torch::full({}, 1e6, opts);
   const auto safe_nz = torch::where(nz.abs() < eps, torch::full_like(nz, eps), nz);
@@ -181,6 +186,34 @@ torch::Tensor project_polyhedron(const Polyhedron& shape, const torch::Tensor& r
   auto chord = torch::clamp_min(upper - lower, 0.0).unsqueeze(1) * radius_px;
   if (supersample > 1) chord = torch::nn::functional::avg_pool2d(chord, torch::nn::functional::AvgPool2dFuncOptions(supersample));
   return chord;
+}
+
+torch::Tensor tilt_base_rotation(const std::string& name) {
+  check_choice("polyhedron", name, polyhedron_names());
+  const std::vector<double> x{1, 0, 0}, y{0, 1, 0};
+  if (name == "tetrahedron") return rodrigues(45.0, y).to(torch::kFloat32);  // mirror x = z -> normal along z
+  if (name == "decahedron") return rodrigues(-90.0, x).to(torch::kFloat32);  // 5-fold z -> y, mirror y = 0 -> normal z
+  if (name == "icosahedron") {
+    // The 5-fold axis through the vertex (0, phi, 1) onto y, then a quarter turn about
+    // y brings the mirror plane x = 0 (which contains that axis) normal to the beam.
+    const auto to_y = rodrigues(-std::atan2(1.0, kPhi) * 180.0 / M_PI, x);
+    return torch::matmul(rodrigues(90.0, y), to_y).to(torch::kFloat32);
+  }
+  return torch::eye(3, torch::kFloat32);  // cubic shapes: 4-fold along y, mirror z = 0
+}
+
+int64_t tilt_order(const std::string& name) {
+  const auto b = tilt_base_rotation(name);
+  const auto g = rotation_group(make_polyhedron(name).group);
+  // Elements of the turned shape's group B g B^T that keep y fixed.
+  const auto conj = torch::matmul(torch::matmul(b.unsqueeze(0), g), b.t().unsqueeze(0));
+  const auto gy = conj.select(2, 1);  // images of y
+  return ((gy - torch::tensor({0.0f, 1.0f, 0.0f}).view({1, 3})).abs().amax(1) < 1e-4).sum().item<int64_t>();
+}
+
+torch::Tensor tilt_rotations(const std::string& name, const torch::Tensor& theta_deg) {
+  const auto b = tilt_base_rotation(name).to(theta_deg.device());
+  return torch::matmul(axis_angle_rotation(theta_deg.to(torch::kFloat32), {0, 1, 0}), b.unsqueeze(0));
 }
 
 torch::Tensor rotation_to_6d(const torch::Tensor& rotations) {

@@ -107,6 +107,52 @@ torch::Tensor preprocess(const torch::Tensor& images, double denoise_sigma_px) {
   return normalise_images(gaussian_blur(centre_on_mass(images), denoise_sigma_px));
 }
 
+namespace {
+
+/// Gaussian blur of `[N, 1, L]` profiles along L (reflect padded where possible).
+torch::Tensor blur_profiles(const torch::Tensor& x, double sigma) {
+  if (sigma <= 0) return x;
+  const int64_t half = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3.0 * sigma)));
+  auto k = torch::arange(-half, half + 1, x.options());
+  k = torch::exp(-(k * k) / (2.0 * sigma * sigma));
+  k = k / k.sum();
+  auto pad = F::PadFuncOptions({half, half});
+  if (half < x.size(2)) {
+    pad.mode(torch::kReflect);
+  } else {
+    pad.mode(torch::kReplicate);
+  }
+  return F::conv1d(F::pad(x, pad), k.view({1, 1, -1}));
+}
+
+}  // namespace
+
+torch::Tensor preprocess_profiles(const torch::Tensor& profiles, double denoise_sigma_px) {
+  EMGAN_CHECK(ConfigError, profiles.dim() == 3 && profiles.size(1) == 1 && profiles.size(2) >= 4,
+              "preprocess_profiles: profiles of shape ", profiles.sizes(), " given, expected [N, 1, L] with L >= 4");
+  const int64_t n = profiles.size(0), l = profiles.size(2);
+  const auto x = profiles.to(torch::kFloat32);
+  const auto smooth = blur_profiles(x, 1.5).view({n, l});
+  // The background level: the 10 % quantile (a particle may fill half a profile, so
+  // the median, used for images, would cut into it).
+  const auto floor_level = torch::quantile(smooth, 0.1, 1, true);
+  const auto mass = torch::clamp_min(smooth - floor_level, 0.0);
+  const auto pos = torch::arange(l, x.options()).view({1, l});
+  const auto cx = (mass * pos).sum(1, true) / (mass.sum(1, true) + 1e-8);
+  // Sample the input at (output position + centre of mass - centre), linear, zero outside.
+  const auto src = pos + (cx - (l - 1) / 2.0);
+  const auto lo = torch::floor(src);
+  const auto w = src - lo;
+  const auto flat = x.view({n, l});
+  auto take = [&](const torch::Tensor& idx) {
+    const auto inside = (idx >= 0) & (idx <= l - 1);
+    const auto v = flat.gather(1, idx.clamp(0, l - 1).to(torch::kLong));
+    return torch::where(inside, v, torch::zeros_like(v));
+  };
+  const auto shifted = ((1 - w) * take(lo) + w * take(lo + 1)).view({n, 1, l});
+  return normalise_images(blur_profiles(shifted, denoise_sigma_px));
+}
+
 torch::Tensor augment_same_angle(const torch::Tensor& images, double scale, double shift_px, double noise) {
   EMGAN_CHECK(ConfigError, images.dim() == 4, "augment_same_angle: images of shape ", images.sizes(),
               " given, expected [N, C, H, W]");

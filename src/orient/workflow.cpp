@@ -10,6 +10,7 @@
 #include "emgan/io/image.h"
 #include "emgan/orient/angles.h"
 #include "emgan/orient/orient.h"
+#include "emgan/orient/polyhedra.h"
 #include "emgan/orient/render.h"
 #include "emgan/report/report.h"
 #include "emgan/train/checkpoint.h"
@@ -48,22 +49,56 @@ void write_tensors(const fs::path& path, const std::vector<std::pair<std::string
 
 struct Pairs {
   torch::Tensor a, b, offset_deg, order, dose;
+  std::string kind = "polygon";  ///< data kind (pairs.pt "meta"; absent = polygon)
 };
+
+const std::vector<std::string>& data_kinds() {
+  static const std::vector<std::string> kinds{"polygon", "projection1d", "polyhedron"};
+  return kinds;
+}
+
+/// The folded kinds fix only theta modulo 360/n folded to [0, 180/n] (angles.h).
+bool is_folded(const std::string& kind) { return kind != "polygon"; }
+
+/// Samples are 1D profiles `[N, 1, S]` (1) or images `[N, 1, S, S]` (2).
+int64_t kind_dims(const std::string& kind) { return kind == "projection1d" ? 1 : 2; }
+
+/// The "kind" of a pairs.pt "meta" entry; "polygon" when there is none (older folders).
+std::string read_kind(const fs::path& path) {
+  torch::serialize::InputArchive ar;
+  train::read_archive(path, ar, torch::Device(torch::kCPU));
+  c10::IValue v;
+  if (!ar.try_read("meta", v)) return "polygon";
+  Json meta = Json::parse(v.isString() ? v.toStringRef() : std::string(), nullptr, false);
+  EMGAN_CHECK(IoError, !meta.is_discarded() && meta.is_object() && meta.contains("kind") && meta["kind"].is_string(),
+              path.string(), ": unreadable 'meta' entry (expected {\"kind\": ...})");
+  const auto kind = meta["kind"].get<std::string>();
+  const auto& ok = data_kinds();
+  EMGAN_CHECK(IoError, std::find(ok.begin(), ok.end(), kind) != ok.end(), path.string(), ": unknown data kind '", kind,
+              "' (expected polygon, projection1d or polyhedron)");
+  return kind;
+}
 
 Pairs load_pairs(const fs::path& dir, const torch::Device& device) {
   const auto t = read_tensors(dir / "pairs.pt", {"a", "b", "offset_deg", "order", "dose"}, device);
-  Pairs p{t[0], t[1], t[2], t[3], t[4]};
+  Pairs p{t[0], t[1], t[2], t[3], t[4], read_kind(dir / "pairs.pt")};
   const auto n = p.a.size(0);
-  EMGAN_CHECK(IoError, p.a.dim() == 4 && p.a.sizes() == p.b.sizes() && p.offset_deg.size(0) == n &&
+  const int64_t dim = kind_dims(p.kind) + 2;
+  EMGAN_CHECK(IoError, p.a.dim() == dim && p.a.sizes() == p.b.sizes() && p.offset_deg.size(0) == n &&
                            p.order.size(0) == n && p.dose.size(0) == n,
-              (dir / "pairs.pt").string(), ": inconsistent shapes (a ", p.a.sizes(), ", b ", p.b.sizes(), ")");
+              (dir / "pairs.pt").string(), ": inconsistent shapes (a ", p.a.sizes(), ", b ", p.b.sizes(),
+              ") for data kind '", p.kind, "' (expected ", dim, "-D samples)");
   return p;
 }
 
-/// Preprocesses in chunks (bounded memory).
+/// Preprocesses in chunks (bounded memory): images with `preprocess`, profiles `[N, 1, L]`
+/// with `preprocess_profiles`.
 torch::Tensor preprocess_all(const torch::Tensor& raw, double sigma) {
   std::vector<torch::Tensor> parts;
-  for (int64_t i = 0; i < raw.size(0); i += 512) parts.push_back(preprocess(raw.slice(0, i, i + 512), sigma));
+  for (int64_t i = 0; i < raw.size(0); i += 512) {
+    const auto x = raw.slice(0, i, i + 512);
+    parts.push_back(x.dim() == 3 ? preprocess_profiles(x, sigma) : preprocess(x, sigma));
+  }
   return torch::cat(parts);
 }
 
@@ -93,10 +128,12 @@ Json read_meta(const fs::path& path) {
   return meta;
 }
 
-Json model_meta(const TrainSettings& s, const OrientNetOptions& o, const std::vector<double>& zero) {
+Json model_meta(const TrainSettings& s, const OrientNetOptions& o, const std::vector<double>& zero,
+                const std::string& kind) {
   return Json{{"format", "emgan-orient-1"}, {"method", s.method}, {"angle_loss", s.angle_loss},
               {"size", o.size()}, {"min_order", o.min_order()}, {"max_order", o.max_order()},
-              {"width", o.width()}, {"denoise_sigma", s.denoise_sigma}, {"zero_deg", zero}};
+              {"width", o.width()}, {"dims", o.dims()}, {"kind", kind}, {"denoise_sigma", s.denoise_sigma},
+              {"zero_deg", zero}};
 }
 
 }  // namespace
@@ -109,16 +146,38 @@ OrientNetImpl::OrientNetImpl(OrientNetOptions opts) : options(std::move(opts)) {
   EMGAN_CHECK(ConfigError, options.min_order() >= 1 && options.max_order() >= options.min_order(),
               "OrientNet: orders ", options.min_order(), "..", options.max_order(), " must satisfy 1 <= min <= max");
   EMGAN_CHECK(ConfigError, options.width() >= 1, "OrientNet: width ", options.width(), " must be >= 1");
+  EMGAN_CHECK(ConfigError, options.dims() == 1 || options.dims() == 2, "OrientNet: dims ", options.dims(),
+              " must be 1 (profiles, Conv1d) or 2 (images, Conv2d)");
   namespace nn = torch::nn;
   const int64_t w = options.width();
-  auto conv = [](int64_t in, int64_t out, int64_t k) {
-    return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(2).padding(k / 2));
+  const bool one_d = options.dims() == 1;
+  auto conv = [one_d](int64_t in, int64_t out, int64_t k) {
+    if (one_d) return nn::AnyModule(nn::Conv1d(nn::Conv1dOptions(in, out, k).stride(2).padding(k / 2)));
+    return nn::AnyModule(nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(2).padding(k / 2)));
   };
-  features_ = nn::Sequential(conv(1, w, 5), nn::ReLU(), conv(w, 2 * w, 3), nn::ReLU(), conv(2 * w, 4 * w, 3),
-                             nn::ReLU(), conv(4 * w, 4 * w, 3), nn::ReLU(), nn::Flatten());
+  // The 1D variant uses leaky ReLUs: with plain ReLUs the small profile network
+  // often went dead in the first epoch of siamese training (a constant output).
+  auto act = [one_d]() {
+    if (one_d) return nn::AnyModule(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.1)));
+    return nn::AnyModule(nn::ReLU());
+  };
+  features_ = nn::Sequential();
+  features_->push_back(conv(1, w, 5));
+  features_->push_back(act());
+  features_->push_back(conv(w, 2 * w, 3));
+  features_->push_back(act());
+  features_->push_back(conv(2 * w, 4 * w, 3));
+  features_->push_back(act());
+  features_->push_back(conv(4 * w, 4 * w, 3));
+  features_->push_back(act());
+  features_->push_back(nn::Flatten());
   const int64_t side = options.size() / 16;
   const int64_t orders = options.max_order() - options.min_order() + 1;
-  head_ = nn::Sequential(nn::Linear(4 * w * side * side, 128), nn::ReLU(), nn::Linear(128, orders * 3));
+  const int64_t flat = 4 * w * (one_d ? side : side * side);
+  head_ = nn::Sequential();
+  head_->push_back(nn::Linear(flat, 128));
+  head_->push_back(act());
+  head_->push_back(nn::Linear(128, orders * 3));
   register_module("features", features_);
   register_module("head", head_);
 }
@@ -143,6 +202,20 @@ std::string EvalSummary::last_line() const {
 // ----------------------------------------------------------------------------- data
 
 void validate(const DataSettings& s) {
+  check_choice("orient data: kind", s.kind, data_kinds());
+  if (s.kind == "polyhedron") {
+    EMGAN_CHECK(ConfigError, !s.polyhedra.empty(), "orient data: polyhedra must list at least one shape (",
+                join(polyhedron_names(), ", "), ")");
+    std::vector<int64_t> orders;
+    for (const auto& name : s.polyhedra) {
+      check_choice("orient data: polyhedron", name, polyhedron_names());
+      const auto k = tilt_order(name);
+      EMGAN_CHECK(ConfigError, std::find(orders.begin(), orders.end(), k) == orders.end(), "orient data: polyhedron '",
+                  name, "' has the tilt symmetry order ", k,
+                  " of another listed shape; a mix needs distinct orders (the network keys its heads by order)");
+      orders.push_back(k);
+    }
+  }
   EMGAN_CHECK(ConfigError, s.count >= 1, "orient data: count ", s.count, " must be >= 1");
   EMGAN_CHECK(ConfigError, s.size >= 16 && s.size % 16 == 0, "orient data: size ", s.size, " must be a multiple of 16");
   EMGAN_CHECK(ConfigError, s.min_sides >= 3 && s.max_sides >= s.min_sides && s.max_sides <= 12,
@@ -157,6 +230,140 @@ void validate(const DataSettings& s) {
   EMGAN_CHECK(ConfigError, s.supersample >= 1, "orient data: supersample ", s.supersample, " must be >= 1");
 }
 
+namespace {
+
+/// What one data kind generates (all on one device; a, b and ref raw, before noise
+/// for ref).
+struct Generated {
+  torch::Tensor a, b, offset, order, dose;                   // pairs.pt
+  torch::Tensor theta_a, theta_b, radius, cx, cy;            // labels.pt
+  torch::Tensor ref, ref_order;                              // reference.pt
+};
+
+/// The per-pair random draws shared by all kinds, in the order the polygon kind has
+/// always drawn them (so its files stay byte-identical for a seed).
+struct Draws {
+  torch::Tensor order, theta_a, offset, theta_b, radius, cx, cy, sx, sy, dose;
+};
+
+Draws draw(const DataSettings& s, const torch::Tensor& order, const torch::TensorOptions& fo) {
+  const int64_t n = s.count;
+  auto uniform = [&](double lo, double hi) { return torch::rand({n}, fo) * (hi - lo) + lo; };
+  Draws d;
+  d.order = order;
+  const auto period = symmetry_period_deg(order);
+  d.theta_a = torch::rand({n}, fo) * period;
+  d.offset = uniform(s.offset_min_deg, s.offset_max_deg);
+  d.theta_b = wrap_angle(d.theta_a + d.offset, period);
+  d.radius = uniform(s.radius_min, s.radius_max) * s.size;
+  d.cx = uniform(-s.position_jitter, s.position_jitter) * s.size;
+  d.cy = uniform(-s.position_jitter, s.position_jitter) * s.size;
+  d.sx = uniform(-s.stereo_shift_px, s.stereo_shift_px);
+  d.sy = uniform(-s.stereo_shift_px, s.stereo_shift_px);
+  const auto doses = torch::tensor(s.doses, torch::kFloat64).to(fo);
+  d.dose = doses.index_select(0, torch::randint(0, static_cast<int64_t>(s.doses.size()), {n}, fo.dtype(torch::kLong)));
+  return d;
+}
+
+Generated generate_polygons(const DataSettings& s, const torch::TensorOptions& fo) {
+  const int64_t n = s.count;
+  const auto order = torch::randint(s.min_sides, s.max_sides + 1, {n}, fo.dtype(torch::kLong));
+  const Draws d = draw(s, order, fo);
+  const auto intensity = torch::ones({n}, fo);
+  std::vector<torch::Tensor> as, bs;
+  Progress progress("orient data", n, "pair");
+  for (int64_t i = 0; i < n; i += 256) {
+    const int64_t j = std::min(n, i + 256);
+    auto sl = [&](const torch::Tensor& t) { return t.slice(0, i, j); };
+    PolygonBatch pa{sl(order), sl(d.theta_a), sl(d.radius), sl(d.cx), sl(d.cy), sl(intensity)};
+    PolygonBatch pb{sl(order), sl(d.theta_b), sl(d.radius), sl(d.cx) + sl(d.sx), sl(d.cy) + sl(d.sy), sl(intensity)};
+    as.push_back(add_noise(render_polygons(pa, s.size, s.supersample), sl(d.dose), s.gaussian_sigma));
+    bs.push_back(add_noise(render_polygons(pb, s.size, s.supersample), sl(d.dose), s.gaussian_sigma));
+    progress.update(j, "", j - i);
+  }
+  progress.finish();
+  // One clean reference per shape at the zero orientation, mid-size, centred.
+  const int64_t k = s.max_sides - s.min_sides + 1;
+  const auto ref_order = torch::arange(s.min_sides, s.max_sides + 1, fo.dtype(torch::kLong));
+  PolygonBatch pr{ref_order, torch::zeros({k}, fo), torch::full({k}, 0.5 * (s.radius_min + s.radius_max) * s.size, fo),
+                  torch::zeros({k}, fo), torch::zeros({k}, fo), torch::ones({k}, fo)};
+  return {torch::cat(as), torch::cat(bs), d.offset, order, d.dose, d.theta_a, d.theta_b, d.radius, d.cx, d.cy,
+          render_polygons(pr, s.size, s.supersample), ref_order};
+}
+
+/// HAADF-like projection of one polyhedron per sample, intensity = chord length /
+/// circumdiameter (at most 1).
+torch::Tensor project_one(const std::string& name, const Polyhedron& shape, const torch::Tensor& theta,
+                          double radius_px, const torch::Tensor& cx, const torch::Tensor& cy, const DataSettings& s) {
+  return project_polyhedron(shape, tilt_rotations(name, theta), s.size, radius_px, s.supersample, cx, cy) /
+         (2.0 * radius_px);
+}
+
+Generated generate_polyhedra(const DataSettings& s, const torch::TensorOptions& fo) {
+  const int64_t n = s.count, shapes = static_cast<int64_t>(s.polyhedra.size());
+  std::vector<Polyhedron> solids;
+  std::vector<int64_t> orders;
+  for (const auto& name : s.polyhedra) {
+    solids.push_back(make_polyhedron(name));
+    orders.push_back(tilt_order(name));
+  }
+  const auto shape = torch::randint(0, shapes, {n}, fo.dtype(torch::kLong));
+  const auto order = torch::tensor(orders, torch::kLong).to(fo.device()).index_select(0, shape);
+  const Draws d = draw(s, order, fo);
+  const auto shape_c = shape.cpu();
+  const auto radius_c = d.radius.cpu().to(torch::kFloat64);
+  std::vector<torch::Tensor> as, bs;
+  Progress progress("orient data", n, "pair");
+  for (int64_t i = 0; i < n; ++i) {
+    const auto si = shape_c[i].item<int64_t>();
+    const auto& name = s.polyhedra[static_cast<size_t>(si)];
+    const double r = radius_c[i].item<double>();
+    auto one = [&](const torch::Tensor& t) { return t.slice(0, i, i + 1); };
+    as.push_back(project_one(name, solids[static_cast<size_t>(si)], one(d.theta_a), r, one(d.cx), one(d.cy), s));
+    bs.push_back(project_one(name, solids[static_cast<size_t>(si)], one(d.theta_b), r, one(d.cx) + one(d.sx),
+                             one(d.cy) + one(d.sy), s));
+    if ((i + 1) % 64 == 0 || i + 1 == n) progress.update(i + 1, "", 64);
+  }
+  progress.finish();
+  std::vector<torch::Tensor> an, bn;
+  const auto a = torch::cat(as), b = torch::cat(bs);
+  for (int64_t i = 0; i < n; i += 256) {
+    an.push_back(add_noise(a.slice(0, i, i + 256), d.dose.slice(0, i, i + 256), s.gaussian_sigma));
+    bn.push_back(add_noise(b.slice(0, i, i + 256), d.dose.slice(0, i, i + 256), s.gaussian_sigma));
+  }
+  // One clean reference per shape at tilt 0 (the mirror orientation, folded angle 0).
+  std::vector<torch::Tensor> refs;
+  const double r_mid = 0.5 * (s.radius_min + s.radius_max) * s.size;
+  for (int64_t k = 0; k < shapes; ++k)
+    refs.push_back(project_one(s.polyhedra[static_cast<size_t>(k)], solids[static_cast<size_t>(k)],
+                               torch::zeros({1}, fo), r_mid, {}, {}, s));
+  return {torch::cat(an), torch::cat(bn), d.offset, order, d.dose, d.theta_a, d.theta_b, d.radius, d.cx, d.cy,
+          torch::cat(refs), torch::tensor(orders, torch::kLong).to(fo.device())};
+}
+
+std::vector<double> to_vector(const torch::Tensor& t) {
+  const auto c = t.detach().cpu().to(torch::kFloat64).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+/// A line chart of a few pairs of profiles `[N, 1, L]` (the 1D counterpart of the image grids).
+void write_profile_chart(const fs::path& path, const torch::Tensor& a, const torch::Tensor& b,
+                         const std::vector<std::string>& labels, const std::string& title) {
+  std::vector<report::Series> series;
+  for (size_t i = 0; i < std::min<size_t>(labels.size(), 3); ++i) {
+    const auto k = static_cast<int64_t>(i);
+    report::Series sa(labels[i] + " a", {}, to_vector(a[k].flatten()));
+    report::Series sb(labels[i] + " b", {}, to_vector(b[k].flatten()));
+    sb.dashed = true;
+    sa.color = sb.color = report::palette(static_cast<int>(i));
+    series.push_back(sa);
+    series.push_back(sb);
+  }
+  report::write_line_chart(path, series, report::ChartOptions().title(title).x_label("x, px").y_label("sum over y"));
+}
+
+}  // namespace
+
 fs::path run_data(const DataSettings& s) {
   validate(s);
   const auto device = apply_runtime(s.runtime);
@@ -164,52 +371,34 @@ fs::path run_data(const DataSettings& s) {
   ensure_dir(out);
   const auto fo = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   const int64_t n = s.count;
-  auto uniform = [&](double lo, double hi) { return torch::rand({n}, fo) * (hi - lo) + lo; };
-  const auto order = torch::randint(s.min_sides, s.max_sides + 1, {n}, fo.dtype(torch::kLong));
-  const auto period = symmetry_period_deg(order);
-  const auto theta_a = torch::rand({n}, fo) * period;
-  const auto offset = uniform(s.offset_min_deg, s.offset_max_deg);
-  const auto theta_b = wrap_angle(theta_a + offset, period);
-  const auto radius = uniform(s.radius_min, s.radius_max) * s.size;
-  const auto cx = uniform(-s.position_jitter, s.position_jitter) * s.size;
-  const auto cy = uniform(-s.position_jitter, s.position_jitter) * s.size;
-  const auto sx = uniform(-s.stereo_shift_px, s.stereo_shift_px);
-  const auto sy = uniform(-s.stereo_shift_px, s.stereo_shift_px);
-  const auto intensity = torch::ones({n}, fo);
-  const auto doses = torch::tensor(s.doses, torch::kFloat64).to(fo);
-  const auto dose = doses.index_select(0, torch::randint(0, static_cast<int64_t>(s.doses.size()), {n}, fo.dtype(torch::kLong)));
-  std::vector<torch::Tensor> as, bs;
-  Progress progress("orient data", n, "pair");
-  for (int64_t i = 0; i < n; i += 256) {
-    const int64_t j = std::min(n, i + 256);
-    auto sl = [&](const torch::Tensor& t) { return t.slice(0, i, j); };
-    PolygonBatch pa{sl(order), sl(theta_a), sl(radius), sl(cx), sl(cy), sl(intensity)};
-    PolygonBatch pb{sl(order), sl(theta_b), sl(radius), sl(cx) + sl(sx), sl(cy) + sl(sy), sl(intensity)};
-    as.push_back(add_noise(render_polygons(pa, s.size, s.supersample), sl(dose), s.gaussian_sigma));
-    bs.push_back(add_noise(render_polygons(pb, s.size, s.supersample), sl(dose), s.gaussian_sigma));
-    progress.update(j, "", j - i);
+  Generated g = s.kind == "polyhedron" ? generate_polyhedra(s, fo) : generate_polygons(s, fo);
+  if (s.kind == "projection1d") {
+    // The profile along x: each image summed over its rows (y), [N, 1, S, S] -> [N, 1, S].
+    g.a = g.a.sum(2);
+    g.b = g.b.sum(2);
+    g.ref = g.ref.sum(2);
   }
-  progress.finish();
-  const auto a = torch::cat(as), b = torch::cat(bs);
-  write_tensors(out / "pairs.pt", {{"a", a}, {"b", b}, {"offset_deg", offset}, {"order", order}, {"dose", dose}});
-  write_tensors(out / "labels.pt", {{"theta_a_deg", theta_a}, {"theta_b_deg", theta_b}, {"radius_px", radius},
-                                    {"cx_px", cx}, {"cy_px", cy}});
-  // One clean reference per shape at the zero orientation, mid-size, centred.
-  const int64_t k = s.max_sides - s.min_sides + 1;
-  const auto ref_order = torch::arange(s.min_sides, s.max_sides + 1, fo.dtype(torch::kLong));
-  PolygonBatch pr{ref_order, torch::zeros({k}, fo), torch::full({k}, 0.5 * (s.radius_min + s.radius_max) * s.size, fo),
-                  torch::zeros({k}, fo), torch::zeros({k}, fo), torch::ones({k}, fo)};
-  write_tensors(out / "reference.pt", {{"ref", render_polygons(pr, s.size, s.supersample)}, {"ref_order", ref_order}});
+  const std::vector<std::pair<std::string, torch::Tensor>> pairs{
+      {"a", g.a}, {"b", g.b}, {"offset_deg", g.offset}, {"order", g.order}, {"dose", g.dose}};
+  // The polygon kind writes no meta entry: its pairs.pt stays byte-identical to before.
+  write_tensors(out / "pairs.pt", pairs, s.kind == "polygon" ? Json() : Json{{"kind", s.kind}});
+  write_tensors(out / "labels.pt", {{"theta_a_deg", g.theta_a}, {"theta_b_deg", g.theta_b}, {"radius_px", g.radius},
+                                    {"cx_px", g.cx}, {"cy_px", g.cy}});
+  write_tensors(out / "reference.pt", {{"ref", g.ref}, {"ref_order", g.ref_order}});
   save_json_file(out / "data.json", Json(s));
   std::vector<std::vector<torch::Tensor>> rows;
   std::vector<std::string> labels;
   for (int64_t i = 0; i < std::min<int64_t>(n, 6); ++i) {
-    rows.push_back({a[i], b[i]});
-    labels.push_back("n=" + std::to_string(order[i].item<int64_t>()) + " +" + fmt(offset[i].item<double>(), 1));
+    if (g.a.dim() == 4) rows.push_back({g.a[i], g.b[i]});
+    labels.push_back("n=" + std::to_string(g.order[i].item<int64_t>()) + " +" + fmt(g.offset[i].item<double>(), 1));
   }
-  report::write_grid_png(out / "preview.png", rows,
-                         report::GridOptions().column_titles({"image a", "image b"}).row_labels(labels).panel_scale(2));
-  log_info("orient data: wrote " + std::to_string(n) + " pairs to " + out.string());
+  if (g.a.dim() == 3) {
+    write_profile_chart(out / "preview.png", g.a, g.b, labels, "Profiles (a solid, b dashed)");
+  } else {
+    report::write_grid_png(out / "preview.png", rows,
+                           report::GridOptions().column_titles({"image a", "image b"}).row_labels(labels).panel_scale(2));
+  }
+  log_info("orient data: wrote " + std::to_string(n) + " " + s.kind + " pairs to " + out.string());
   return out;
 }
 
@@ -227,6 +416,7 @@ void validate(const TrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.denoise_sigma >= 0, "orient train: denoise_sigma ", s.denoise_sigma, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.spread_weight >= 0, "orient train: spread_weight ", s.spread_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.norm_weight >= 0, "orient train: norm_weight ", s.norm_weight, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.cross_penalty >= 0, "orient train: cross_penalty ", s.cross_penalty, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.augment_scale >= 0 && s.augment_shift_px >= 0 && s.augment_noise >= 0,
               "orient train: augment_scale ", s.augment_scale, ", augment_shift_px ", s.augment_shift_px,
               ", augment_noise ", s.augment_noise, " must all be >= 0");
@@ -267,6 +457,19 @@ TrainSummary run_train(const TrainSettings& s) {
                 " labels for ", pairs.a.size(0), " pairs");
   }
   const auto refs = read_tensors(data / "reference.pt", {"ref", "ref_order"}, device);
+  const std::string kind = pairs.kind;
+  const bool folded = is_folded(kind);
+  EMGAN_CHECK(ConfigError, s.method != "reconstruct" || kind == "polygon", "orient train: method 'reconstruct' ",
+              "(a polygon renderer) needs polygon data; ", (data / "pairs.pt").string(), " holds '", kind,
+              "' data (use siamese or supervised)");
+  EMGAN_CHECK(ConfigError, s.angle_loss == "periodic" || !folded, "orient train: angle_loss 'mse' is for polygon data; ",
+              (data / "pairs.pt").string(), " holds '", kind, "' data (folded angles: use the periodic loss)");
+  EMGAN_CHECK(ConfigError, kind_dims(kind) == 2 || (s.augment_scale == 0 && s.augment_shift_px == 0 && s.augment_noise == 0),
+              "orient train: the augment_* options act on 2D images; ", (data / "pairs.pt").string(), " holds '", kind,
+              "' profiles (set them to 0)");
+  EMGAN_CHECK(IoError, refs[0].dim() == pairs.a.dim() && refs[0].sizes().slice(1) == pairs.a.sizes().slice(1),
+              (data / "reference.pt").string(), ": reference of shape ", refs[0].sizes(), " does not match samples ",
+              pairs.a.sizes());
   const int64_t size = pairs.a.size(2);
   const int64_t min_order = refs[1].min().item<int64_t>(), max_order = refs[1].max().item<int64_t>();
   EMGAN_CHECK(IoError, pairs.order.min().item<int64_t>() >= min_order && pairs.order.max().item<int64_t>() <= max_order,
@@ -279,7 +482,7 @@ TrainSummary run_train(const TrainSettings& s) {
   const int64_t n = a.size(0);
 
   OrientNetOptions net_opts(size, min_order, max_order);
-  net_opts.width(s.width);
+  net_opts.width(s.width).dims(kind_dims(kind));
   OrientNet net(net_opts);
   net->to(device);
   torch::optim::Adam optim(net->parameters(), torch::optim::AdamOptions(s.lr));
@@ -337,10 +540,15 @@ TrainSummary run_train(const TrainSettings& s) {
         // Random particles have uniformly spread phases: the squared batch mean of the
         // unit phases, per shape, keeps the network from collapsing to one constant
         // angle per shape (an assumption on the sample, not a label).
-        const auto spread = phase_spread_penalty(pa, ord, min_order, max_order) +
-                            phase_spread_penalty(pb, ord, min_order, max_order);
-        loss = offset_consistency_loss(pa, pb, ord, delta) + s.spread_weight * spread +
-               s.norm_weight * (norm_penalty(ha) + norm_penalty(hb));
+        // Folded phases (upper half circle) of spread angles have a non-zero mean;
+        // their squares spread over the whole circle.
+        auto spread_of = [&](const torch::Tensor& p) {
+          return phase_spread_penalty(folded ? square_phase(fold_phase(p)) : p, ord, min_order, max_order);
+        };
+        const auto spread = spread_of(pa) + spread_of(pb);
+        const auto consistency = folded ? folded_consistency_loss(pa, pb, ord, delta, s.cross_penalty)
+                                        : offset_consistency_loss(pa, pb, ord, delta);
+        loss = consistency + s.spread_weight * spread + s.norm_weight * (norm_penalty(ha) + norm_penalty(hb));
       } else if (s.method == "reconstruct") {
         const auto ha = net->forward_order(xa, ord), hb = net->forward_order(xb, ord);
         const auto rb = render_prediction(ha, ord, delta, size, s.denoise_sigma, s.render_supersample);
@@ -354,7 +562,9 @@ TrainSummary run_train(const TrainSettings& s) {
         if (s.angle_loss == "mse") {
           loss = angle_mse_loss(h.select(1, 0) * symmetry_period_deg(o2), t, o2);
         } else {
-          loss = periodic_loss(h.slice(1, 0, 2), encode_angle(t, o2)) + 0.1 * norm_penalty(h);
+          // Folded kinds: the target is the folded phase (cos n theta, |sin n theta|).
+          const auto target = folded ? fold_phase(encode_angle(t, o2)) : encode_angle(t, o2);
+          loss = periodic_loss(h.slice(1, 0, 2), target) + 0.1 * norm_penalty(h);
         }
       }
       const double value = loss.item<double>();
@@ -388,19 +598,28 @@ TrainSummary run_train(const TrainSettings& s) {
 
   // Fix the zero: the angle the network gives each reference image (at the chosen zero
   // orientation) becomes 0. The reconstruct and supervised methods have an absolute
-  // zero (the renderer's convention, the labels') and keep 0.
+  // zero (the renderer's convention, the labels') and keep 0. Folded angles have an
+  // absolute zero up to one mirror (phi and 180/n - phi satisfy the stereo loss
+  // alike): the zero is 0 or 180/n, whichever the reference's folded angle is nearer.
   net->eval();
   std::vector<double> zero(static_cast<size_t>(max_order - min_order + 1), 0.0);
   if (s.method == "siamese") {
     torch::NoGradGuard ng;
-    const auto ref = preprocess(refs[0], s.denoise_sigma);
+    const auto ref = preprocess_all(refs[0], s.denoise_sigma);
     const auto ang = decode_angle(net->forward_order(ref, refs[1]).slice(1, 0, 2), refs[1]).cpu();
-    for (int64_t i = 0; i < ref.size(0); ++i)
-      zero[static_cast<size_t>(refs[1][i].item<int64_t>() - min_order)] = ang[i].item<double>();
+    for (int64_t i = 0; i < ref.size(0); ++i) {
+      const auto k = refs[1][i].item<int64_t>();
+      double z = ang[i].item<double>();
+      if (folded) {
+        const double half = 180.0 / static_cast<double>(k);
+        z = fold_angle_deg(ang[i].view({1}), refs[1][i].view({1})).item<double>() > 0.5 * half ? half : 0.0;
+      }
+      zero[static_cast<size_t>(k - min_order)] = z;
+    }
   }
   {
     torch::serialize::OutputArchive ar;
-    ar.write("meta", c10::IValue(model_meta(s, net_opts, zero).dump()));
+    ar.write("meta", c10::IValue(model_meta(s, net_opts, zero, kind).dump()));
     torch::serialize::OutputArchive m(ar.compilation_unit());
     net->save(m);
     ar.write("model", m);
@@ -410,7 +629,8 @@ TrainSummary run_train(const TrainSettings& s) {
                                 report::LearningCurveOptions().columns({"loss"}));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   report::Report rep("Orientation training: " + s.method);
-  rep.section("Run").key_values({{"method", s.method}, {"angle loss", s.angle_loss}, {"pairs", std::to_string(n)},
+  rep.section("Run").key_values({{"method", s.method}, {"angle loss", s.angle_loss}, {"data kind", kind},
+                                 {"pairs", std::to_string(n)},
                                  {"epochs", std::to_string(s.epochs)}, {"final loss", report::format_number(last_loss)},
                                  {"seconds (this call)", fmt(secs, 1)}});
   rep.image("learning_curves.png", "training loss per epoch");
@@ -429,7 +649,7 @@ LoadedModel load_model(const fs::path& run_dir, const torch::Device& device) {
               ": not an orientation model (format '", meta.value("format", ""), "', expected emgan-orient-1)");
   OrientNetOptions o(meta.at("size").get<int64_t>(), meta.at("min_order").get<int64_t>(),
                      meta.at("max_order").get<int64_t>());
-  o.width(meta.at("width").get<int64_t>());
+  o.width(meta.at("width").get<int64_t>()).dims(meta.value("dims", int64_t{2}));
   LoadedModel m;
   m.net = OrientNet(o);
   m.net->to(device);
@@ -442,27 +662,31 @@ LoadedModel load_model(const fs::path& run_dir, const torch::Device& device) {
   m.denoise_sigma = meta.at("denoise_sigma").get<double>();
   m.method = meta.at("method").get<std::string>();
   m.angle_loss = meta.value("angle_loss", "periodic");
+  m.kind = meta.value("kind", "polygon");
+  m.folded = is_folded(m.kind);
   return m;
 }
 
 torch::Tensor predict_angles(LoadedModel& model, const torch::Tensor& raw_images, const torch::Tensor& order) {
   torch::NoGradGuard ng;
   const auto& o = model.net->options;
-  EMGAN_CHECK(ConfigError, raw_images.dim() == 4 && raw_images.size(2) == o.size() && raw_images.size(3) == o.size(),
-              "orient predict: images of shape ", raw_images.sizes(), " given; the model expects [N, 1, ", o.size(),
-              ", ", o.size(), "]");
+  const bool shape_ok = o.dims() == 1 ? raw_images.dim() == 3 && raw_images.size(2) == o.size()
+                                      : raw_images.dim() == 4 && raw_images.size(2) == o.size() && raw_images.size(3) == o.size();
+  EMGAN_CHECK(ConfigError, shape_ok, "orient predict: samples of shape ", raw_images.sizes(), " given; the model (",
+              model.kind, " data) expects ", o.dims() == 1 ? "profiles [N, 1, " : "images [N, 1, ", o.size(),
+              o.dims() == 1 ? "]" : ", " + std::to_string(o.size()) + "]");
   const auto ord = order.to(raw_images.device(), torch::kLong);
   EMGAN_CHECK(ConfigError, ord.min().item<int64_t>() >= o.min_order() && ord.max().item<int64_t>() <= o.max_order(),
               "orient predict: symmetry order ", ord.min().item<int64_t>(), "..", ord.max().item<int64_t>(),
               " outside the model's ", o.min_order(), "..", o.max_order());
   std::vector<torch::Tensor> parts;
   for (int64_t i = 0; i < raw_images.size(0); i += 256) {
-    const auto x = preprocess(raw_images.slice(0, i, i + 256), model.denoise_sigma);
+    const auto x = preprocess_all(raw_images.slice(0, i, i + 256), model.denoise_sigma);
     const auto od = ord.slice(0, i, i + 256);
     const auto h = model.net->forward_order(x, od);
     const auto ang = head_to_angle(h, od, model.angle_loss);
     const auto zero = model.zero_deg.index_select(0, od - o.min_order());
-    parts.push_back(wrap_angle(ang - zero, symmetry_period_deg(od)));
+    parts.push_back(model.folded ? fold_angle_deg(ang - zero, od) : wrap_angle(ang - zero, symmetry_period_deg(od)));
   }
   return torch::cat(parts);
 }
@@ -482,15 +706,32 @@ EvalSummary run_eval(const EvalSettings& s) {
   const auto images = torch::cat({p.a, p.b});
   const auto order = torch::cat({p.order, p.order}).to(torch::kLong);
   const auto dose = torch::cat({p.dose, p.dose}).cpu();
-  const auto truth = torch::cat({lab[0], lab[1]});
+  EMGAN_CHECK(ConfigError, p.kind == model.kind, "orient eval: the model was trained on '", model.kind, "' data but ",
+              (data / "pairs.pt").string(), " holds '", p.kind, "' data");
+  const bool folded = model.folded;
+  // Folded kinds: the truth is scored in the folded label space [0, 180/n].
+  const auto truth = folded ? fold_angle_deg(torch::cat({lab[0], lab[1]}), order) : torch::cat({lab[0], lab[1]});
   const auto pred = predict_angles(model, images, order);
-  const auto err = symmetric_error_deg(pred, truth, order).cpu();
+  auto error_of = [&](const torch::Tensor& pr) {
+    return folded ? folded_error_deg(pr, truth, order) : symmetric_error_deg(pr, truth, order);
+  };
+  const auto err = error_of(pred).cpu();
   const auto period = symmetry_period_deg(order).cpu();
   const auto order_c = order.cpu();
   // Diagnostic: the error left with the best zero per shape (the circular mean of
   // pred - truth subtracted), which separates the zero fixing from the relative angles.
+  // Folded: the better of the two mirror choices phi and 180/n - phi per shape.
   auto best = pred.clone();
-  {
+  if (folded) {
+    const auto mirrored = symmetry_period_deg(order) / 2 - pred;
+    const auto e0 = error_of(pred), e1 = error_of(mirrored);
+    const auto ou = std::get<0>(at::_unique(order));
+    for (int64_t i = 0; i < ou.numel(); ++i) {
+      const auto m = order == ou[i];
+      if (e1.index({m}).mean().item<double>() < e0.index({m}).mean().item<double>())
+        best.index_put_({m}, mirrored.index({m}));
+    }
+  } else {
     const auto resid = encode_angle(pred - truth, order);
     const auto ou = std::get<0>(at::_unique(order));
     for (int64_t i = 0; i < ou.numel(); ++i) {
@@ -500,7 +741,7 @@ EvalSummary run_eval(const EvalSettings& s) {
       best.index_put_({m}, wrap_angle(pred.index({m}) - shift, symmetry_period_deg(ou[i])));
     }
   }
-  const auto err_best = symmetric_error_deg(best, truth, order).cpu();
+  const auto err_best = error_of(best).cpu();
 
   auto stats = [&](const torch::Tensor& mask) {
     const auto e = err.masked_select(mask);
@@ -512,7 +753,10 @@ EvalSummary run_eval(const EvalSettings& s) {
     j["within_5"] = (e <= 5.0).to(torch::kFloat64).mean().item<double>();
     j["mean_error_deg"] = e.mean().item<double>();
     j["median_error_deg"] = e.median().item<double>();
-    j["chance_within_5"] = torch::clamp_max(10.0 / per, 1.0).mean().item<double>();
+    // A uniform guess: on the circle of period P within 5 degrees with probability
+    // 10 / P; in the folded interval [0, L = P/2], for a uniform truth, 1 - (1 - 5/L)^2.
+    const auto chance = folded ? 1.0 - torch::clamp_min(1.0 - 10.0 / per, 0.0).pow(2) : torch::clamp_max(10.0 / per, 1.0);
+    j["chance_within_5"] = chance.mean().item<double>();
     const auto eb = err_best.masked_select(mask);
     j["within_2_best_zero"] = (eb <= 2.0).to(torch::kFloat64).mean().item<double>();
     j["within_5_best_zero"] = (eb <= 5.0).to(torch::kFloat64).mean().item<double>();
@@ -522,6 +766,8 @@ EvalSummary run_eval(const EvalSettings& s) {
   Json metrics = stats(all);
   metrics["method"] = model.method;
   metrics["angle_loss"] = model.angle_loss;
+  metrics["kind"] = model.kind;
+  metrics["folded"] = folded;
   metrics["data"] = data.string();
   std::vector<std::vector<std::string>> order_rows, dose_rows;
   auto row = [](const std::string& name, const Json& j) {
@@ -534,7 +780,7 @@ EvalSummary run_eval(const EvalSettings& s) {
     const int64_t k = orders[i].item<int64_t>();
     const auto j = stats(order_c == k);
     metrics["per_order"][std::to_string(k)] = j;
-    order_rows.push_back(row(std::to_string(k) + "-gon", j));
+    order_rows.push_back(row(std::to_string(k) + (p.kind == "polyhedron" ? "-fold tilt axis" : "-gon"), j));
   }
   const auto doses = std::get<0>(at::_unique(dose));
   for (int64_t i = 0; i < doses.numel(); ++i) {
@@ -550,39 +796,40 @@ EvalSummary run_eval(const EvalSettings& s) {
   const auto truth_frac = (truth.cpu() / period);
   const auto pred_frac = (pred.cpu() / period);
   std::vector<report::Series> err_series, scatter;
+  const std::string shape_word = p.kind == "polyhedron" ? "-fold" : "-gon";
+  const double frac_max = folded ? 0.5 : 1.0;
+  const std::string folded_word = folded ? "folded " : "";
   for (int64_t i = 0; i < orders.numel(); ++i) {
     const int64_t k = orders[i].item<int64_t>();
     const auto m = order_c == k;
-    auto vec = [](const torch::Tensor& t) {
-      const auto c = t.to(torch::kFloat64).contiguous();
-      return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-    };
-    report::Series se(std::to_string(k) + "-gon", vec(truth_frac.masked_select(m)), vec(err.masked_select(m)));
+    auto vec = [](const torch::Tensor& t) { return to_vector(t); };
+    report::Series se(std::to_string(k) + shape_word, vec(truth_frac.masked_select(m)), vec(err.masked_select(m)));
     se.line = false;
     se.markers = true;
     err_series.push_back(se);
-    report::Series sp(std::to_string(k) + "-gon", vec(truth_frac.masked_select(m)), vec(pred_frac.masked_select(m)));
+    report::Series sp(std::to_string(k) + shape_word, vec(truth_frac.masked_select(m)), vec(pred_frac.masked_select(m)));
     sp.line = false;
     sp.markers = true;
     scatter.push_back(sp);
   }
   report::write_line_chart(out / "error_vs_angle.png", err_series,
                            report::ChartOptions()
-                               .title("Error vs true angle (wrap at 0 and 1)")
-                               .x_label("true angle / (360/n)")
+                               .title(folded ? "Error vs folded true angle (mirror points at 0 and 0.5)"
+                                             : "Error vs true angle (wrap at 0 and 1)")
+                               .x_label(folded_word + "true angle / (360/n)")
                                .y_label("error, degrees")
                                .x_min(0.0)
-                               .x_max(1.0)
+                               .x_max(frac_max)
                                .y_min(0.0));
   report::write_line_chart(out / "predicted_vs_true.png", scatter,
                            report::ChartOptions()
-                               .title("Predicted vs true angle")
-                               .x_label("true angle / (360/n)")
+                               .title(folded ? "Predicted vs true folded angle" : "Predicted vs true angle")
+                               .x_label(folded_word + "true angle / (360/n)")
                                .y_label("predicted / (360/n)")
                                .x_min(0.0)
-                               .x_max(1.0)
+                               .x_max(frac_max)
                                .y_min(0.0)
-                               .y_max(1.0));
+                               .y_max(frac_max));
   report::write_histogram(out / "error_histogram.png", {{"error", err, std::nullopt}},
                           report::HistogramOptions().chart(
                               report::ChartOptions().title("Angle error modulo symmetry").x_label("error, degrees").y_label("images")));
@@ -591,12 +838,16 @@ EvalSummary run_eval(const EvalSettings& s) {
   const auto pred_c = pred.cpu(), truth_c = truth.cpu();
   const int64_t n_pairs = p.a.size(0);
   for (int64_t i = 0; i < std::min<int64_t>(n_pairs, 6); ++i) {
-    rows.push_back({p.a[i].cpu(), p.b[i].cpu()});
+    if (p.a.dim() == 4) rows.push_back({p.a[i].cpu(), p.b[i].cpu()});
     labels.push_back("n=" + std::to_string(order_c[i].item<int64_t>()) + " true " + fmt(truth_c[i].item<double>(), 1) +
                      " pred " + fmt(pred_c[i].item<double>(), 1));
   }
-  report::write_grid_png(out / "examples.png", rows,
-                         report::GridOptions().column_titles({"image a", "image b"}).row_labels(labels).panel_scale(2));
+  if (p.a.dim() == 3) {
+    write_profile_chart(out / "examples.png", p.a.cpu(), p.b.cpu(), labels, "Example profiles (a solid, b dashed)");
+  } else {
+    report::write_grid_png(out / "examples.png", rows,
+                           report::GridOptions().column_titles({"image a", "image b"}).row_labels(labels).panel_scale(2));
+  }
 
   EvalSummary sum;
   sum.count = err.numel();
@@ -610,7 +861,9 @@ EvalSummary run_eval(const EvalSettings& s) {
   const std::vector<std::string> header{"group", "images", "within 2 deg %", "within 5 deg %", "mean error deg", "median error deg"};
   report::Report rep("Orientation evaluation: " + model.method + " (" + model.angle_loss + " angle loss)");
   rep.section("Summary").paragraph(sum.last_line());
-  rep.table(header, {row("all", metrics)}, "angles modulo the shape's symmetry (360/n)");
+  rep.table(header, {row("all", metrics)},
+            folded ? "folded angles: modulo the symmetry (360/n) and the mirror theta ~ -theta, in [0, 180/n]"
+                   : "angles modulo the shape's symmetry (360/n)");
   rep.section("Per shape").table(header, order_rows);
   rep.section("Per noise level").table(header, dose_rows);
   rep.section("Figures")
@@ -649,7 +902,9 @@ std::vector<std::pair<std::string, double>> run_predict(const PredictSettings& s
     EMGAN_CHECK(IoError, im.dim() == 3, f.string(), ": a volume ", im.sizes(), " given, expected a 2D image");
     imgs.push_back(im.slice(0, 0, 1).to(torch::kFloat32));
   }
-  const auto x = torch::stack(imgs).to(device);
+  auto x = torch::stack(imgs).to(device);
+  // A profile model reads images as their profile along x (the sum over rows, y).
+  if (model.net->options.dims() == 1) x = x.sum(2);
   const auto order = torch::full({x.size(0)}, s.order, torch::TensorOptions().dtype(torch::kLong).device(device));
   const auto ang = predict_angles(model, x, order).cpu();
   std::vector<std::pair<std::string, double>> result;

@@ -172,3 +172,66 @@ TEST(OrientRender, AngleKeepingAugmentationKeepsTheAngle) {
   for (int64_t i = 0; i < 4; ++i) EXPECT_NEAR(phase(aug.slice(0, i, i + 1)), phase(img), 1.0);
   EXPECT_THROW(augment_same_angle(img, -0.1, 0.0, 0.0), emgan::ConfigError);
 }
+
+TEST(OrientAngles, FoldedAnglesGoldenValues) {
+  const auto n = torch::tensor({4, 4, 4, 3, 3, 6});
+  const auto theta = torch::tensor({10.0f, 80.0f, -10.0f, 100.0f, 50.0f, 359.0f});
+  const auto f = fold_angle_deg(theta, n);
+  // Square: 80 ~ -10 ~ 10; triangle: 100 ~ -20 ~ 20, 50 ~ -70 ~ 50 (fold into [0, 60]).
+  const std::vector<double> expect{10, 10, 10, 20, 50, 1};
+  for (int64_t i = 0; i < 6; ++i) EXPECT_NEAR(f[i].item<double>(), expect[static_cast<size_t>(i)], 1e-4) << i;
+  const auto e = folded_error_deg(torch::tensor({44.0f, 2.0f}), torch::tensor({-44.0f, 89.0f}), torch::tensor({4, 4}));
+  EXPECT_NEAR(e[0].item<double>(), 0.0, 1e-4);   // mirror
+  EXPECT_NEAR(e[1].item<double>(), 1.0, 1e-4);   // 2 vs fold(89) = 1
+  const auto ph = fold_phase(torch::tensor({{0.0f, -2.0f}, {3.0f, 4.0f}}));
+  EXPECT_NEAR(ph[0][1].item<double>(), 1.0, 1e-6);
+  EXPECT_NEAR(ph[1][0].item<double>(), 0.6, 1e-6);
+  const auto sq = square_phase(torch::tensor({{0.0f, 1.0f}}));
+  EXPECT_NEAR(sq[0][0].item<double>(), -1.0, 1e-6);
+}
+
+TEST(OrientAngles, FoldedConsistencyLossZeroForTrueFoldedPhasesOfEitherSign) {
+  torch::manual_seed(4);
+  const int64_t m = 200;
+  const auto order = torch::randint(3, 9, {m});
+  const auto theta_a = torch::rand({m}) * 360.0 - 180.0;  // both signs
+  const auto offset = torch::rand({m}) * 15.0 + 5.0;
+  const auto theta_b = theta_a + offset;
+  // A network that only knows |theta|: random sign of the phase it outputs, any scale.
+  const auto sign_a = torch::randint(0, 2, {m}) * 2 - 1, sign_b = torch::randint(0, 2, {m}) * 2 - 1;
+  auto out = [&](const torch::Tensor& t, const torch::Tensor& sign) {
+    const auto e = encode_angle(t, order);
+    return torch::stack({e.select(1, 0), e.select(1, 1) * sign}, 1) * 2.5;
+  };
+  const auto loss = folded_consistency_loss(out(theta_a, sign_a), out(theta_b, sign_b), order, offset);
+  EXPECT_LT(loss.item<double>(), 1e-5);
+  // Wrong offset or a constant output: clearly positive.
+  EXPECT_GT(folded_consistency_loss(out(theta_a, sign_a), out(theta_b + 7.0, sign_b), order, offset).item<double>(), 0.02);
+  const auto constant = torch::tensor({{1.0f, 0.3f}}).expand({m, 2});
+  EXPECT_GT(folded_consistency_loss(constant, constant, order, offset).item<double>(), 0.05);
+}
+
+TEST(OrientRender, ProfilePreprocessingCentresAndNormalises) {
+  const auto img = render_polygons(one(5, 12.0, 8.0, 0.0, 0.0), 32, 4);
+  const auto moved = render_polygons(one(5, 12.0, 8.0, 4.0, 1.0), 32, 4);
+  const auto a = preprocess_profiles(img.sum(2), 0.0), b = preprocess_profiles(moved.sum(2), 0.0);
+  EXPECT_EQ(a.sizes(), (std::vector<int64_t>{1, 1, 32}));
+  EXPECT_LT((a - b).abs().max().item<double>(), 0.05);  // the 4 px shift is undone
+  EXPECT_NEAR(a.mean().item<double>(), 0.0, 1e-4);
+  EXPECT_NEAR(a.std().item<double>(), 1.0, 1e-3);
+  EXPECT_THROW(preprocess_profiles(img, 1.0), emgan::ConfigError);  // an image, not a profile
+}
+
+TEST(OrientAngles, CrossPenaltyChargesOnlyPairsThatStraddleAMirrorPoint) {
+  const auto order = torch::tensor({4, 4});
+  const auto offset = torch::tensor({10.0f, 10.0f});  // phase offset n x 10 = 40 degrees
+  // The degenerate constant output psi = 20 degrees (phase) satisfies psi_a + psi_b = 40.
+  const auto c = encode_angle(torch::tensor({5.0f, 5.0f}), order);
+  EXPECT_LT(folded_consistency_loss(c, c, order, offset, 0.0).item<double>(), 1e-6);
+  // With the penalty: min(0.3, the other branch's 1 - cos 40 = 0.234) in both directions.
+  EXPECT_NEAR(folded_consistency_loss(c, c, order, offset, 0.3).item<double>(), 1 - std::cos(40 * M_PI / 180), 1e-4);
+  // True folded phases of pairs away from the mirror points (theta 12 -> 22 and -30 -> -20,
+  // |theta| in [0, 45]) cost nothing with the penalty.
+  const auto a = encode_angle(torch::tensor({12.0f, 30.0f}), order), b = encode_angle(torch::tensor({22.0f, 20.0f}), order);
+  EXPECT_LT(folded_consistency_loss(a, b, order, offset, 0.3).item<double>(), 1e-6);
+}

@@ -73,3 +73,36 @@ TEST(OrientPolyhedra, SixDRepresentationRoundTrip) {
   const auto back = rotation_from_6d(rotation_to_6d(r));
   EXPECT_LT(geodesic_deg(r, back).max().item<double>(), 0.1);
 }
+
+TEST(OrientPolyhedra, SingleAxisTiltOrdersPeriodsAndMirror) {
+  // Tilt about the image y axis: the projection repeats with period 360/k, differs half
+  // a period on, and equals the one at -theta (the beam cannot tell z from -z).
+  const std::vector<std::pair<std::string, int64_t>> expected{
+      {"tetrahedron", 2}, {"cube", 4}, {"octahedron", 4}, {"cuboctahedron", 4},
+      {"decahedron", 5},  {"icosahedron", 5}, {"truncated_octahedron", 4}};
+  ASSERT_EQ(expected.size(), polyhedron_names().size());
+  for (const auto& [name, k] : expected) {
+    EXPECT_EQ(tilt_order(name), k) << name;
+    const double period = 360.0 / static_cast<double>(k);
+    const double t = 0.23 * period;  // a generic tilt (not a mirror point)
+    const auto angles = torch::tensor({t, t + period, t + 2 * period, -t, t + period / 2, t + 0.1 * period});
+    const auto img = project_polyhedron(make_polyhedron(name), tilt_rotations(name, angles), 32, 12.0, 2);
+    const auto diff = [&](int64_t i) { return (img[i] - img[0]).abs().max().item<double>(); };
+    EXPECT_LT(diff(1), 1e-3) << name << ": not periodic with " << period;
+    EXPECT_LT(diff(2), 1e-3) << name;
+    EXPECT_LT(diff(3), 1e-3) << name << ": projection at -theta differs (mirror)";
+    EXPECT_GT(diff(4), 0.5) << name << ": half the period gives the same projection (period too long)";
+    EXPECT_GT(diff(5), 0.5) << name << ": a tenth of the period gives the same projection";
+  }
+  EXPECT_THROW(tilt_order("sphere"), emgan::ConfigError);
+}
+
+TEST(OrientPolyhedra, ProjectionCentreOffsetShiftsTheImage) {
+  const auto shape = make_polyhedron("octahedron");
+  const auto r = tilt_rotations("octahedron", torch::tensor({17.0, 17.0}));
+  const auto img = project_polyhedron(shape, r, 32, 8.0, 1, torch::tensor({0.0f, 3.0f}), torch::tensor({0.0f, -2.0f}));
+  // Whole-pixel shift: the second image is the first moved 3 px right and 2 px up.
+  const auto moved = torch::roll(img[0], {-2, 3}, {1, 2});
+  EXPECT_LT((img[1] - moved).abs().max().item<double>(), 1e-3);
+  EXPECT_NEAR(img[1].sum().item<double>(), img[0].sum().item<double>(), 1e-2);
+}

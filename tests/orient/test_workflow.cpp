@@ -9,7 +9,9 @@
 #include "emgan/core/error.h"
 #include "emgan/core/fs.h"
 #include "emgan/io/image.h"
+#include "emgan/orient/angles.h"
 #include "emgan/orient/orient.h"
+#include "emgan/orient/polyhedra.h"
 #include "test_util.h"
 
 using namespace emgan;
@@ -45,6 +47,14 @@ TrainSettings tiny_train(const fs::path& data, const fs::path& out, const std::s
   t.runtime.device = "cpu";
   t.runtime.threads = 1;
   t.runtime.seed = 3;
+  return t;
+}
+
+torch::Tensor read_tensor(const fs::path& file, const std::string& name) {
+  torch::serialize::InputArchive ar;
+  ar.load_from(file.string());
+  torch::Tensor t;
+  ar.read(name, t);
   return t;
 }
 
@@ -153,4 +163,129 @@ TEST(OrientWorkflow, CliDataTrainEvalPredict) {
   EXPECT_NE(run(cli + "predict --model " + (dir / "r").string() + " --input " + (dir / "imgs").string() +
                 " --order 9" + rt), 0);  // outside the model's orders
   EXPECT_NE(run(cli + "train --data " + (dir / "d").string() + " --method nonsense" + rt), 0);
+}
+
+TEST(OrientWorkflow, Projection1dIsThePolygonImageSummedOverY) {
+  const auto dir = test::temp_dir();
+  auto d = tiny_data(dir / "img", 12, 7);
+  d.min_sides = 3;
+  d.max_sides = 6;
+  run_data(d);
+  d.out = (dir / "prof").string();
+  d.kind = "projection1d";
+  run_data(d);
+  const auto img = read_tensor(dir / "img" / "pairs.pt", "a"), prof = read_tensor(dir / "prof" / "pairs.pt", "a");
+  EXPECT_EQ(prof.sizes(), (std::vector<int64_t>{12, 1, 32}));
+  EXPECT_TRUE(torch::allclose(prof, img.sum(2), 1e-5, 1e-4));
+  EXPECT_TRUE(torch::allclose(read_tensor(dir / "prof" / "pairs.pt", "b"), read_tensor(dir / "img" / "pairs.pt", "b").sum(2),
+                              1e-5, 1e-4));
+  EXPECT_TRUE(torch::equal(read_tensor(dir / "prof" / "labels.pt", "theta_a_deg"),
+                           read_tensor(dir / "img" / "labels.pt", "theta_a_deg")));
+  EXPECT_TRUE(torch::allclose(read_tensor(dir / "prof" / "reference.pt", "ref"),
+                              read_tensor(dir / "img" / "reference.pt", "ref").sum(2), 1e-5, 1e-4));
+  d.kind = "projection2d";
+  EXPECT_THROW(run_data(d), ConfigError);
+}
+
+TEST(OrientWorkflow, PolyhedronDataMatchesItsLabels) {
+  const auto dir = test::temp_dir();
+  auto d = tiny_data(dir / "poly", 10, 8);
+  d.kind = "polyhedron";
+  d.polyhedra = {"cube", "icosahedron"};
+  d.doses = {0.0};  // no noise: the images must be the projections the labels describe
+  d.gaussian_sigma = 0.0;
+  run_data(d);
+  const auto a = read_tensor(dir / "poly" / "pairs.pt", "a");
+  const auto order = read_tensor(dir / "poly" / "pairs.pt", "order");
+  const auto theta = read_tensor(dir / "poly" / "labels.pt", "theta_a_deg");
+  const auto radius = read_tensor(dir / "poly" / "labels.pt", "radius_px");
+  const auto cx = read_tensor(dir / "poly" / "labels.pt", "cx_px"), cy = read_tensor(dir / "poly" / "labels.pt", "cy_px");
+  EXPECT_EQ(a.sizes(), (std::vector<int64_t>{10, 1, 32, 32}));
+  for (int64_t i = 0; i < 10; ++i) {
+    const auto k = order[i].item<int64_t>();
+    ASSERT_TRUE(k == 4 || k == 5) << k;
+    const std::string name = k == 4 ? "cube" : "icosahedron";
+    EXPECT_LT(theta[i].item<double>(), 360.0 / static_cast<double>(k));
+    const double r = radius[i].item<double>();
+    const auto expect = project_polyhedron(make_polyhedron(name), tilt_rotations(name, theta[i].view({1})), 32, r, 2,
+                                           cx[i].view({1}), cy[i].view({1})) / (2 * r);
+    EXPECT_LT((a[i] - expect[0]).abs().max().item<double>(), 1e-4) << i;
+  }
+  d.polyhedra = {"cube", "octahedron"};  // both 4-fold about the tilt axis
+  EXPECT_THROW(run_data(d), ConfigError);
+  d.polyhedra = {"dodecahedron"};
+  EXPECT_THROW(run_data(d), ConfigError);
+}
+
+/// 1D profiles of squares (folded angles in [0, 45]): data folders for the Conv1d tests.
+void profile_data(const fs::path& dir, int64_t train_count) {
+  auto d = tiny_data(dir / "train", train_count, 9);
+  d.kind = "projection1d";
+  run_data(d);
+  d.out = (dir / "test").string();
+  d.count = 100;
+  d.runtime.seed = 10;
+  run_data(d);
+}
+
+EvalSummary eval_profiles(const fs::path& dir, const std::string& run) {
+  EvalSettings ev;
+  ev.data = (dir / "test").string();
+  ev.model = (dir / run).string();
+  ev.runtime.device = "cpu";
+  ev.runtime.threads = 1;
+  const auto s = run_eval(ev);
+  // A uniform guess on [0, 45] is within 5 degrees 21 % of the time, mean error 15.
+  EXPECT_NEAR(s.chance_within_5, 1.0 - std::pow(1.0 - 5.0 / 45.0, 2), 1e-6);
+  EXPECT_TRUE(fs::exists(dir / run / "eval" / "examples.png"));
+  const auto m = load_model(dir / run, torch::kCPU);
+  EXPECT_EQ(m.net->options.dims(), 1);
+  EXPECT_TRUE(m.folded);
+  return s;
+}
+
+TEST(OrientWorkflow, ProfilesTinySupervisedBeatsChance) {
+  const auto dir = test::temp_dir();
+  profile_data(dir, 320);
+  run_train(tiny_train(dir / "train", dir / "sup", "supervised", 30));
+  const auto s = eval_profiles(dir, "sup");
+  EXPECT_GT(s.within_5, 0.6) << s.last_line();
+  EXPECT_LT(s.mean_error, 5.0) << s.last_line();
+  auto rec = tiny_train(dir / "train", dir / "rec", "reconstruct", 1);
+  EXPECT_THROW(run_train(rec), ConfigError);  // the polygon renderer needs 2D polygon data
+  // predict reads image files as their profiles: the polygon images of the same draws
+  // as the test profiles (same seed) give their folded angles.
+  run_data(tiny_data(dir / "images", 100, 10));
+  const auto a = read_tensor(dir / "images" / "pairs.pt", "a");
+  const auto theta = read_tensor(dir / "images" / "labels.pt", "theta_a_deg");
+  ensure_dir(dir / "files");
+  for (int64_t i = 0; i < 8; ++i) io::write_image(dir / "files" / ("p" + std::to_string(i) + ".tif"), a[i]);
+  PredictSettings ps;
+  ps.model = (dir / "sup").string();
+  ps.input = (dir / "files").string();
+  ps.order = 4;
+  ps.runtime.device = "cpu";
+  const auto pred = run_predict(ps);
+  ASSERT_EQ(pred.size(), 8u);
+  std::vector<double> errors;
+  for (size_t i = 0; i < pred.size(); ++i) {
+    const auto k = static_cast<int64_t>(i);
+    EXPECT_EQ(pred[i].first, "p" + std::to_string(k) + ".tif");
+    EXPECT_GE(pred[i].second, 0.0);
+    EXPECT_LE(pred[i].second, 45.0);
+    errors.push_back(std::abs(pred[i].second - fold_angle_deg(theta[k].view({1}), torch::tensor({4})).item<double>()));
+  }
+  std::sort(errors.begin(), errors.end());
+  EXPECT_LT(errors[4], 5.0) << "median error of 8 predicted image files";
+}
+
+TEST(OrientWorkflow, ProfilesSiameseLearnsWithoutLabels) {
+  const auto dir = test::temp_dir();
+  profile_data(dir, 800);
+  write_text_atomic(dir / "train" / "labels.pt", "not read by a label-free method");
+  auto t = tiny_train(dir / "train", dir / "sia", "siamese", 40);
+  run_train(t);
+  const auto s = eval_profiles(dir, "sia");
+  EXPECT_GT(s.within_5, 0.6) << s.last_line();
+  EXPECT_LT(s.mean_error, 5.0) << s.last_line();
 }

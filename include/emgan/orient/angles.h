@@ -69,4 +69,44 @@ torch::Tensor phase_spread_penalty(const torch::Tensor& phase, const torch::Tens
 torch::Tensor angle_mse_loss(const torch::Tensor& pred_deg, const torch::Tensor& truth_deg,
                              const torch::Tensor& order);
 
+// ----------------------------------------------------------------------------- folded angles
+// A projection that cannot tell theta from -theta (a polygon's 1D profile; a
+// polyhedron tilted about a symmetry axis, seen along the beam) only fixes the
+// *folded* angle: theta modulo 360/n, folded to [0, 180/n] (theta ~ -theta). Its
+// phase is the upper half of the circle: (cos n theta, |sin n theta|).
+
+/// `theta_deg` `[N]` modulo 360/n folded to [0, 180/n] degrees (`order` `[N]`).
+torch::Tensor fold_angle_deg(const torch::Tensor& theta_deg, const torch::Tensor& order);
+
+/// The distance in the folded label space: |fold(pred) - fold(truth)|, `[N]` degrees
+/// in [0, 180/n]; 0 for angles equal modulo 360/n or mirrored (theta, -theta).
+torch::Tensor folded_error_deg(const torch::Tensor& pred_deg, const torch::Tensor& truth_deg,
+                               const torch::Tensor& order);
+
+/// `vec` `[N, 2]` (any length > 0) -> the unit vector folded onto the upper half
+/// circle, (x, |y|) / |vec|: the phase of the folded angle. Differentiable except on
+/// the x axis (|y| has a kink there) and at the origin.
+torch::Tensor fold_phase(const torch::Tensor& vec);
+
+/// The siamese consistency loss for folded angles: each image's phase is folded
+/// (fold_phase); image b (rotated by the known `offset_deg` from a) must match the
+/// folded phase of a rotated by n x offset, for one of the two signs a's unfolded
+/// angle may have: min over s = +-1 of |f(u_b) - f(R(n offset) u_a^s)|^2 / 2, where
+/// u^s = (x, s y); averaged with the same from b to a (offset negated) and over N.
+/// A branch whose rotation carries the phase across a mirror point (phase 0 or 180
+/// degrees: the pair straddles theta = 0 or 180/n) gets `cross_penalty` (>= 0) added:
+/// a prior that such pairs are the minority. Those branches relate the two phases by
+/// psi_a + psi_b = const, which a constant output (near n offset / 2 or 180 - n
+/// offset / 2) satisfies on average -- the collapse the penalty keeps the network from.
+/// Zero for a network that gives the true folded angle (with cross_penalty 0, or for
+/// pairs that do not straddle a mirror point); at most 2 + cross_penalty.
+torch::Tensor folded_consistency_loss(const torch::Tensor& phase_a, const torch::Tensor& phase_b,
+                                      const torch::Tensor& order, const torch::Tensor& offset_deg,
+                                      double cross_penalty = 0.0);
+
+/// The complex square of the unit phases `[N, 2]`: (cos 2 psi, sin 2 psi). Folded
+/// phases (psi in [0, 180]) of uniformly spread angles have a non-zero mean; their
+/// squares are spread over the whole circle, so phase_spread_penalty applies to them.
+torch::Tensor square_phase(const torch::Tensor& vec);
+
 }  // namespace emgan::orient

@@ -4,12 +4,22 @@
 /// orientation of regular-polygon nanoparticles learned from stereo pairs (two images
 /// of one particle a known rotation apart) without angle labels.
 ///
+/// Data kinds (`DataSettings::kind`): "polygon" (in-plane rotation of 2D regular
+/// polygons, images `[N, 1, S, S]`), "projection1d" (the same polygon images summed
+/// along y: intensity profiles `[N, 1, S]`; a profile fixes only the folded angle),
+/// "polyhedron" (HAADF-like projections `[N, 1, S, S]` of 3D polyhedra tilted about
+/// the image y axis, see polyhedra.h; the folded angle too). For the folded kinds
+/// every angle the workflow reports or scores is theta modulo 360/n folded to
+/// [0, 180/n] (fold_angle_deg, angles.h); n = `order` is the number of sides or the
+/// polyhedron's symmetry order about the tilt axis.
+///
 /// A data folder holds
-///   pairs.pt      tensors a, b `[N, 1, S, S]` (raw noisy images), offset_deg `[N]`
+///   pairs.pt      tensors a, b `[N, 1, S, S]` or `[N, 1, S]` (raw noisy samples), offset_deg `[N]`
 ///                 (the known rotation of b relative to a), order `[N]` (number of
 ///                 sides, given), dose `[N]` (the acquisition's dose, for per-noise
-///                 evaluation) -- everything training may read;
-///   reference.pt  ref `[K, 1, S, S]`, ref_order `[K]`: one clean image per shape at
+///                 evaluation), and (kinds other than polygon) a "meta" entry
+///                 {"kind": ...} -- everything training may read;
+///   reference.pt  ref `[K, 1, S, S]` (profiles `[K, 1, S]`), ref_order `[K]`: one clean sample per shape at
 ///                 the chosen zero orientation (fixes the siamese method's zero);
 ///   labels.pt     theta_a_deg, theta_b_deg, radius_px, cx_px, cy_px `[N]`: the truth,
 ///                 read only by `eval` and by `train --method supervised`;
@@ -30,11 +40,13 @@ namespace emgan::orient {
 /// Settings of `emgan orient data`.
 struct DataSettings {
   std::string out = "orient_data";  ///< output folder
+  std::string kind = "polygon";     ///< polygon | projection1d | polyhedron (see the file comment)
+  std::vector<std::string> polyhedra = {"cube"};  ///< polyhedron kind: shapes drawn uniformly (polyhedra.h names; distinct tilt orders)
   int64_t count = 2000;             ///< number of stereo pairs
   int64_t size = 64;                ///< image side, pixels
-  int64_t min_sides = 3;            ///< smallest polygon order (>= 3)
+  int64_t min_sides = 3;            ///< smallest polygon order (>= 3; polygon and projection1d kinds)
   int64_t max_sides = 8;            ///< largest polygon order
-  double radius_min = 0.18;         ///< smallest circumradius, fraction of the image side
+  double radius_min = 0.18;         ///< smallest circumradius, fraction of the image side (polygon or polyhedron)
   double radius_max = 0.32;         ///< largest circumradius, fraction of the image side
   double position_jitter = 0.06;    ///< centre offset from the image centre, up to this fraction of the side
   double stereo_shift_px = 1.5;     ///< extra random shift of image b (stereo drift), up to this many pixels
@@ -45,7 +57,7 @@ struct DataSettings {
   int64_t supersample = 4;          ///< anti-aliasing sub-grid per pixel side
   RuntimeSettings runtime;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataSettings, out, count, size, min_sides, max_sides, radius_min,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataSettings, out, kind, polyhedra, count, size, min_sides, max_sides, radius_min,
                                                 radius_max, position_jitter, stereo_shift_px, offset_min_deg,
                                                 offset_max_deg, doses, gaussian_sigma, supersample, runtime)
 
@@ -63,6 +75,7 @@ struct TrainSettings {
   int64_t render_supersample = 2;    ///< reconstruct: anti-aliasing of the differentiable renderer
   double spread_weight = 0.3;        ///< siamese: weight of the per-shape anti-collapse term (phases spread uniformly)
   double norm_weight = 0.1;          ///< siamese: weight of the (|phase| - 1)^2 term (0: the phase may pass through 0)
+  double cross_penalty = 0.6;        ///< siamese, folded kinds: cost of the branch where a pair straddles a mirror point (angles.h; measured in docs/ORIENT.md)
   double augment_scale = 0.0;        ///< siamese: random size change of each image, factor in [1/(1+x), 1+x] (angle kept)
   double augment_shift_px = 0.0;     ///< siamese: random shift of each image, up to this many pixels (angle kept)
   double augment_noise = 0.0;        ///< siamese: added Gaussian noise, units of the image standard deviation
@@ -70,7 +83,7 @@ struct TrainSettings {
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainSettings, data, out, method, angle_loss, epochs, batch_size, lr,
-                                                width, denoise_sigma, render_supersample, spread_weight, norm_weight,
+                                                width, denoise_sigma, render_supersample, spread_weight, norm_weight, cross_penalty,
                                                 augment_scale, augment_shift_px, augment_noise, resume, runtime)
 
 /// Settings of `emgan orient eval`.
@@ -100,9 +113,11 @@ struct OrientNetOptions {
   TORCH_ARG(int64_t, min_order);  ///< smallest symmetry order handled
   TORCH_ARG(int64_t, max_order);  ///< largest symmetry order handled
   TORCH_ARG(int64_t, width) = 16; ///< channels of the first convolution
+  TORCH_ARG(int64_t, dims) = 2;   ///< 2: images `[N, 1, S, S]`, Conv2d; 1: profiles `[N, 1, S]`, Conv1d
 };
 
-/// A CNN mapping a preprocessed `[N, 1, S, S]` image to, for each symmetry order n, a
+/// A CNN mapping a preprocessed `[N, 1, S, S]` image (dims 2; Conv2d) or `[N, 1, S]`
+/// profile (dims 1; the same layers as Conv1d) to, for each symmetry order n, a
 /// phase vector (cos n theta, sin n theta) (not normalised) and one shape-code value
 /// (the particle size, used by the reconstruct method's renderer).
 class OrientNetImpl : public torch::nn::Module {
@@ -164,10 +179,13 @@ struct LoadedModel {
   double denoise_sigma = 1.0;
   std::string method;      ///< siamese | reconstruct | supervised
   std::string angle_loss;  ///< periodic | mse (how the head encodes the angle)
+  std::string kind = "polygon";  ///< data kind it was trained on
+  bool folded = false;     ///< predictions are folded angles in [0, 180/n] (kinds projection1d, polyhedron)
 };
 /// Loads RUN/model.pt on `device` (IoError naming the file otherwise).
 LoadedModel load_model(const fs::path& run_dir, const torch::Device& device);
-/// Angles `[N]` in [0, 360/n) degrees of raw images `[N, 1, S, S]` of orders `[N]`.
+/// Angles `[N]` in [0, 360/n) degrees (folded models: [0, 180/n]) of raw samples
+/// `[N, 1, S, S]` (or `[N, 1, S]` for a dims-1 model) of orders `[N]`.
 torch::Tensor predict_angles(LoadedModel& model, const torch::Tensor& raw_images, const torch::Tensor& order);
 
 }  // namespace emgan::orient

@@ -38,8 +38,31 @@ torch::Tensor rotation_group(const std::string& name);
 /// the chord length (pixels) of the rotated solid R x along z through each pixel
 /// centre, for a circumradius of `radius_px` pixels, averaged over a `supersample`^2
 /// sub-grid. On the device of `rotations`.
+/// `cx_px`, `cy_px` `[N]` (optional): the particle centre relative to the image
+/// centre, pixels (x right, y down); undefined = centred.
 torch::Tensor project_polyhedron(const Polyhedron& shape, const torch::Tensor& rotations, int64_t size,
-                                 double radius_px, int64_t supersample = 2);
+                                 double radius_px, int64_t supersample = 2, const torch::Tensor& cx_px = {},
+                                 const torch::Tensor& cy_px = {});
+
+// ----------------------------------------------------------------------------- single-axis tilt
+// A stereo tilt series about one fixed axis: the image y axis (in the image plane,
+// perpendicular to the beam z). Each shape is first turned by a fixed base rotation B
+// that puts one of its symmetry axes along y (4-fold for the cubic shapes, 2-fold for
+// the tetrahedron, 5-fold for the icosahedron and the decahedron) and a mirror plane
+// of the shape perpendicular to the beam. The orientation at tilt theta is
+// R_y(theta) B. The projection is periodic in theta with period 360/k (k = the order
+// of the shape's rotation symmetry about y), and, because a projection along z cannot
+// tell a solid from its mirror image in z, the projection at -theta equals the one
+// at theta: a single projection fixes only the folded angle (fold_angle_deg, angles.h).
+
+/// The base rotation B `[3, 3]` float32 of shape `name` (ConfigError for an unknown name).
+torch::Tensor tilt_base_rotation(const std::string& name);
+/// k, the order of the rotation symmetry of shape `name` about the tilt axis y
+/// (counted in its rotation group after the base rotation): 4 for the cubic shapes,
+/// 2 tetrahedron, 5 icosahedron and decahedron.
+int64_t tilt_order(const std::string& name);
+/// Rotations `[N, 3, 3]` R_y(theta) B for tilts `theta_deg` `[N]` (degrees, right-handed about +y).
+torch::Tensor tilt_rotations(const std::string& name, const torch::Tensor& theta_deg);
 
 /// Rotations `[N, 3, 3]` by `angle_deg` `[N]` about the unit `axis` (x, y, z).
 torch::Tensor axis_angle_rotation(const torch::Tensor& angle_deg, const std::vector<double>& axis);

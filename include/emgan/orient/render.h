@@ -51,6 +51,14 @@ torch::Tensor normalise_images(const torch::Tensor& images);
 /// in, same shape out (zero mean, unit std per image).
 torch::Tensor preprocess(const torch::Tensor& images, double denoise_sigma_px);
 
+/// The 1D counterpart of `preprocess` for intensity profiles `[N, 1, L]`: shift each
+/// profile (linear interpolation, zero padded) so that the centre of mass of its
+/// positive part (after a Gaussian blur of 1.5 samples minus its 10 % quantile, the
+/// background: a particle may fill half a profile) sits at
+/// (L - 1) / 2, Gaussian denoise of `denoise_sigma_px` samples (0 = none), normalise
+/// (zero mean, unit std per profile). Same shape out.
+torch::Tensor preprocess_profiles(const torch::Tensor& profiles, double denoise_sigma_px);
+
 /// Angle-preserving augmentation of preprocessed images `[N, 1, H, W]`: each image is
 /// scaled isotropically by a random factor in [1/(1+scale), 1+scale] about the centre
 /// and shifted by up to `shift_px` pixels in x and y (bilinear, background filled with
