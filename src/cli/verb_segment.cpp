@@ -311,6 +311,16 @@ void register_segment(CLI::App& root, const Context& ctx) {
   an_cmd->add_option("--truth", an.truth_csv, "known particles (phantom particles.csv) to compare with");
   an_cmd->add_flag("--exclude-border,!--include-border", an.exclude_border, "leave out particles cut by the border");
   an_cmd->add_option("--bins", an.bins, "histogram bins (0 = automatic)")->capture_default_str();
+  an_cmd->add_flag("--size-filter,!--no-size-filter", an.size_filter,
+                   "leave detections outside the size filter's area limits out of the PSD (limits over all images together)");
+  an_cmd->add_option("--min-area-ratio", an.min_area_ratio,
+                     "size filter: drop detections below this fraction of the median area (specks; 0 = off)")
+      ->capture_default_str();
+  an_cmd->add_option("--max-area-ratio", an.max_area_ratio,
+                     "size filter: drop detections above this multiple of the median area (0 = off)")
+      ->capture_default_str();
+  an_cmd->add_option("--filter-min-area", an.min_area_px, "size filter: absolute minimum area, px (0 = none)")
+      ->capture_default_str();
   add_split_options(an_cmd, an.split);
   add_rough_options(an_cmd, an.rough);
   add_config_option(an_cmd);
@@ -333,6 +343,16 @@ void register_segment(CLI::App& root, const Context& ctx) {
       ->capture_default_str();
   watch_cmd->add_option("--max-images", watch.max_images, "stop after N files (0 = never)")->capture_default_str();
   watch_cmd->add_option("--idle-timeout", watch.idle_timeout_s, "stop after this long without new files, s (0 = never)")
+      ->capture_default_str();
+  watch_cmd->add_flag("--size-filter,!--no-size-filter", watch.size_filter,
+                      "leave detections outside the area limits out of the running PSD");
+  watch_cmd->add_option("--min-area-ratio", watch.min_area_ratio,
+                        "size filter: drop detections below this fraction of the median area (0 = off)")
+      ->capture_default_str();
+  watch_cmd->add_option("--max-area-ratio", watch.max_area_ratio,
+                        "size filter: drop detections above this multiple of the median area (0 = off)")
+      ->capture_default_str();
+  watch_cmd->add_option("--filter-min-area", watch.min_area_px, "size filter: absolute minimum area, px (0 = none)")
       ->capture_default_str();
   add_split_options(watch_cmd, watch.split);
   add_rough_options(watch_cmd, watch.rough);

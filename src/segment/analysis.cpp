@@ -39,7 +39,57 @@ std::string AnalysisSummary::last_line() const {
   std::ostringstream os;
   os << "particles=" << diameter.count << " mean_diameter=" << diameter.mean << ' ' << unit << " std=" << diameter.std;
   if (truth.count > 0) os << " truth_mean=" << truth.mean << " error=" << mean_error_percent << '%';
+  if (min_area_px > 0) os << " excluded_small=" << excluded_small << " (area below " << min_area_px << " px)";
+  if (max_area_px > 0) os << " excluded_large=" << excluded_large << " (area above " << max_area_px << " px)";
   return os.str();
+}
+
+MaskFitSettings AnalyzeSettings::fit_settings() const {
+  if (!size_filter) return MaskFitSettings{0.0, 0.0, 0.0};
+  return MaskFitSettings{min_area_ratio, max_area_ratio, min_area_px};
+}
+
+const char* to_string(ParticleUse use) {
+  switch (use) {
+    case ParticleUse::kMeasured: return "";
+    case ParticleUse::kBorder: return "border";
+    case ParticleUse::kBelowMinArea: return "below_min_area";
+    case ParticleUse::kAboveMaxArea: return "above_max_area";
+  }
+  return "";
+}
+
+PsdSelection select_psd_particles(const std::vector<std::vector<Particle>>& per_image, bool exclude_border,
+                                  const MaskFitSettings& fit) {
+  PsdSelection sel;
+  std::vector<double> inner_areas;
+  for (const auto& ps : per_image) {
+    for (const auto& p : ps) {
+      if (!p.touches_border) inner_areas.push_back(p.area_px);
+    }
+  }
+  sel.limits = fit_area_limits(inner_areas, fit);
+  for (const auto& ps : per_image) {
+    auto& use = sel.use.emplace_back();
+    for (const auto& p : ps) {
+      if (exclude_border && p.touches_border) {
+        use.push_back(ParticleUse::kBorder);
+        continue;
+      }
+      sel.unfiltered_px.push_back(p.eq_diameter_px);
+      if (p.area_px < sel.limits.min_px) {
+        use.push_back(ParticleUse::kBelowMinArea);
+        ++sel.below_min;
+      } else if (sel.limits.max_px > 0 && p.area_px > sel.limits.max_px) {
+        use.push_back(ParticleUse::kAboveMaxArea);
+        ++sel.above_max;
+      } else {
+        use.push_back(ParticleUse::kMeasured);
+        sel.diameters_px.push_back(p.eq_diameter_px);
+      }
+    }
+  }
+  return sel;
 }
 
 double pixel_size_nm_of(double size, const std::string& unit) {
@@ -93,7 +143,8 @@ std::vector<double> read_truth_diameters(const fs::path& csv, bool include_borde
 
 namespace {
 
-// Grey image with particle outlines (yellow) and excluded border particles (red).
+// Grey image with particle outlines (yellow) and the particles left out of the PSD (red: cut by
+// the border or outside the size filter's limits).
 torch::Tensor overlay(const torch::Tensor& image01, const torch::Tensor& labels, const torch::Tensor& border_ids) {
   namespace F = torch::nn::functional;
   const auto l = labels.to(torch::kFloat64).unsqueeze(0).unsqueeze(0);
@@ -114,6 +165,8 @@ AnalysisSummary run_analyze(const AnalyzeSettings& s) {
   EMGAN_CHECK(ConfigError, !s.images.empty() || !s.masks.empty(), "segment analyze: give --images and/or --masks");
   EMGAN_CHECK(ConfigError, s.pixel_size_nm >= 0, "pixel_size_nm ", s.pixel_size_nm, " must be >= 0");
   validate(s.rough, "rough");
+  const auto fit = s.fit_settings();
+  fit.validate("segment analyze: size filter");
   const auto device = apply_runtime(s.runtime);
   const fs::path out(s.out);
   ensure_dir(out / "overlays");
@@ -137,14 +190,17 @@ AnalysisSummary run_analyze(const AnalyzeSettings& s) {
   std::unique_ptr<Segmenter> seg;
   if (sum.mask_source == "model") seg = std::make_unique<Segmenter>(s.model, device);
 
-  std::ostringstream csv;
-  csv << "image,label,area,diameter,major,minor,aspect,ellipticity,cx_px,cy_px,touches_border,unit\n";
-  std::vector<double> diam;
+  // Pass 1: segment, split and measure every image (the size filter needs them all).
+  struct Measured {
+    std::string stem;
+    std::vector<Particle> particles;
+    torch::Tensor base, labels;  // kept for the overlays only
+  };
+  std::vector<Measured> measured;
   double pixel_nm_seen = -1;
   bool mixed_pixel_size = false;
   const int64_t n = static_cast<int64_t>(images.empty() ? masks.size() : images.size());
   Progress progress("analyze", n, "img");
-  std::vector<std::pair<std::string, std::string>> overlay_files;
   for (int64_t i = 0; i < n; ++i) {
     torch::Tensor image, mask;
     io::ImageMeta meta;
@@ -171,38 +227,65 @@ AnalysisSummary run_analyze(const AnalyzeSettings& s) {
       stem = masks[i].stem().string();
       mask = binarize_mask(m.data);
     }
-    double px_nm = s.pixel_size_nm > 0 ? s.pixel_size_nm : pixel_size_nm_of(meta.pixel_size_x, meta.unit);
+    const double px_nm = s.pixel_size_nm > 0 ? s.pixel_size_nm : pixel_size_nm_of(meta.pixel_size_x, meta.unit);
     if (pixel_nm_seen < 0) pixel_nm_seen = px_nm;
     if (std::abs(px_nm - pixel_nm_seen) > 1e-12) mixed_pixel_size = true;
-    const double scale = px_nm > 0 ? px_nm : 1.0;
-    const std::string unit = px_nm > 0 ? "nm" : "px";
-    torch::Tensor labels;
-    const auto particles = analyze_mask(mask.to(device), s.split, &labels);
-    std::vector<int64_t> border_ids;
-    for (const auto& p : particles) {
-      csv << stem << ',' << p.label << ',' << p.area_px * scale * scale << ',' << p.eq_diameter_px * scale << ','
-          << p.major_px * scale << ',' << p.minor_px * scale << ',' << p.aspect << ',' << 1.0 - p.aspect << ','
-          << p.cx << ',' << p.cy << ',' << (p.touches_border ? 1 : 0) << ',' << unit << '\n';
-      if (p.touches_border) border_ids.push_back(p.label);
-      if (s.exclude_border && p.touches_border) continue;
-      diam.push_back(p.eq_diameter_px * scale);
-    }
-    sum.particles += static_cast<int64_t>(particles.size());
+    Measured m;
+    m.stem = stem;
+    m.particles = analyze_mask(mask.to(device), s.split, &m.labels);
     if (i < s.overlays) {
-      const auto base = image.defined() ? image.cpu() : mask.to(torch::kFloat32).cpu() * 0.5;
-      const auto ids = torch::tensor(border_ids, torch::kLong);
-      const auto name = "overlays/" + stem + ".png";
-      report::write_png(out / name, overlay(base, labels.cpu(), ids));
-      overlay_files.emplace_back(name, stem);
+      m.base = image.defined() ? image.cpu() : mask.to(torch::kFloat32).cpu() * 0.5;
+      m.labels = m.labels.cpu();
+    } else {
+      m.labels = torch::Tensor();
     }
+    sum.particles += static_cast<int64_t>(m.particles.size());
+    measured.push_back(std::move(m));
     progress.update(i + 1);
   }
   progress.finish();
   sum.images = n;
-  sum.unit = pixel_nm_seen > 0 && !mixed_pixel_size ? "nm" : "px";
   EMGAN_CHECK(ConfigError, !mixed_pixel_size,
               "segment analyze: the images have different pixel sizes; analyze them separately or give --pixel-size");
+  sum.unit = pixel_nm_seen > 0 ? "nm" : "px";
+  const double scale = pixel_nm_seen > 0 ? pixel_nm_seen : 1.0;
+
+  // Pass 2: the PSD's particles (border, size filter over all images together).
+  std::vector<std::vector<Particle>> per_image;
+  for (const auto& m : measured) per_image.push_back(m.particles);
+  const auto sel = select_psd_particles(per_image, s.exclude_border, fit);
+  sum.excluded_small = sel.below_min;
+  sum.excluded_large = sel.above_max;
+  sum.min_area_px = sel.limits.min_px;
+  sum.max_area_px = sel.limits.max_px;
+  std::vector<double> diam, unfiltered;
+  for (double d : sel.diameters_px) diam.push_back(d * scale);
+  for (double d : sel.unfiltered_px) unfiltered.push_back(d * scale);
   sum.diameter = summarize_sizes(diam);
+  sum.unfiltered = summarize_sizes(unfiltered);
+
+  std::ostringstream csv;
+  csv << "image,label,area,diameter,major,minor,aspect,ellipticity,cx_px,cy_px,touches_border,excluded,unit\n";
+  std::vector<std::pair<std::string, std::string>> overlay_files;
+  for (size_t i = 0; i < measured.size(); ++i) {
+    const auto& m = measured[i];
+    std::vector<int64_t> excluded_ids;
+    for (size_t k = 0; k < m.particles.size(); ++k) {
+      const auto& p = m.particles[k];
+      const auto use = sel.use[i][k];
+      csv << m.stem << ',' << p.label << ',' << p.area_px * scale * scale << ',' << p.eq_diameter_px * scale << ','
+          << p.major_px * scale << ',' << p.minor_px * scale << ',' << p.aspect << ',' << 1.0 - p.aspect << ','
+          << p.cx << ',' << p.cy << ',' << (p.touches_border ? 1 : 0) << ',' << to_string(use) << ',' << sum.unit
+          << '\n';
+      if (use != ParticleUse::kMeasured) excluded_ids.push_back(p.label);
+    }
+    if (m.base.defined()) {
+      const auto ids = torch::tensor(excluded_ids, torch::kLong);
+      const auto name = "overlays/" + m.stem + ".png";
+      report::write_png(out / name, overlay(m.base, m.labels, ids));
+      overlay_files.emplace_back(name, m.stem);
+    }
+  }
   write_text_atomic(out / "particles.csv", csv.str());
 
   std::vector<report::HistogramSeries> hs;
@@ -213,7 +296,10 @@ AnalysisSummary run_analyze(const AnalyzeSettings& s) {
       for (auto& t : truth) t *= pixel_nm_seen;
     }
     sum.truth = summarize_sizes(truth);
-    if (sum.truth.mean > 0) sum.mean_error_percent = 100.0 * (sum.diameter.mean - sum.truth.mean) / sum.truth.mean;
+    if (sum.truth.mean > 0) {
+      sum.mean_error_percent = 100.0 * (sum.diameter.mean - sum.truth.mean) / sum.truth.mean;
+      sum.unfiltered_error_percent = 100.0 * (sum.unfiltered.mean - sum.truth.mean) / sum.truth.mean;
+    }
     hs.push_back({"truth", torch::tensor(truth, torch::kFloat64), std::nullopt});
   }
   std::vector<torch::Tensor> samples;
@@ -240,10 +326,31 @@ AnalysisSummary run_analyze(const AnalyzeSettings& s) {
       {"images", std::to_string(sum.images)},
       {"masks from", sum.mask_source},
       {"particles found", std::to_string(sum.particles)},
-      {"particles measured", std::to_string(sum.diameter.count) + (s.exclude_border ? " (border particles excluded)" : "")},
+      {"particles measured", std::to_string(sum.diameter.count) + (s.exclude_border ? " (border particles excluded)" : "") +
+                                 (s.size_filter ? " (size filter applied)" : "")},
       {"mean diameter", report::format_number(sum.diameter.mean) + " " + sum.unit},
       {"standard deviation", report::format_number(sum.diameter.std) + " " + sum.unit},
       {"median", report::format_number(sum.diameter.median) + " " + sum.unit}};
+  {
+    std::ostringstream f;
+    if (!s.size_filter) {
+      f << "off (every detection counts)";
+    } else {
+      const auto eq_d = [&](double area_px) {
+        return report::format_number(2.0 * std::sqrt(area_px / 3.14159265358979323846) * scale) + " " + sum.unit;
+      };
+      f << sum.excluded_small << " detections below " << report::format_number(sum.min_area_px) << " px in area (diameter "
+        << eq_d(sum.min_area_px) << ") excluded";
+      if (sum.max_area_px > 0) {
+        f << ", " << sum.excluded_large << " above " << report::format_number(sum.max_area_px) << " px in area (diameter "
+          << eq_d(sum.max_area_px) << ")";
+      }
+      f << "; without the filter: " << sum.unfiltered.count << " particles, mean "
+        << report::format_number(sum.unfiltered.mean) << " " << sum.unit;
+      if (sum.truth.count > 0) f << " (" << report::format_number(sum.unfiltered_error_percent) << " %)";
+    }
+    kv.emplace_back("size filter", f.str());
+  }
   if (sum.unit == "px") kv.emplace_back("unit", "pixels: the files carry no pixel size (give --pixel-size)");
   if (sum.truth.count > 0) {
     kv.emplace_back("truth mean diameter", report::format_number(sum.truth.mean) + " " + sum.unit);

@@ -133,11 +133,13 @@ double weighted_median_of(std::vector<double> v) {
   return v.back();
 }
 
-// Area limits [lo, hi] (hi = 0: none) of `fit` on the inner particle areas. The
-// reference is the median area of the kept particles, found by iteration: it starts
+}  // namespace
+
+// The reference is the median area of the kept particles, found by iteration: it starts
 // from the area-weighted median (specks, however many, cannot pull it down) and is
 // then the plain median of the particles the limits keep, until they keep the same set.
-std::pair<double, double> area_limits(const std::vector<double>& areas, const MaskFitSettings& fit) {
+AreaLimits fit_area_limits(const std::vector<double>& areas, const MaskFitSettings& fit) {
+  fit.validate();
   double lo = fit.min_area_px, hi = 0.0;
   if (areas.empty() || (fit.min_area_ratio <= 0 && fit.max_area_ratio <= 0)) return {lo, hi};
   std::vector<double> kept = areas;
@@ -156,8 +158,6 @@ std::pair<double, double> area_limits(const std::vector<double>& areas, const Ma
   return {lo, hi};
 }
 
-}  // namespace
-
 MaskStatistics fit_mask_statistics(const std::vector<torch::Tensor>& masks, const WatershedSettings& split,
                                    const MaskFitSettings& fit) {
   fit.validate();
@@ -175,10 +175,10 @@ MaskStatistics fit_mask_statistics(const std::vector<torch::Tensor>& masks, cons
       if (!p.touches_border) inner_areas.push_back(p.area_px);
     }
   }
-  const auto [lo, hi] = area_limits(inner_areas, fit);
-  st.min_area_px = lo;
-  st.max_area_px = hi;
-  auto kept = [lo = lo, hi = hi](const Particle& p) { return p.area_px >= lo && (hi <= 0 || p.area_px <= hi); };
+  const auto limits = fit_area_limits(inner_areas, fit);
+  st.min_area_px = limits.min_px;
+  st.max_area_px = limits.max_px;
+  auto kept = [&limits](const Particle& p) { return limits.keeps(p.area_px); };
   std::vector<double> diam, aspect;
   int64_t inner = 0;
   for (const auto& ps : per_image) {

@@ -40,6 +40,9 @@ WatchSummary run_watch(const WatchSettings& s) {
   EMGAN_CHECK(ConfigError, s.poll_s > 0 && s.settle_s >= 0, "poll_s ", s.poll_s, " must be > 0 and settle_s ",
               s.settle_s, " >= 0");
   validate(s.rough, "rough");
+  const MaskFitSettings fit =
+      s.size_filter ? MaskFitSettings{s.min_area_ratio, s.max_area_ratio, s.min_area_px} : MaskFitSettings{0, 0, 0};
+  fit.validate("segment watch: size filter");
   const auto device = apply_runtime(s.runtime);
   const fs::path out(s.out);
   ensure_dir(out);
@@ -54,7 +57,8 @@ WatchSummary run_watch(const WatchSettings& s) {
   };
   std::map<fs::path, Pending> pending;
   std::set<fs::path> done;
-  std::vector<double> diam;
+  std::vector<std::vector<Particle>> history;  // particles of the images in the running PSD's unit
+  std::vector<double> scales;                  // their pixel sizes (1 in px)
   std::string unit;
   WatchSummary sum;
   double latency_total = 0.0;
@@ -94,10 +98,14 @@ WatchSummary run_watch(const WatchSettings& s) {
         const double scale = px_nm > 0 ? px_nm : 1.0;
         int64_t measured = 0;
         std::ostringstream rows;
-        for (const auto& p : analyze_mask(mask.to(device), s.split)) {
+        const auto particles = analyze_mask(mask.to(device), s.split);
+        if (u == unit) {
+          history.push_back(particles);
+          scales.push_back(scale);
+        }
+        for (const auto& p : particles) {
           if (s.exclude_border && p.touches_border) continue;
           const double d = p.eq_diameter_px * scale;
-          if (u == unit) diam.push_back(d);
           rows << f.filename().string() << ',' << p.label << ',' << p.area_px * scale * scale << ',' << d << ','
                << p.aspect << ',' << u << '\n';
           ++measured;
@@ -105,8 +113,23 @@ WatchSummary run_watch(const WatchSettings& s) {
         std::string text = rows.str();
         if (!text.empty()) text.pop_back();
         if (!text.empty()) append_line(out / "particles.csv", "image,label,area,diameter,aspect,unit", text);
+        // The running PSD: size limits refitted on all images so far.
+        const auto sel = select_psd_particles(history, s.exclude_border, fit);
+        std::vector<double> diam;
+        for (size_t j = 0; j < history.size(); ++j) {
+          for (size_t k = 0; k < history[j].size(); ++k) {
+            if (sel.use[j][k] == ParticleUse::kMeasured) diam.push_back(history[j][k].eq_diameter_px * scales[j]);
+          }
+        }
+        sum.excluded_small = sel.below_min;
         const auto summary = summarize_sizes(diam);
-        save_json_file(out / "summary.json", Json{{"images", sum.images + 1}, {"psd", Json(summary)}, {"unit", unit}});
+        save_json_file(out / "summary.json", Json{{"images", sum.images + 1},
+                                                  {"psd", Json(summary)},
+                                                  {"unit", unit},
+                                                  {"excluded_small", sel.below_min},
+                                                  {"excluded_large", sel.above_max},
+                                                  {"min_area_px", sel.limits.min_px},
+                                                  {"max_area_px", sel.limits.max_px}});
         if (diam.size() >= 2) {
           report::HistogramOptions ho;
           ho.chart(report::ChartOptions()

@@ -44,6 +44,14 @@ TEST(SegmentCli, PhantomRoughEvaluateAnalyze) {
   EXPECT_LT(std::abs(sum.at("mean_error_percent").get<double>()), 5.0);
   EXPECT_TRUE(std::filesystem::exists(dir / "psd/psd.png"));
   EXPECT_TRUE(std::filesystem::exists(dir / "psd/index.html"));
+  // The size filter is on by default; true masks have no specks, so it changes (almost) nothing.
+  EXPECT_GT(sum.at("min_area_px").get<double>(), 0.0);
+  EXPECT_LE(sum.at("excluded_small").get<int64_t>(), 1);
+  EXPECT_EQ(sum.at("max_area_px").get<double>(), 0.0);  // no maximum area by default
+  r = run("segment analyze --masks " + ph + "/masks --out " + (dir / "psd_bad").string() +
+          " --min-area-ratio 2 --threads 1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("min_area_ratio 2"), std::string::npos) << r.out;
 
   // Mask statistics with the false-positive limits, and the rough masks cleaned at the fitted minimum area.
   r = run("segment stats --masks " + (dir / "rough").string() + " --out " + (dir / "stats.json").string() +
@@ -80,6 +88,10 @@ TEST(SegmentCli, WatchSkipsCorruptFilesAndKeepsGoing) {
   EXPECT_TRUE(std::filesystem::exists(dir / "watch/errors.log"));
   EXPECT_TRUE(std::filesystem::exists(dir / "watch/latency.csv"));
   EXPECT_TRUE(std::filesystem::exists(dir / "watch/particles.csv"));
+  // The running PSD's size filter (on by default) reports its limits and what it left out.
+  const auto ws = emgan::load_json_file(dir / "watch/summary.json");
+  EXPECT_GT(ws.at("min_area_px").get<double>(), 0.0);
+  EXPECT_GE(ws.at("excluded_small").get<int64_t>(), 0);
 }
 
 TEST(SegmentCli, TinyPipelineThenPredict) {

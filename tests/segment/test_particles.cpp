@@ -169,6 +169,91 @@ TEST(Particles, FitIgnoresSpecksAndMergedPatches) {
   EXPECT_THROW(bad.validate(), ConfigError);
 }
 
+// A segmenter's support specks (2-3 px across, more of them than particles) pull the
+// PSD's mean diameter far down; the size filter of `segment analyze` (the relative
+// minimum area of the mask statistics, over all images of the analysis together)
+// leaves exactly them out and gives back the ellipses' PSD.
+TEST(Particles, PsdSizeFilterDropsSpecks) {
+  RandomMaskSettings s;
+  s.height = s.width = 256;
+  s.mean_diameter = 14;
+  s.size_variability = 0.4;
+  s.particles_per_512 = 100;
+  auto gen = data::make_generator(11);
+  using torch::indexing::Slice;
+  std::vector<std::vector<Particle>> with_specks, clean;
+  std::vector<double> known;  // drawn diameters of the ellipses that do not touch the border
+  int64_t specks_inner = 0;
+  for (int i = 0; i < 3; ++i) {
+    const auto m = random_mask(s, gen);
+    auto labels = m.labels.clone();
+    int64_t next = static_cast<int64_t>(m.ellipses.size()) + 1;
+    auto occupied = dilate(m.mask, 2);
+    for (int64_t placed = 0, tries = 0; placed < 60 && tries < 4000; ++tries) {
+      const int64_t side = 2 + data::uniform_int(gen, 2);  // 2 or 3 px: areas 4-9 px
+      const int64_t y = 2 + data::uniform_int(gen, 250 - side), x = 2 + data::uniform_int(gen, 250 - side);
+      if (occupied.index({Slice(y - 2, y + side + 2), Slice(x - 2, x + side + 2)}).any().item<bool>()) continue;
+      labels.index_put_({Slice(y, y + side), Slice(x, x + side)}, next++);
+      occupied.index_put_({Slice(y - 2, y + side + 2), Slice(x - 2, x + side + 2)}, true);
+      ++placed;
+      ++specks_inner;
+    }
+    clean.push_back(measure_particles(m.labels));
+    with_specks.push_back(measure_particles(labels));
+    for (const auto& p : clean.back()) {
+      if (!p.touches_border) known.push_back(m.ellipses[static_cast<size_t>(p.label - 1)].diameter());
+    }
+  }
+  ASSERT_GT(known.size(), 50u);
+  ASSERT_GT(specks_inner, static_cast<int64_t>(known.size()));
+  // The filter of `segment analyze` by default: relative minimum area, no maximum.
+  const MaskFitSettings defaults{0.2, 0.0, 0.0};
+  const auto truth = summarize_sizes(known);
+  const auto on = select_psd_particles(with_specks, true, defaults);
+  const auto off = select_psd_particles(with_specks, true, MaskFitSettings{0.0, 0.0, 0.0});
+  const auto m_on = summarize_sizes(on.diameters_px), m_off = summarize_sizes(off.diameters_px);
+  // On: every speck out, every ellipse in, the ellipses' mean diameter.
+  EXPECT_EQ(on.below_min, specks_inner);
+  EXPECT_EQ(on.above_max, 0);
+  EXPECT_EQ(m_on.count, truth.count);
+  EXPECT_NEAR(m_on.mean, truth.mean, 0.03 * truth.mean);
+  EXPECT_GT(on.limits.min_px, 9.0);
+  EXPECT_EQ(on.limits.max_px, 0.0);
+  EXPECT_EQ(summarize_sizes(on.unfiltered_px).count, m_off.count);
+  // Off: the specks count and the mean falls far below.
+  EXPECT_EQ(off.below_min, 0);
+  EXPECT_EQ(m_off.count, truth.count + specks_inner);
+  EXPECT_LT(m_off.mean, 0.7 * truth.mean);
+  // Per-particle use: the specks are marked, the ellipses measured or cut by the border.
+  for (size_t i = 0; i < with_specks.size(); ++i) {
+    for (size_t k = 0; k < with_specks[i].size(); ++k) {
+      const bool speck = k >= clean[i].size();
+      const auto use = on.use[i][k];
+      if (speck) EXPECT_EQ(use, ParticleUse::kBelowMinArea) << "image " << i << " particle " << k;
+      else EXPECT_NE(use, ParticleUse::kBelowMinArea) << "image " << i << " particle " << k;
+    }
+  }
+  // On clean label images the filter changes nothing.
+  const auto clean_on = select_psd_particles(clean, true, defaults);
+  EXPECT_EQ(clean_on.below_min, 0);
+  EXPECT_EQ(clean_on.diameters_px, on.diameters_px);
+  // The limits come from all images together: an image of specks only is filtered by the others' median.
+  std::vector<std::vector<Particle>> specks_apart = {clean[0], clean[1], {}};
+  for (size_t k = clean[2].size(); k < with_specks[2].size(); ++k) specks_apart[2].push_back(with_specks[2][k]);
+  const auto apart = select_psd_particles(specks_apart, true, defaults);
+  EXPECT_EQ(apart.below_min, static_cast<int64_t>(specks_apart[2].size()));
+  // A maximum area, when asked for, leaves out the largest ellipses; a bad ratio names its value.
+  MaskFitSettings with_max{0.2, 1.5, 0.0};
+  const auto capped = select_psd_particles(with_specks, true, with_max);
+  EXPECT_GT(capped.above_max, 0);
+  try {
+    select_psd_particles(with_specks, true, MaskFitSettings{1.5, 0.0, 0.0});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("min_area_ratio 1.5"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Particles, FitSettingsValidation) {
   MaskFitSettings f;
   f.min_area_ratio = 1.5;

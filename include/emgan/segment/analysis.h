@@ -35,10 +35,26 @@ struct AnalyzeSettings {
   int64_t overlays = 8;      ///< overlay PNGs written (first images)
   /// Known particles (a phantom's particles.csv) to compare the PSD with; "" = none.
   std::string truth_csv;
+  /// Size filter of the PSD (the rule of the mask statistics, `MaskFitSettings`),
+  /// applied to all images of the analysis together: detections below min_area_ratio x
+  /// the median area of the kept particles (support specks of a segmenter) and, when
+  /// max_area_ratio > 0, above max_area_ratio x that median are left out of the PSD
+  /// (still listed in particles.csv, column `excluded`). Off: every detection counts.
+  bool size_filter = true;
+  /// [0, 1); 0.2 = diameter below 0.45 x the median's. Lower than the mask statistics'
+  /// 0.25: the PSD must keep every true particle of a wide law (the hard phantoms'
+  /// diameters reach down to half their mean, and 0.25 cut 5 of 82 true particles of
+  /// one test set whose median came out high), and specks are far smaller.
+  double min_area_ratio = 0.2;
+  double max_area_ratio = 0.0;   ///< 0 = no upper limit (big particles are real; merged ones are split)
+  double min_area_px = 0.0;      ///< absolute floor, px (0 = none)
   RuntimeSettings runtime;
+  /// The filter's rule; all zero (keeps everything) when size_filter is off.
+  MaskFitSettings fit_settings() const;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AnalyzeSettings, images, masks, model, out, threshold, rough, split,
-                                                exclude_border, pixel_size_nm, bins, overlays, truth_csv, runtime)
+                                                exclude_border, pixel_size_nm, bins, overlays, truth_csv, size_filter,
+                                                min_area_ratio, max_area_ratio, min_area_px, runtime)
 
 /// Mean, standard deviation (population), median and count of a set of sizes.
 struct SizeSummary {
@@ -59,11 +75,19 @@ struct AnalysisSummary {
   SizeSummary diameter;           ///< equivalent diameters of the measured particles, in `unit`
   SizeSummary truth;              ///< diameters of the known particles (count 0 without truth_csv)
   double mean_error_percent = 0.0;  ///< 100 (mean - truth mean) / truth mean (with truth_csv)
-  /// "particles=<n> mean_diameter=<x> <unit> std=<x> [truth_mean=<x> error=<x>%]"
+  int64_t excluded_small = 0;     ///< detections left out by the size filter's minimum area
+  int64_t excluded_large = 0;     ///< detections left out by its maximum area
+  double min_area_px = 0.0;       ///< the filter's limits, px (0 = none)
+  double max_area_px = 0.0;
+  SizeSummary unfiltered;         ///< diameters of the measured particles before the size filter
+  double unfiltered_error_percent = 0.0;  ///< the same comparison with truth, before the filter
+  /// "particles=<n> mean_diameter=<x> <unit> std=<x> [truth_mean=<x> error=<x>%]
+  ///  [excluded_small=<n> (below <x> px)]"
   std::string last_line() const;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AnalysisSummary, images, particles, unit, mask_source, diameter,
-                                                truth, mean_error_percent)
+                                                truth, mean_error_percent, excluded_small, excluded_large, min_area_px,
+                                                max_area_px, unfiltered, unfiltered_error_percent)
 
 /// Pixel size in nm from a file's description (unit nm, Å/A/angstrom, pm, µm/um);
 /// 0 when unknown.
@@ -72,6 +96,28 @@ double pixel_size_nm_of(double pixel_size, const std::string& unit);
 /// Splits a bool `[H, W]` mask into particles and measures them (sizes in px).
 std::vector<Particle> analyze_mask(const torch::Tensor& mask, const WatershedSettings& split,
                                    torch::Tensor* labels = nullptr);
+
+/// What the PSD does with a detected particle.
+enum class ParticleUse { kMeasured, kBorder, kBelowMinArea, kAboveMaxArea };
+/// "" (measured), "border", "below_min_area", "above_max_area".
+const char* to_string(ParticleUse use);
+
+/// The particles of one analysis (all images together) that enter the PSD.
+struct PsdSelection {
+  AreaLimits limits;                          ///< the size filter's limits, px (0 = none)
+  std::vector<std::vector<ParticleUse>> use;  ///< per image, per particle
+  std::vector<double> diameters_px;           ///< equivalent diameters of the kept particles, px
+  std::vector<double> unfiltered_px;          ///< the same before the size filter
+  int64_t below_min = 0;                      ///< measured particles left out below the minimum area
+  int64_t above_max = 0;                      ///< ... above the maximum area
+};
+
+/// Selects the PSD's particles: those touching the border are left out when
+/// `exclude_border`; the size limits (fit_area_limits of `fit`) come from the particles
+/// that do not touch the border, of all images together, and apply to every measured
+/// particle. `MaskFitSettings{0, 0, 0}` keeps every measured particle.
+PsdSelection select_psd_particles(const std::vector<std::vector<Particle>>& per_image, bool exclude_border,
+                                  const MaskFitSettings& fit);
 
 /// Equivalent diameters (px) of the particles of a phantom particles.csv that do not
 /// touch the border (all when `include_border`).

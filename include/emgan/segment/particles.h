@@ -101,6 +101,21 @@ struct MaskFitSettings {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MaskFitSettings, min_area_ratio, max_area_ratio, min_area_px)
 
+/// Area limits of a set of particles: those with area in [min_px, max_px] are kept.
+struct AreaLimits {
+  double min_px = 0.0;  ///< smallest area kept, px (0 = no floor)
+  double max_px = 0.0;  ///< largest area kept, px (0 = no upper limit)
+  bool keeps(double area_px) const { return area_px >= min_px && (max_px <= 0 || area_px <= max_px); }
+};
+
+/// The area limits of `fit` for particles of areas `areas_px` (px): min_area_ratio and
+/// max_area_ratio times the median area of the kept particles, found by iteration from
+/// the area-weighted median (specks, however many, barely move it) until the kept set
+/// no longer changes; the floor is at least fit.min_area_px. No areas, or both ratios
+/// 0: {fit.min_area_px, 0}. Used by fit_mask_statistics and by the PSD's size filter
+/// (`segment analyze`).
+AreaLimits fit_area_limits(const std::vector<double>& areas_px, const MaskFitSettings& fit);
+
 /// Splits each bool `[H, W]` mask into particles (watershed_split) and fits the
 /// statistics. Sizes and aspects come from the particles that do not touch the border
 /// and lie within the area limits of `fit` (with a default `fit` on clean masks the

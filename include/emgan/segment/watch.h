@@ -28,17 +28,25 @@ struct WatchSettings {
   double settle_s = 1.0;         ///< a file is complete when its size is unchanged this long, s
   int64_t max_images = 0;        ///< stop after this many images (0 = never)
   double idle_timeout_s = 0.0;   ///< stop after this long without a new file, s (0 = never)
+  /// Size filter of the running PSD, as in AnalyzeSettings: the limits are refitted on
+  /// all images so far at each update (particles.csv keeps every detection).
+  bool size_filter = true;
+  double min_area_ratio = 0.2;   ///< [0, 1), fraction of the median area (0 = no relative floor)
+  double max_area_ratio = 0.0;   ///< 0 = no upper limit
+  double min_area_px = 0.0;      ///< absolute floor, px
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WatchSettings, dir, out, model, threshold, rough, split,
                                                 exclude_border, pixel_size_nm, poll_s, settle_s, max_images,
-                                                idle_timeout_s, runtime)
+                                                idle_timeout_s, size_filter, min_area_ratio, max_area_ratio,
+                                                min_area_px, runtime)
 
 /// What a watch session did.
 struct WatchSummary {
   int64_t images = 0;           ///< images measured
   int64_t failed = 0;           ///< files that could not be read (see errors.log)
-  int64_t particles = 0;        ///< particles measured in all
+  int64_t particles = 0;        ///< particles measured in all (before the size filter)
+  int64_t excluded_small = 0;   ///< of them, left out of the running PSD by the size filter (at the end)
   double mean_latency_s = 0.0;  ///< mean seconds from a file being complete to its PSD update
 };
 
