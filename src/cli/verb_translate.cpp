@@ -33,7 +33,7 @@ void add_translate_options(CLI::App* sub, workflows::TranslateSettings& s) {
   sub->add_option("--input-norm", p.input_norm, "pix2pix: per-image input normalisation (meanstd, minmax, ...)");
   sub->add_option("--eval-every", p.eval_every, "pix2pix: test-fold error every N epochs (cv; 0 = never)");
   sub->add_option("--ema", p.ema, "pix2pix: EMA decay of the generator weights per step (0 = off)");
-  sub->add_flag("--tta,!--no-tta", p.tta, "pix2pix: average predictions over the 8 flips/rotations");
+  sub->add_flag("--tta,!--no-tta", p.tta, "pix2pix: average predictions over the 8 flips/rotations (default on)");
   sub->add_option("--norm-stats", p.norm_stats, "pix2pix: batch-norm statistics at prediction: running | batch");
   add_config_option(sub);
   add_runtime_options(sub, s.runtime);
@@ -67,6 +67,7 @@ void register_translate(CLI::App& root, const Context& ctx) {
   pred_cmd->add_option("--input", pred.input, "convolution image file or folder")->required();
   pred_cmd->add_option("--output", pred.output, "output folder");
   pred_cmd->add_flag("--png,!--no-png", pred.png, "also write PNG previews");
+  pred_cmd->add_option("--tta", pred.tta, "flip/rotation averaging: model (as saved) | on | off (8x faster)");
   add_config_option(pred_cmd);
   add_runtime_options(pred_cmd, pred.runtime);
   pred_cmd->callback([] {

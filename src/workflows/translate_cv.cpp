@@ -408,6 +408,9 @@ int64_t run_predict(const PredictSettings& s) {
   EMGAN_CHECK(ConfigError, !s.input.empty(), "translate predict: --input is required (a file or a folder)");
   const torch::Device device = apply_runtime(s.runtime);
   auto translator = load_translator(s.model, device);
+  check_choice("tta", s.tta, {"model", "on", "off"});
+  if (s.tta != "model" && !translator->set_tta(s.tta == "on") && s.tta == "on")
+    log_info("warning: " + s.model + ": a " + translator->kind() + " model has no test-time averaging; --tta on ignored");
   std::vector<fs::path> files;
   if (fs::is_directory(s.input)) {
     files = data::list_image_files(s.input);

@@ -110,7 +110,10 @@ class Pix2PixTranslator : public Translator {
 
   /// Prediction options (saved with the model): 8-fold flip/rotation averaging, and
   /// "running" or "batch" batch-norm statistics.
-  void set_tta(bool tta) { tta_ = tta; }
+  bool set_tta(bool tta) override {
+    tta_ = tta;
+    return true;
+  }
   bool tta() const { return tta_; }
   void set_norm_stats(const std::string& mode) {
     check_choice("pix2pix.norm_stats", mode, {"running", "batch"});

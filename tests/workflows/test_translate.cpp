@@ -302,3 +302,27 @@ TEST(Translate, BatchNormStatsAtPredictionKeepRunningAverages) {
   s.pix2pix.norm_stats = "median";
   EXPECT_THROW(emgan::workflows::validate(s), emgan::ConfigError);
 }
+
+// `translate predict --tta on|off|model` overrides the averaging saved with the model.
+TEST(Translate, PredictTtaOverride) {
+  const auto dir = emgan::test::temp_dir();
+  emgan::workflows::write_synthetic_pairs((dir / "data").string(), 4, 40, 48, 7);
+  auto s = small_settings(dir / "data", dir / "run", "pix2pix");
+  s.pix2pix.tta = true;
+  emgan::workflows::run_train(s);
+  auto predict = [&](const std::string& tta) {
+    emgan::workflows::PredictSettings p;
+    p.model = (dir / "run" / "model").string();
+    p.input = (dir / "data" / "synthetic" / "synthetic_convolution" / "synthetic_convolution_2.txt").string();
+    p.output = (dir / ("pred_" + tta)).string();
+    p.png = false;
+    p.tta = tta;
+    p.runtime.threads = 1;
+    emgan::workflows::run_predict(p);
+    return emgan::io::read_image(dir / ("pred_" + tta) / "synthetic_convolution_2.tif").data;
+  };
+  const auto saved = predict("model"), on = predict("on"), off = predict("off");
+  EXPECT_TRUE(torch::equal(saved, on));
+  EXPECT_GT((on - off).abs().max().item<double>(), 1e-6);
+  EXPECT_THROW(predict("sometimes"), emgan::ConfigError);
+}

@@ -80,7 +80,7 @@ struct Pix2PixTranslateSettings {
   /// Test-time augmentation: average the network's output over the 8 flips/rotations
   /// of the input (the conv -> multislice map commutes with them). The per-epoch
   /// evaluation also logs the single-pass error (`test_frac_rmse_single`).
-  bool tta = false;
+  bool tta = true;
   /// Batch-norm statistics at prediction: "running" (the averages collected in
   /// training) or "batch" (the image's own statistics, as the pix2pix paper's test
   /// protocol). No effect on networks without batch norm.
@@ -165,6 +165,9 @@ class Translator {
   virtual torch::Tensor predict(const torch::Tensor& convolution, const std::string& group = "") = 0;
   /// Writes the model into `dir` (model.json + weights), atomically per file.
   virtual void save(const fs::path& dir) const = 0;
+  /// Turns the 8-fold flip/rotation averaging of predictions on or off; returns false
+  /// (and changes nothing) for a model without it (poly).
+  virtual bool set_tta(bool) { return false; }
 };
 
 /// Epoch callback of training: (epoch, translator) -> metrics to log.
@@ -197,9 +200,12 @@ struct PredictSettings {
   std::string input;          ///< a convolution image file or a folder of them
   std::string output = "predictions";  ///< output folder: <name>.tif (float32, physical units) + <name>.png
   bool png = true;            ///< also write PNG previews
+  /// Test-time flip/rotation averaging: "model" (as saved with the model), "on" or
+  /// "off" (one pass: 8x faster).
+  std::string tta = "model";
   RuntimeSettings runtime;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PredictSettings, model, input, output, png, runtime)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PredictSettings, model, input, output, png, tta, runtime)
 
 /// `emgan translate predict`; returns the number of images written.
 int64_t run_predict(const PredictSettings& settings);
