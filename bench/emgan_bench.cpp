@@ -4,6 +4,7 @@
 //   emgan_bench pix2pix-step --batch 3 --size 256 --threads 2 --warmup 1 --steps 3
 //   emgan_bench pix2pix-step --batch 1 --sizes 128,256,512,1024   (scaling with image size)
 //   emgan_bench infer --arch unet_256,lawrence2020 --sizes 256,512 --batches 1,16
+//   emgan_bench pix2pix-step --precision bf16   (forwards + losses under autocast; also `infer`)
 //   emgan_bench poly-fit [--data <tree of conv/multislice pairs>]
 //   emgan_bench data --files 64 --file-size 512 --crop 256 --batch 16
 //   emgan_bench restorer-infer --models ede,reduced --sizes 512      (restore workflow built)
@@ -15,6 +16,7 @@
 // allows it (`rss_reset=1`). With a list of sizes, `ratio_to_prev_size=` is the median
 // time over the previous size's (same batch). Times are wall-clock (steady_clock) around
 // whole steps; on CUDA the device is synchronised first.
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -90,6 +92,9 @@ struct StepSettings {
   /// (torch::optim::Adam as it ships, for comparison)
   std::string optimizer = "library";
   bool release_grads = false;        ///< library: drop gradients after the update (zero_grad then fills nothing)
+  /// fp32 | bf16 (forward passes and losses under autocast to bfloat16; weights, gradients
+  /// and optimizer state stay fp32: mixed precision)
+  std::string precision = "fp32";
 };
 
 /// Settings of `infer`.
@@ -98,6 +103,7 @@ struct InferSettings {
   std::vector<int64_t> sizes = {256, 512};
   std::vector<int64_t> batches = {1, 16};
   bool inference_mode = true;  ///< c10::InferenceMode (else NoGradGuard)
+  std::string precision = "fp32";  ///< fp32 | bf16 (forward under autocast to bfloat16)
 };
 
 #ifdef EMGAN_WITH_RESTORE
@@ -280,6 +286,86 @@ torch::Tensor memory_format(const torch::Tensor& x, bool channels_last) {
   return channels_last && x.dim() == 4 ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
 }
 
+// ---- mixed precision ----------------------------------------------------------------------
+
+/// True for `--precision bf16`, false for fp32 (ConfigError otherwise).
+bool parse_bf16(const std::string& mode, const std::string& precision) {
+  EMGAN_CHECK(emgan::ConfigError, precision == "fp32" || precision == "bf16", mode, ": --precision '", precision,
+              "' is not one of: fp32, bf16");
+  return precision == "bf16";
+}
+
+/// Autocast to bfloat16 on `device`'s type for the guard's lifetime, as
+/// `torch.autocast(device_type, dtype=torch.bfloat16)`: CPU autocast on the CPU, the GPU
+/// autocast (set_enabled + set_autocast_gpu_dtype) on CUDA. Restores the previous
+/// state (enabled flag and dtype) on exit and clears the cast cache when the outermost
+/// autocast region ends (cached low-precision copies of weights would be stale after
+/// the optimizer step). Does nothing when `enabled` is false.
+class AutocastGuard {
+ public:
+  AutocastGuard(bool enabled, c10::DeviceType type) : active_(enabled), cuda_(type == c10::DeviceType::CUDA) {
+    if (!active_) return;
+    EMGAN_CHECK(emgan::ConfigError, type == c10::DeviceType::CPU || cuda_, "--precision bf16: no autocast for device ",
+                c10::DeviceTypeName(type));
+    if (cuda_) {
+      prev_enabled_ = at::autocast::is_enabled();
+      prev_dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    } else {
+      prev_enabled_ = at::autocast::is_cpu_enabled();
+      prev_dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    }
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!active_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    if (cuda_) {
+      at::autocast::set_enabled(prev_enabled_);
+      at::autocast::set_autocast_gpu_dtype(prev_dtype_);
+    } else {
+      at::autocast::set_cpu_enabled(prev_enabled_);
+      at::autocast::set_autocast_cpu_dtype(prev_dtype_);
+    }
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool active_;
+  bool cuda_;
+  bool prev_enabled_ = false;
+  at::ScalarType prev_dtype_ = at::kBFloat16;
+};
+
+/// `t` in fp32 when autocast made it bf16/fp16 (losses reduce in fp32, as autocast's fp32
+/// policy for mse_loss does for the Python peer's LSGAN; emgan's LSGAN is pow + mean,
+/// which autocast would leave in bf16), else `t` itself.
+torch::Tensor loss_input(const torch::Tensor& t) {
+  return t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kHalf ? t.to(at::kFloat) : t;
+}
+
+/// A module whose forward runs under AutocastGuard (bf16); the wrapped module is its
+/// only child, so parameters(), train()/eval() and freezing reach it unchanged.
+struct AutocastModuleImpl : torch::nn::Module {
+  AutocastModuleImpl(torch::nn::AnyModule inner, c10::DeviceType type) : inner_(std::move(inner)), type_(type) {
+    register_module("inner", inner_.ptr());
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    AutocastGuard guard(true, type_);
+    torch::Tensor y = inner_.forward<torch::Tensor>(std::move(x));
+    out_dtype = y.scalar_type();
+    return y;
+  }
+  torch::nn::AnyModule inner_;
+  c10::DeviceType type_;
+  at::ScalarType out_dtype = at::kFloat;  ///< dtype of the last output (what autocast made of it)
+};
+TORCH_MODULE(AutocastModule);
+
 /// Single-scale view of a discriminator (the recipe takes one logits tensor).
 struct SingleScaleDImpl : torch::nn::Module {
   explicit SingleScaleDImpl(emgan::models::DiscriminatorPtr d) : d_(register_module("net", std::move(d))) {}
@@ -318,6 +404,7 @@ void run_step(const CommonSettings& c, const StepSettings& s) {
   for (const int64_t size : sizes)
     EMGAN_CHECK(emgan::ConfigError, s.batch >= 1 && size >= 1, "pix2pix-step: --batch = ", s.batch, " / size ", size,
                 " must be >= 1");
+  const bool bf16 = parse_bf16("pix2pix-step", s.precision);
   const torch::Device device = apply_common(c);
   auto g = emgan::models::make_generator(s.generator, Json{{"dropout", s.dropout}});
   auto d = emgan::models::make_discriminator("patchgan", Json{{"in_channels", g->in_channels() + g->out_channels()}});
@@ -350,11 +437,38 @@ void run_step(const CommonSettings& c, const StepSettings& s) {
     return 0.5 * gan->discriminator_loss(r, f);
   };
   fns.generator = [gan](const torch::Tensor& f) { return gan->generator_loss(f); };
+  emgan::train::ReconstructionLoss rec = emgan::train::l1_loss();
+  torch::nn::AnyModule g_module(g);
+  torch::nn::AnyModule d_module{SingleScaleD(d)};
+  // --precision bf16: G's and D's forward passes and the losses under autocast (as
+  // `with torch.autocast(...)` around the forward + loss code in Python; the losses take
+  // fp32 upcasts of bf16 outputs, see loss_input); backward and the optimizer steps
+  // outside it, on the fp32 weights.
+  AutocastModule g_autocast{nullptr};
+  AutocastModule d_autocast{nullptr};
+  if (bf16) {
+    const c10::DeviceType type = device.type();
+    g_autocast = AutocastModule(g_module, type);
+    d_autocast = AutocastModule(d_module, type);
+    g_module = torch::nn::AnyModule(g_autocast);
+    d_module = torch::nn::AnyModule(d_autocast);
+    fns.discriminator = [f = fns.discriminator, type](const torch::Tensor& r, const torch::Tensor& fk) {
+      AutocastGuard guard(true, type);
+      return f(loss_input(r), loss_input(fk));
+    };
+    fns.generator = [f = fns.generator, type](const torch::Tensor& fk) {
+      AutocastGuard guard(true, type);
+      return f(loss_input(fk));
+    };
+    rec = [f = rec, type](const torch::Tensor& out, const torch::Tensor& target) {
+      AutocastGuard guard(true, type);
+      return f(loss_input(out), loss_input(target));
+    };
+  }
   emgan::train::Pix2PixOptions po;
   po.lambda_gan = 1.0;
   po.lambda_rec = 100.0;
-  emgan::train::Pix2PixRecipe recipe(torch::nn::AnyModule(g), torch::nn::AnyModule(SingleScaleD(d)), opt_g, opt_d,
-                                     fns, emgan::train::l1_loss(), po);
+  emgan::train::Pix2PixRecipe recipe(std::move(g_module), std::move(d_module), opt_g, opt_d, fns, rec, po);
   recipe.set_training(true);
 
   // One line per size with the same networks and optimizers (their state carries
@@ -374,6 +488,7 @@ void run_step(const CommonSettings& c, const StepSettings& s) {
       last = recipe.step(batch);
       ++step_no;
       if (s.print_losses) {
+        // No precision= here: scripts/bench_compare_peer.py reads every field as a loss.
         std::cout << "step=" << step_no << std::setprecision(9);
         for (const auto& [k, v] : last.losses) std::cout << " " << k << "=" << v;
         std::cout << std::endl;
@@ -385,20 +500,25 @@ void run_step(const CommonSettings& c, const StepSettings& s) {
       st = stats_of(time_runs(c, device, run));
     } catch (const std::exception& e) {  // e.g. a side too small for the generator's depth
       std::cout << "bench=pix2pix-step generator=" << s.generator << " batch=" << s.batch << " size=" << size
-                << " skipped=\"" << short_what(e) << "\"" << std::endl;
+                << " precision=" << s.precision << " skipped=\"" << short_what(e) << "\"" << std::endl;
       continue;
     }
     std::cout << "bench=pix2pix-step generator=" << s.generator << " discriminator=patchgan gan_loss=" << s.gan_loss
               << " dropout=" << s.dropout << " optimizer=" << s.optimizer
-              << " release_grads=" << (s.release_grads ? 1 : 0) << " batch=" << s.batch << " size=" << size << " "
-              << common_line(c, device) << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean)
+              << " release_grads=" << (s.release_grads ? 1 : 0) << " batch=" << s.batch << " size=" << size
+              << " precision=" << s.precision;
+    if (bf16)
+      std::cout << " g_out_dtype=" << c10::toString(g_autocast->out_dtype)
+                << " d_out_dtype=" << c10::toString(d_autocast->out_dtype);
+    std::cout << " " << common_line(c, device) << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean)
               << " min_ms=" << fmt(st.min)
               << " images_per_s=" << fmt(1e3 * static_cast<double>(s.batch) / st.median, 3)
               << " ms_per_mpixel=" << fmt(st.median / (static_cast<double>(s.batch * size * size) * 1e-6), 1);
     if (prev_size > 0)
       std::cout << " prev_size=" << prev_size << " ratio_to_prev_size=" << fmt(st.median / prev_ms, 3);
     std::cout << " rss_reset=" << (reset ? 1 : 0) << " peak_rss_mb=" << fmt(line_peak_rss_mb(), 1) << std::endl;
-    std::cout << "bench=pix2pix-step size=" << size << " losses_after_steps=" << step_no << std::setprecision(7);
+    std::cout << "bench=pix2pix-step size=" << size << " precision=" << s.precision
+              << " losses_after_steps=" << step_no << std::setprecision(7);
     for (const auto& [k, v] : last.losses) std::cout << " " << k << "=" << v;
     std::cout << std::endl;
     prev_ms = st.median;
@@ -408,6 +528,7 @@ void run_step(const CommonSettings& c, const StepSettings& s) {
 }
 
 void run_infer(const CommonSettings& c, const InferSettings& s) {
+  const bool bf16 = parse_bf16("infer", s.precision);
   const torch::Device device = apply_common(c);
   for (const auto& arch : s.archs) {
     // The translation workflow's default network: lawrence2020 on (conv image, poly prediction).
@@ -422,13 +543,15 @@ void run_infer(const CommonSettings& c, const InferSettings& s) {
         EMGAN_CHECK(emgan::ConfigError, size >= 1 && b >= 1, "infer: size ", size, " / batch ", b, " must be >= 1");
         const torch::Tensor x =
             memory_format(torch::randn({b, g->in_channels(), size, size}).to(device), c.channels_last);
+        at::ScalarType out_dtype = at::kFloat;
         auto run = [&] {
+          AutocastGuard autocast(bf16, device.type());
           if (s.inference_mode) {
             c10::InferenceMode guard;
-            g->forward(x);
+            out_dtype = g->forward(x).scalar_type();
           } else {
             torch::NoGradGuard guard;
-            g->forward(x);
+            out_dtype = g->forward(x).scalar_type();
           }
         };
         const bool reset = reset_peak_rss();
@@ -436,12 +559,14 @@ void run_infer(const CommonSettings& c, const InferSettings& s) {
         try {
           st = stats_of(time_runs(c, device, run));
         } catch (const std::exception& e) {  // e.g. a side too small for the generator's depth
-          std::cout << "bench=infer arch=" << arch << " size=" << size << " batch=" << b << " skipped=\""
+          std::cout << "bench=infer arch=" << arch << " size=" << size << " batch=" << b
+                    << " precision=" << s.precision << " skipped=\""
                     << short_what(e) << "\"" << std::endl;
           continue;
         }
         std::cout << "bench=infer arch=" << arch << " size=" << size << " batch=" << b
-                  << " grad_mode=" << (s.inference_mode ? "inference_mode" : "no_grad") << " "
+                  << " grad_mode=" << (s.inference_mode ? "inference_mode" : "no_grad")
+                  << " precision=" << s.precision << " out_dtype=" << c10::toString(out_dtype) << " "
                   << common_line(c, device) << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean)
                   << " min_ms=" << fmt(st.min) << " images_per_s=" << fmt(1e3 * static_cast<double>(b) / st.median, 3)
                   << " ms_per_mpixel=" << fmt(st.median / (static_cast<double>(b * size * size) * 1e-6), 1);
@@ -790,6 +915,8 @@ int main(int argc, char** argv) {
   s->add_flag("--print-losses", step.print_losses, "print the losses of every step");
   s->add_option("--optimizer", step.optimizer, "library (emgan's adam: one-pass CPU update) | torch (torch::optim::Adam)");
   s->add_option("--release-grads", step.release_grads, "library: drop gradients after each update (0|1)");
+  s->add_option("--precision", step.precision,
+                "fp32 | bf16 (forward passes and losses under autocast to bfloat16; fp32 weights and optimizer)");
   s->callback([&] { run_step(common, step); });
 
   auto* i = app.add_subcommand("infer", "generator inference");
@@ -799,6 +926,7 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   i->add_option("--batches", infer.batches, "batch sizes")->delimiter(',');
   i->add_option("--inference-mode", infer.inference_mode, "InferenceMode (true) or NoGradGuard (false)");
+  i->add_option("--precision", infer.precision, "fp32 | bf16 (forward under autocast to bfloat16)");
   i->callback([&] { run_infer(common, infer); });
 
   auto* p = app.add_subcommand("poly-fit", "polynomial model: fit on the real pairs, predict one image");
