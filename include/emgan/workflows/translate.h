@@ -57,7 +57,7 @@ struct Pix2PixTranslateSettings {
   double lr = 2e-4;                     ///< learning rate of G and D
   double beta1 = 0.5;                   ///< Adam beta1 (SGD momentum when optimizer is sgd)
   int64_t batch_size = 4;               ///< crops per step
-  int64_t epochs = 40;                  ///< passes over the training images
+  int64_t epochs = 80;                  ///< passes over the training images
   int64_t steps_per_epoch = 0;          ///< 0 = ceil(training images / batch size) * crops_per_image
   int64_t crops_per_image = 4;          ///< random crops taken from each image per epoch
   int64_t crop = 96;                    ///< side of the training crops, px
