@@ -13,6 +13,18 @@
 using namespace emgan;
 using namespace emgan::segment;
 
+namespace {
+/// Random ellipses of 14 px mean diameter, variability 0.4, 100 per 512^2, on 256^2.
+RandomMaskSettings ellipse_settings() {
+  RandomMaskSettings s;
+  s.height = s.width = 256;
+  s.mean_diameter = 14;
+  s.size_variability = 0.4;
+  s.particles_per_512 = 100;
+  return s;
+}
+}  // namespace
+
 TEST(Particles, MeasuresAnEllipse) {
   Ellipse e;
   e.cx = 40;
@@ -94,11 +106,7 @@ TEST(Particles, RandomMasksFollowTheFittedDistributions) {
 // larger. The default fit leaves them out and gives the ellipses' own statistics; the
 // fit without limits (the fit before MaskFitSettings) is far off.
 TEST(Particles, FitIgnoresSpecksAndMergedPatches) {
-  RandomMaskSettings s;
-  s.height = s.width = 256;
-  s.mean_diameter = 14;
-  s.size_variability = 0.4;
-  s.particles_per_512 = 100;
+  const RandomMaskSettings s = ellipse_settings();
   auto gen = data::make_generator(5);
   using torch::indexing::Slice;
   std::vector<torch::Tensor> clean, noisy, specks, patches;
@@ -174,11 +182,7 @@ TEST(Particles, FitIgnoresSpecksAndMergedPatches) {
 // minimum area of the mask statistics, over all images of the analysis together)
 // leaves exactly them out and gives back the ellipses' PSD.
 TEST(Particles, PsdSizeFilterDropsSpecks) {
-  RandomMaskSettings s;
-  s.height = s.width = 256;
-  s.mean_diameter = 14;
-  s.size_variability = 0.4;
-  s.particles_per_512 = 100;
+  const RandomMaskSettings s = ellipse_settings();
   auto gen = data::make_generator(11);
   using torch::indexing::Slice;
   std::vector<std::vector<Particle>> with_specks, clean;
