@@ -26,6 +26,15 @@ void round_trip(M& a, M& b, const std::filesystem::path& file) {
   b->load(in);
 }
 
+/// Round trip `a` into `b`, then both in eval mode must give the same output for `x`.
+template <typename M>
+void expect_equal_after_round_trip(M& a, M& b, const std::filesystem::path& file, const torch::Tensor& x) {
+  round_trip(a, b, file);
+  a->eval();
+  b->eval();
+  EXPECT_TRUE(torch::equal(a->forward(x), b->forward(x))) << file;
+}
+
 models::SliceGanGeneratorOptions tiny_g(int64_t channels = 3) {
   models::SliceGanGeneratorOptions o;
   o.latent_channels = 4;
@@ -156,11 +165,7 @@ TEST(SliceGan, SaveLoadRoundTrip) {
   torch::manual_seed(2);
   models::SliceGanGenerator a(tiny_g()), b(tiny_g());
   a->forward(torch::randn({2, 4, 4, 4, 4}));  // moves the batch-norm statistics
-  round_trip(a, b, dir / "g.pt");
-  a->eval();
-  b->eval();
-  const auto z = torch::randn({1, 4, 4, 4, 4});
-  EXPECT_TRUE(torch::equal(a->forward(z), b->forward(z)));
+  expect_equal_after_round_trip(a, b, dir / "g.pt", torch::randn({1, 4, 4, 4, 4}));
   models::SliceGanCriticOptions co;
   co.width = 1.0 / 32.0;
   models::SliceGanCritic c(co), d(co);
@@ -200,19 +205,11 @@ TEST(Dcgan, SaveLoadRoundTrip) {
   models::DcganGeneratorOptions go;
   go.ngf = 4;
   models::DcganGenerator a(go), b(go);
-  round_trip(a, b, dir / "g.pt");
-  a->eval();
-  b->eval();
-  const auto z = torch::randn({2, 32});
-  EXPECT_TRUE(torch::equal(a->forward(z), b->forward(z)));
+  expect_equal_after_round_trip(a, b, dir / "g.pt", torch::randn({2, 32}));
   models::DcganDiscriminatorOptions dopt;
   dopt.ndf = 4;
   models::DcganDiscriminator c(dopt), d(dopt);
-  round_trip(c, d, dir / "d.pt");
-  c->eval();
-  d->eval();
-  const auto x = torch::rand({2, 1, 64, 64});
-  EXPECT_TRUE(torch::equal(c->forward(x), d->forward(x)));
+  expect_equal_after_round_trip(c, d, dir / "d.pt", torch::rand({2, 1, 64, 64}));
 }
 
 TEST(Vae, ShapesKlAndRoundTrip) {

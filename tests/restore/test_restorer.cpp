@@ -20,6 +20,14 @@ m::RestorerOptions tiny() {
   return o;
 }
 
+/// tiny() refining a base prediction given as the third input channel.
+m::RestorerOptions tiny_residual() {
+  auto o = tiny();
+  o.in_channels = 3;
+  o.residual = true;
+  return o;
+}
+
 }  // namespace
 
 TEST(Restorer, ShapesOfBothOutputs) {
@@ -112,10 +120,7 @@ TEST(Restorer, RestoreWithModelKeepsSamplesAndPads) {
 
 TEST(Restorer, ResidualModeStartsAtTheBaseAndCanLearn) {
   torch::manual_seed(5);
-  auto o = tiny();
-  o.in_channels = 3;
-  o.residual = true;
-  m::Restorer g(o);
+  m::Restorer g(tiny_residual());
   const auto x = torch::rand({2, 3, 16, 24});
   const auto out = g->forward_both(x);
   const auto base = x.narrow(1, 2, 1);
@@ -134,10 +139,7 @@ TEST(Restorer, ResidualModeStartsAtTheBaseAndCanLearn) {
 
 TEST(Restorer, UntrainedResidualRestorerReproducesItsBaseline) {
   torch::manual_seed(6);
-  auto o = tiny();
-  o.in_channels = 3;
-  o.residual = true;
-  m::Restorer g(o);
+  m::Restorer g(tiny_residual());
   // Odd size: the model pads to its stride (the base by edge replication) and crops back.
   const auto yy = torch::arange(30, torch::kFloat32).view({30, 1}).expand({30, 21});
   const auto xx = torch::arange(21, torch::kFloat32).view({1, 21}).expand({30, 21});
