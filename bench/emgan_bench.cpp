@@ -6,6 +6,7 @@
 //   emgan_bench infer --arch unet_256,lawrence2020 --sizes 256,512 --batches 1,16
 //   emgan_bench pix2pix-step --precision bf16   (forwards + losses under autocast; also `infer`)
 //   emgan_bench poly-fit [--data <tree of conv/multislice pairs>]
+//   emgan_bench conv-transpose --batch 3 --size 256   (U-Net up path: ATen vs the oneDNN route)
 //   emgan_bench data --files 64 --file-size 512 --crop 256 --batch 16
 //   emgan_bench restorer-infer --models ede,reduced --sizes 512      (restore workflow built)
 //   emgan_bench slicegan --widths 1,0.125 --volume-size 256          (generate workflow built)
@@ -21,6 +22,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -45,6 +47,7 @@
 #include "emgan/data/normalize.h"
 #include "emgan/io/image.h"
 #include "emgan/losses/gan.h"
+#include "emgan/nn/conv_transpose.h"
 #include "emgan/models/model.h"
 #include "emgan/models/poly.h"
 #include "emgan/train/optim.h"
@@ -76,6 +79,8 @@ struct CommonSettings {
   uint64_t seed = 0;           ///< seed of torch's generator
   bool mkldnn = true;          ///< oneDNN (mkldnn) kernels on the CPU
   bool channels_last = false;  ///< 4-D weights and inputs in channels-last memory format
+  /// Route of 2D transposed convolutions: native | onednn | auto (emgan/nn/conv_transpose.h)
+  std::string conv_transpose = "auto";
 };
 
 /// Settings of `pix2pix-step`.
@@ -261,6 +266,7 @@ torch::Device apply_common(const CommonSettings& c) {
   if (c.interop_threads > 0) at::set_num_interop_threads(c.interop_threads);
   if (c.threads > 0) at::set_num_threads(c.threads);
   at::globalContext().setUserEnabledMkldnn(c.mkldnn);
+  emgan::nn::set_conv_transpose_mode(c.conv_transpose);
   torch::manual_seed(c.seed);
   return emgan::parse_device(c.device);
 }
@@ -269,7 +275,7 @@ std::string common_line(const CommonSettings& c, const torch::Device& device) {
   std::ostringstream os;
   os << "threads=" << at::get_num_threads() << " interop=" << at::get_num_interop_threads()
      << " device=" << device.str() << " mkldnn=" << (c.mkldnn ? 1 : 0)
-     << " channels_last=" << (c.channels_last ? 1 : 0) << " warmup=" << c.warmup << " steps=" << c.steps
+     << " channels_last=" << (c.channels_last ? 1 : 0) << " conv_transpose=" << c.conv_transpose << " warmup=" << c.warmup << " steps=" << c.steps
      << " seed=" << c.seed << " torch=" << TORCH_VERSION << " load1=" << load_average();
   return os.str();
 }
@@ -581,6 +587,71 @@ void run_infer(const CommonSettings& c, const InferSettings& s) {
   print_rss("infer");
 }
 
+
+/// Settings of `conv-transpose`.
+struct ConvTransposeSettings {
+  int64_t batch = 3;   ///< images per forward/backward
+  int64_t size = 256;  ///< image side of the U-Net whose up path is timed, px
+  int64_t ngf = 64;    ///< U-Net width (unet_256: 64)
+  int rounds = 3;      ///< alternations native / onednn per layer
+};
+
+/// Forward + backward (input, weight and bias gradients) of each transposed convolution
+/// of a unet_256-style up path (4x4, stride 2, padding 1), native ATen vs the oneDNN
+/// route, alternating; one line per layer and a total, with the route `auto` would take.
+void run_conv_transpose(const CommonSettings& c, const ConvTransposeSettings& s) {
+  const torch::Device device = apply_common(c);
+  EMGAN_CHECK(emgan::ConfigError, s.batch >= 1 && s.size >= 2 && s.ngf >= 1 && s.rounds >= 1,
+              "conv-transpose: --batch ", s.batch, ", --size ", s.size, ", --ngf ", s.ngf, ", --rounds ", s.rounds,
+              ": need batch >= 1, size >= 2, ngf >= 1, rounds >= 1");
+  // (in, out, input side) from the innermost level out, as the U-Net's up path.
+  std::vector<std::array<int64_t, 3>> layers;
+  const int64_t depth = static_cast<int64_t>(std::round(std::log2(static_cast<double>(s.size))));
+  const std::vector<int64_t> mult{1, 2, 4, 8};
+  for (int64_t level = depth - 1; level >= 0; --level) {
+    const int64_t outer = level == 0 ? 1 : s.ngf * mult[std::min<int64_t>(level - 1, 3)];
+    const int64_t inner = s.ngf * mult[std::min<int64_t>(level, 3)];
+    const int64_t in = level == depth - 1 ? inner : 2 * inner;
+    layers.push_back({in, outer, s.size >> (level + 1)});
+  }
+  const std::string saved_mode = emgan::nn::conv_transpose_mode();
+  double total_native = 0, total_onednn = 0, total_auto = 0;
+  for (const auto& [cin, cout, side] : layers) {
+    const auto options = torch::nn::ConvTranspose2dOptions(cin, cout, 4).stride(2).padding(1);
+    torch::nn::ConvTranspose2d layer(options);
+    layer->to(device);
+    const torch::Tensor x = torch::randn({s.batch, cin, side, side}, device).requires_grad_();
+    emgan::nn::set_conv_transpose_mode("auto");
+    const bool auto_onednn = emgan::nn::conv_transpose_uses_onednn(x, layer->weight, options);
+    std::vector<double> native, onednn;
+    for (int r = 0; r < s.rounds; ++r) {
+      for (const std::string mode : {"native", "onednn"}) {
+        emgan::nn::set_conv_transpose_mode(mode);
+        auto ms = time_runs(c, device, [&] {
+          layer->zero_grad();
+          x.mutable_grad() = torch::Tensor();
+          emgan::nn::conv_transpose2d(x, layer->weight, layer->bias, options).sum().backward();
+        });
+        auto& dst = mode == "native" ? native : onednn;
+        dst.insert(dst.end(), ms.begin(), ms.end());
+      }
+    }
+    const double n = stats_of(native).median, o = stats_of(onednn).median;
+    total_native += n;
+    total_onednn += o;
+    total_auto += auto_onednn ? o : n;
+    std::cout << "bench=conv-transpose in=" << cin << " out=" << cout << " input_side=" << side
+              << " batch=" << s.batch << " native_median_ms=" << fmt(n) << " onednn_median_ms=" << fmt(o)
+              << " onednn_over_native=" << fmt(o / n, 3) << " auto=" << (auto_onednn ? "onednn" : "native") << " "
+              << common_line(c, device) << std::endl;
+  }
+  emgan::nn::set_conv_transpose_mode(saved_mode);
+  std::cout << "bench=conv-transpose total size=" << s.size << " ngf=" << s.ngf << " batch=" << s.batch
+            << " native_ms=" << fmt(total_native) << " onednn_ms=" << fmt(total_onednn) << " auto_ms=" << fmt(total_auto)
+            << " auto_over_native=" << fmt(total_auto / total_native, 3) << " rounds=" << s.rounds << std::endl;
+  print_rss("conv-transpose");
+}
+
 #ifdef EMGAN_WITH_RESTORE
 /// The generator default of `emgan restore train` (a reduced-width Ede network).
 emgan::models::RestorerOptions reduced_restorer_options() {
@@ -886,6 +957,8 @@ void add_common(CLI::App* app, CommonSettings& c) {
   app->add_option("--seed", c.seed, "seed of torch's generator");
   app->add_option("--mkldnn", c.mkldnn, "use oneDNN (mkldnn) kernels on the CPU (true|false)");
   app->add_flag("--channels-last", c.channels_last, "4-D weights and inputs in channels-last memory");
+  app->add_option("--conv-transpose", c.conv_transpose,
+                  "2D transposed convolutions: native (ATen) | onednn | auto (oneDNN for large maps)");
 }
 
 }  // namespace
@@ -946,6 +1019,16 @@ int main(int argc, char** argv) {
   d->add_option("--prefetch", data.prefetch, "batches prepared ahead by the loader thread");
   d->add_option("--epochs", data.epochs, "timed passes over the files");
   d->callback([&] { run_data(common, data); });
+
+  ConvTransposeSettings ct;
+  auto* t = app.add_subcommand("conv-transpose",
+                               "transposed convolutions of a U-Net up path: native ATen vs the oneDNN route, per layer");
+  add_common(t, common);
+  t->add_option("--batch", ct.batch, "images per forward/backward");
+  t->add_option("--size", ct.size, "image side of the U-Net, px");
+  t->add_option("--ngf", ct.ngf, "U-Net width");
+  t->add_option("--rounds", ct.rounds, "alternations native / onednn per layer (each: warmup + steps)");
+  t->callback([&] { run_conv_transpose(common, ct); });
 
 #ifdef EMGAN_WITH_RESTORE
   RestorerInferSettings restorer;

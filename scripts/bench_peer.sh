@@ -7,7 +7,8 @@
 #          [--warmup 1] [--steps 3] [--bench build-bench/bench/emgan_bench]
 #          [--cpp-args "--channels-last"] [--check]
 # --check first compares the losses of 5 seeded steps (dropout 0, same initial
-# weights) with scripts/bench_compare_peer.py.
+# weights) with scripts/bench_compare_peer.py: with the peer's own kernels
+# (--conv-transpose native) and with the timed settings (--cpp-args).
 # Each line shows the 1-minute load average at its start (other jobs share the CPU).
 set -euo pipefail
 
@@ -45,10 +46,20 @@ echo "settings: batch=$batch size=$size threads=$threads rounds=$rounds warmup=$
 if [[ $check == 1 ]]; then
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
-  "$bench" pix2pix-step --batch 2 --size "$size" --threads "$threads" --warmup 0 --steps 5 --dropout 0 \
-      --save-init "$tmp/init" --print-losses > "$tmp/cpp.txt"
-  "$python" "$here/bench_compare_peer.py" --peer "$peer" --init "$tmp/init" --batch 2 --size "$size" \
-      --threads "$threads" --steps 5 --dropout 0 --expect "$tmp/cpp.txt"
+  # 1. The same ATen kernels as the peer (transposed convolutions native): equal losses.
+  # 2. The timed configuration (--cpp-args; by default transposed convolutions through
+  #    oneDNN, another summation order): step-1 losses agree to ~1e-7, the difference
+  #    grows through Adam to ~1e-3 after 5 steps -- the size of the difference between
+  #    the native kernels run at 1 and at 2 threads (BENCHMARKS.md) -- hence rtol 5e-3.
+  for variant in native timed; do
+    if [[ $variant == native ]]; then extra="--conv-transpose native" rtol=1e-3; else extra="$cpp_args" rtol=5e-3; fi
+    # shellcheck disable=SC2086
+    "$bench" pix2pix-step --batch 2 --size "$size" --threads "$threads" --warmup 0 --steps 5 --dropout 0 \
+        --save-init "$tmp/init" --print-losses $extra > "$tmp/cpp.txt"
+    echo "check ($variant: ${extra:-defaults})"
+    "$python" "$here/bench_compare_peer.py" --peer "$peer" --init "$tmp/init" --batch 2 --size "$size" \
+        --threads "$threads" --steps 5 --dropout 0 --rtol "$rtol" --expect "$tmp/cpp.txt"
+  done
 fi
 
 cpp=() py=()

@@ -1,6 +1,7 @@
 #include "emgan/models/dcgan.h"
 
 #include "emgan/core/error.h"
+#include "emgan/nn/conv_transpose.h"
 #include "emgan/nn/weight_norms.h"
 
 namespace emgan::models {
@@ -42,18 +43,18 @@ DcganGeneratorImpl::DcganGeneratorImpl(DcganGeneratorOptions options_) : options
     return torch::nn::AnyModule(torch::nn::InstanceNorm2d(torch::nn::InstanceNorm2dOptions(c).affine(true)));
   };
   int64_t width = options.ngf << (n - 1);
-  body_->push_back(torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(options.latent, width, 4).bias(false)));
+  body_->push_back(emgan::nn::FastConvTranspose2d(torch::nn::ConvTranspose2dOptions(options.latent, width, 4).bias(false)));
   body_->push_back(norm(width));
   body_->push_back(torch::nn::ReLU());
   for (int64_t i = 1; i < n; ++i) {
     const int64_t next = width / 2;
     body_->push_back(
-        torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(width, next, 4).stride(2).padding(1).bias(false)));
+        emgan::nn::FastConvTranspose2d(torch::nn::ConvTranspose2dOptions(width, next, 4).stride(2).padding(1).bias(false)));
     body_->push_back(norm(next));
     body_->push_back(torch::nn::ReLU());
     width = next;
   }
-  body_->push_back(torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(width, options.channels, 4).stride(2).padding(1)));
+  body_->push_back(emgan::nn::FastConvTranspose2d(torch::nn::ConvTranspose2dOptions(width, options.channels, 4).stride(2).padding(1)));
 }
 
 torch::Tensor DcganGeneratorImpl::forward(const torch::Tensor& z) {

@@ -4,6 +4,7 @@
 
 #include "emgan/core/error.h"
 #include "json_fields.h"
+#include "emgan/nn/conv_transpose.h"
 #include "emgan/nn/weight_norms.h"
 
 namespace emgan::models {
@@ -73,7 +74,7 @@ UNetBlockImpl::UNetBlockImpl(const UNetOptions& o, int64_t level, int64_t outer_
   auto downrelu = [] { return torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2).inplace(true)); };
   auto uprelu = [] { return torch::nn::ReLU(torch::nn::ReLUOptions(true)); };
   auto upconv = [&](int64_t in, bool with_bias) {
-    return torch::nn::ConvTranspose2d(
+    return emgan::nn::FastConvTranspose2d(
         torch::nn::ConvTranspose2dOptions(in, outer_nc, k).stride(2).padding(pad).output_padding(out_pad).bias(with_bias));
   };
   model = torch::nn::Sequential();
@@ -201,7 +202,7 @@ ResNetGeneratorImpl::ResNetGeneratorImpl(ResNetOptions o) : options(std::move(o)
   }
   for (int64_t i = 0; i < options.n_downsampling(); ++i) {
     const int64_t m = int64_t{1} << (options.n_downsampling() - i);
-    model->push_back(torch::nn::ConvTranspose2d(
+    model->push_back(emgan::nn::FastConvTranspose2d(
         torch::nn::ConvTranspose2dOptions(ngf * m, ngf * m / 2, 3).stride(2).padding(1).output_padding(1).bias(bias)));
     model->push_back(nn::make_norm(options.norm(), ngf * m / 2));
     model->push_back(relu());

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "emgan/core/error.h"
+#include "emgan/nn/conv_transpose.h"
 #include "emgan/nn/weight_norms.h"
 
 namespace emgan::models {
@@ -33,11 +34,11 @@ tnn::Sequential conv(int64_t in, int64_t out, int64_t k, int64_t stride, bool wn
 /// 4x4 stride-2 transposed conv (exact doubling) + LeakyReLU.
 tnn::Sequential upconv(int64_t in, int64_t out, bool wn, double slope) {
   tnn::Sequential s;
-  auto c = tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1));
+  const auto options = tnn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1);
   if (wn)
-    s->push_back(emgan::nn::WeightNorm(c));
+    s->push_back(emgan::nn::WeightNorm(tnn::ConvTranspose2d(options)));
   else
-    s->push_back(c);
+    s->push_back(emgan::nn::FastConvTranspose2d(options));
   s->push_back(tnn::LeakyReLU(tnn::LeakyReLUOptions().negative_slope(slope)));
   return s;
 }

@@ -4,6 +4,7 @@
 
 #include "emgan/core/error.h"
 #include "emgan/models/dcgan.h"
+#include "emgan/nn/conv_transpose.h"
 
 namespace emgan::models {
 
@@ -56,7 +57,7 @@ VaeDecoderImpl::VaeDecoderImpl(VaeOptions options_) : options(std::move(options_
   body_->push_back(torch::nn::ReLU());
   for (int64_t i = 4; i >= 0; --i) {
     const int64_t out = i > 0 ? w(i - 1, options.width) : options.channels;
-    body_->push_back(torch::nn::ConvTranspose2d(
+    body_->push_back(emgan::nn::FastConvTranspose2d(
         torch::nn::ConvTranspose2dOptions(w(i, options.width), out, 4).stride(2).padding(1)));
     if (i > 0) {
       body_->push_back(torch::nn::BatchNorm2d(out));

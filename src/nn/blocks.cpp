@@ -4,6 +4,7 @@
 
 #include "emgan/core/config.h"
 #include "emgan/core/error.h"
+#include "emgan/nn/conv_transpose.h"
 #include "emgan/nn/weight_norms.h"
 
 namespace emgan::nn {
@@ -208,12 +209,13 @@ DeconvBlockImpl::DeconvBlockImpl(DeconvBlockOptions opts) : options(std::move(op
     const int64_t out_pad = s + 2 * pad - k;
     EMGAN_CHECK(ConfigError, out_pad >= 0 && out_pad < s, "DeconvBlock: kernel_size = ", k,
                 " cannot up-sample exactly by scale = ", s);
-    torch::nn::ConvTranspose2d conv(torch::nn::ConvTranspose2dOptions(o.in_channels(), o.out_channels(), k)
-                                        .stride(s)
-                                        .padding(pad)
-                                        .output_padding(out_pad)
-                                        .bias(bias));
-    conv_ = o.spectral_norm() ? torch::nn::AnyModule(SpectralNorm(conv)) : torch::nn::AnyModule(conv);
+    const auto conv_options = torch::nn::ConvTranspose2dOptions(o.in_channels(), o.out_channels(), k)
+                                  .stride(s)
+                                  .padding(pad)
+                                  .output_padding(out_pad)
+                                  .bias(bias);
+    conv_ = o.spectral_norm() ? torch::nn::AnyModule(SpectralNorm(torch::nn::ConvTranspose2d(conv_options)))
+                              : torch::nn::AnyModule(FastConvTranspose2d(conv_options));
   } else {
     torch::nn::Conv2d conv(
         torch::nn::Conv2dOptions(o.in_channels(), o.out_channels(), o.kernel_size()).bias(bias));
