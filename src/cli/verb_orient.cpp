@@ -15,7 +15,8 @@ void register_orient(CLI::App& root, const Context& ctx) {
   auto* d = ori->add_subcommand("data", "synthetic stereo pairs: polygons, their 1D profiles or tilted polyhedra (pairs.pt, labels.pt apart)");
   d->add_option("--out", data.out, "output folder");
   d->add_option("--kind", data.kind,
-                "polygon (2D in-plane) | projection1d (the polygon image summed over y) | polyhedron (3D, tilted about y)");
+                "polygon (2D in-plane) | projection1d (the polygon image summed over y) | polyhedron (3D, tilted about y) | "
+                "polyhedron3d (3D, any rotation, tilted about random in-plane axes)");
   d->add_option("--polyhedra", data.polyhedra,
                 "polyhedron kind: shapes (tetrahedron cube octahedron cuboctahedron decahedron icosahedron "
                 "truncated_octahedron), distinct tilt orders");
@@ -50,6 +51,11 @@ void register_orient(CLI::App& root, const Context& ctx) {
   t->add_option("--denoise-sigma", train.denoise_sigma, "Gaussian denoise of the preprocessing, px");
   t->add_option("--render-supersample", train.render_supersample, "reconstruct: renderer anti-aliasing");
   t->add_option("--spread-weight", train.spread_weight, "siamese: per-shape anti-collapse weight (phases spread over the batch)");
+  t->add_option("--stereo-loss", train.stereo_loss,
+                "siamese, polyhedron3d: nearest (closest of the 4|G| candidates) | invariant (smooth, on a G-invariant embedding)");
+  t->add_option("--inplane-weight", train.inplane_weight,
+                "siamese, polyhedron3d: weight of the digital in-plane rotation term (0: stereo pairs only)");
+  t->add_option("--spread-tau", train.spread_tau, "siamese, polyhedron3d: length scale of the spread term, sin^2(angle/2)");
   t->add_option("--norm-weight", train.norm_weight, "siamese: weight of the (|phase| - 1)^2 term");
   t->add_option("--cross-penalty", train.cross_penalty,
                 "siamese, folded kinds: cost of the branch where a pair crosses a mirror point");
@@ -80,11 +86,20 @@ void register_orient(CLI::App& root, const Context& ctx) {
   auto* p = ori->add_subcommand("predict", "angle of each image (degrees in [0, 360/order))");
   p->add_option("--model", pr.model, "run folder (model.pt)")->required();
   p->add_option("--input", pr.input, "image file or folder")->required();
-  p->add_option("--order", pr.order, "symmetry order (number of sides)")->required();
+  p->add_option("--order", pr.order, "symmetry order (number of sides; polyhedron3d: rotation group size, 24 for a cube)")->required();
   p->add_option("--output", pr.output, "CSV file to write");
   add_config_option(p);
   add_runtime_options(p, pr.runtime);
   p->callback([] {
+    if (orient::load_model(pr.model, torch::Device(torch::kCPU)).kind == "polyhedron3d") {
+      for (const auto& [name, rot] : orient::run_predict_rotations(pr)) {
+        std::cout << name << " order=" << pr.order << " rotation_row_major=";
+        const auto r = rot.contiguous();
+        for (int64_t i = 0; i < 9; ++i) std::cout << (i ? "," : "") << r.view({9})[i].item<double>();
+        std::cout << std::endl;
+      }
+      return;
+    }
     for (const auto& [name, angle] : orient::run_predict(pr))
       std::cout << name << " order=" << pr.order << " angle_deg=" << angle << std::endl;
   });

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "emgan/core/config.h"
@@ -240,6 +241,153 @@ torch::Tensor geodesic_mod_group_deg(const torch::Tensor& a, const torch::Tensor
   const auto bg = torch::matmul(b.unsqueeze(1), group.to(b.device(), b.scalar_type()).unsqueeze(0));  // [N, G, 3, 3]
   const auto aa = a.unsqueeze(1).expand({n, g, 3, 3}).reshape({n * g, 3, 3});
   return geodesic_deg(aa, bg.reshape({n * g, 3, 3})).view({n, g}).amin(1);
+}
+
+torch::Tensor random_rotations(int64_t n, const torch::TensorOptions& options, c10::optional<at::Generator> generator) {
+  const auto fo = options.dtype(torch::kFloat32);
+  auto q = torch::randn({n, 4}, generator, fo);
+  q = q / q.norm(2, 1, true).clamp_min(1e-8);
+  const auto w = q.select(1, 0), x = q.select(1, 1), y = q.select(1, 2), z = q.select(1, 3);
+  const auto m = torch::stack({1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+                               2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+                               2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)},
+                              1);
+  return m.view({n, 3, 3});
+}
+
+torch::Tensor axis_angle_rotations(const torch::Tensor& angle_deg, const torch::Tensor& axis) {
+  EMGAN_CHECK(ConfigError, axis.dim() == 2 && axis.size(1) == 3 && axis.size(0) == angle_deg.numel(),
+              "axis_angle_rotations: axis of shape ", axis.sizes(), " for ", angle_deg.numel(), " angles, expected [N, 3]");
+  const auto u = axis / axis.norm(2, 1, true).clamp_min(1e-12);
+  const auto x = u.select(1, 0), y = u.select(1, 1), z = u.select(1, 2), zero = torch::zeros_like(x);
+  const auto k = torch::stack({zero, -z, y, z, zero, -x, -y, x, zero}, 1).view({-1, 3, 3});
+  const auto t = (angle_deg.to(axis.scalar_type()) * (M_PI / 180.0)).view({-1, 1, 1});
+  const auto eye = torch::eye(3, axis.options()).unsqueeze(0);
+  return eye + torch::sin(t) * k + (1 - torch::cos(t)) * torch::matmul(k, k);
+}
+
+std::string group_of_order(int64_t order) {
+  if (order == 12) return "T";
+  if (order == 24) return "O";
+  if (order == 60) return "I";
+  if (order == 10) return "D5";
+  throw ConfigError(detail::concat("rotation group of order ", order, ": unknown (expected 12 T, 24 O, 60 I or 10 D5)"));
+}
+
+torch::Tensor improper_symmetry(const std::string& group) {
+  check_choice("rotation group", group, {"T", "O", "I", "D5"});
+  if (group == "T") return mat({0, 1, 0, 1, 0, 0, 0, 0, 1}).to(torch::kFloat32);
+  if (group == "D5") return mat({1, 0, 0, 0, 1, 0, 0, 0, -1}).to(torch::kFloat32);
+  return -torch::eye(3, torch::kFloat32);
+}
+
+torch::Tensor projection_twin(const torch::Tensor& r, const std::string& group) {
+  const auto sigma = improper_symmetry(group).to(r.device(), r.scalar_type());
+  const auto m = torch::tensor({1.0, 1.0, -1.0}, r.options()).view({1, 3, 1});
+  return m * torch::matmul(r, sigma);
+}
+
+torch::Tensor projection_error_deg(const torch::Tensor& pred, const torch::Tensor& truth, const std::string& group) {
+  const auto g = rotation_group(group).to(pred.device());
+  return torch::minimum(geodesic_mod_group_deg(pred, truth, g),
+                        geodesic_mod_group_deg(pred, projection_twin(truth, group), g));
+}
+
+namespace {
+
+/// Per sample the smallest |p - c g|_F^2 / 8 over the candidate sets `cands`
+/// (each `[N, 3, 3]`) and g in `g` `[G, 3, 3]`: `[N]`.
+torch::Tensor min_distance(const torch::Tensor& p, const std::vector<torch::Tensor>& cands, const torch::Tensor& g) {
+  std::vector<torch::Tensor> d;
+  for (const auto& c : cands) {
+    const auto cg = torch::matmul(c.unsqueeze(1), g.unsqueeze(0));  // [N, G, 3, 3]
+    d.push_back((p.unsqueeze(1) - cg).pow(2).sum({2, 3}) / 8.0);  // [N, G]
+  }
+  return std::get<0>(torch::cat(d, 1).min(1));
+}
+
+}  // namespace
+
+torch::Tensor rotation_spread_penalty(const torch::Tensor& r, const std::string& group, double tau) {
+  const int64_t n = r.size(0);
+  EMGAN_CHECK(ConfigError, n >= 2 && tau > 0, "rotation_spread_penalty: ", n, " rotations and tau ", tau,
+              " given, expected >= 2 and > 0");
+  const auto g = rotation_group(group).to(r.device(), r.scalar_type());
+  const int64_t k = g.size(0);
+  // Candidates r_j g and T(r_j) g `[N, 2G, 9]`; |a - b|^2 = 6 - 2 <a, b> for rotations.
+  const auto cand = torch::cat({torch::matmul(r.unsqueeze(1), g.unsqueeze(0)),
+                                torch::matmul(projection_twin(r, group).unsqueeze(1), g.unsqueeze(0))},
+                               1)
+                        .reshape({n * 2 * k, 9});
+  const auto inner = torch::matmul(r.reshape({n, 9}), cand.t()).view({n, n, 2 * k});
+  const auto d = (6.0 - 2.0 * std::get<0>(inner.max(2))) / 8.0;  // [N, N]
+  const auto off = 1.0 - torch::eye(n, r.options());
+  return (torch::exp(-d / tau) * off).sum() / static_cast<double>(n * (n - 1));
+}
+
+torch::Tensor rotation_loss_mod_group(const torch::Tensor& pred, const torch::Tensor& truth, const std::string& group) {
+  const auto g = rotation_group(group).to(pred.device(), pred.scalar_type());
+  const auto t = truth.to(pred.scalar_type());
+  return min_distance(pred, {t, projection_twin(t, group)}, g).mean();
+}
+
+namespace {
+
+torch::Tensor stereo_distance(const torch::Tensor& pa, const torch::Tensor& pb, const torch::Tensor& offset,
+                              const std::string& group) {
+  const auto g = rotation_group(group).to(pa.device(), pa.scalar_type());
+  const auto q = offset.to(pa.scalar_type());
+  const auto m = torch::tensor({1.0, 1.0, -1.0}, pa.options());
+  const auto q_mirror = q * m.view({1, 3, 1}) * m.view({1, 1, 3});  // M Q M
+  const auto twin = projection_twin(pa, group);
+  return min_distance(pb, {torch::matmul(q, pa), torch::matmul(q_mirror, twin), torch::matmul(q_mirror, pa),
+                           torch::matmul(q, twin)},
+                      g);
+}
+
+}  // namespace
+
+torch::Tensor invariant_embedding(const torch::Tensor& r, const std::string& group) {
+  const auto g = rotation_group(group).to(r.device(), r.scalar_type());
+  const auto u = torch::tensor({1.0, 2.0, 3.0}, r.options()) / std::sqrt(14.0);  // on no symmetry axis
+  const auto gu = torch::matmul(g, u);                                              // [G, 3]
+  const auto v = torch::matmul(r.unsqueeze(1), gu.unsqueeze(0).unsqueeze(-1)).squeeze(-1);  // [N, G, 3]
+  const std::vector<int> degrees = group == "T" ? std::vector<int>{3}
+                                  : group == "O" ? std::vector<int>{4}
+                                  : group == "I" ? std::vector<int>{6}
+                                                 : std::vector<int>{2, 5};
+  std::vector<torch::Tensor> parts;
+  auto p = v;
+  for (int degree = 2; degree <= degrees.back(); ++degree) {
+    p = (p.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2);  // [N, G, 3^degree]
+    if (std::find(degrees.begin(), degrees.end(), degree) != degrees.end()) parts.push_back(p.mean(1));
+  }
+  return torch::cat(parts, 1);
+}
+
+torch::Tensor stereo_invariant_loss(const torch::Tensor& pa, const torch::Tensor& pb, const torch::Tensor& offset,
+                                    const std::string& group) {
+  const auto q = offset.to(pa.scalar_type());
+  const auto m = torch::tensor({1.0, 1.0, -1.0}, pa.options());
+  const auto q_mirror = q * m.view({1, 3, 1}) * m.view({1, 1, 3});
+  const auto twin = projection_twin(pa, group);
+  const auto eb = invariant_embedding(pb, group);
+  std::vector<torch::Tensor> d;
+  for (const auto& c : {torch::matmul(q, pa), torch::matmul(q_mirror, twin), torch::matmul(q_mirror, pa),
+                        torch::matmul(q, twin)})
+    d.push_back((eb - invariant_embedding(c, group)).pow(2).sum(1) / 4.0);
+  return std::get<0>(torch::stack(d, 1).min(1)).mean();
+}
+
+torch::Tensor stereo_rotation_loss(const torch::Tensor& pa, const torch::Tensor& pb, const torch::Tensor& offset,
+                                   const std::string& group) {
+  return stereo_distance(pa, pb, offset, group).mean();
+}
+
+torch::Tensor stereo_residual_deg(const torch::Tensor& pa, const torch::Tensor& pb, const torch::Tensor& offset,
+                                  const std::string& group) {
+  // d = sin^2(angle / 2).
+  return 2.0 * torch::asin(torch::clamp(stereo_distance(pa, pb, offset, group), 0.0, 1.0).sqrt()) * (180.0 / M_PI);
 }
 
 }  // namespace emgan::orient

@@ -153,6 +153,20 @@ torch::Tensor preprocess_profiles(const torch::Tensor& profiles, double denoise_
   return normalise_images(blur_profiles(shifted, denoise_sigma_px));
 }
 
+torch::Tensor rotate_images(const torch::Tensor& images, const torch::Tensor& angle_deg) {
+  EMGAN_CHECK(ConfigError, images.dim() == 4 && images.size(2) == images.size(3) && angle_deg.numel() == images.size(0),
+              "rotate_images: images of shape ", images.sizes(), " and ", angle_deg.numel(),
+              " angles given, expected square [N, C, S, S] and N angles");
+  const int64_t n = images.size(0);
+  const auto t = angle_deg.to(images.device(), torch::kFloat32).flatten() * (M_PI / 180.0);
+  const auto c = torch::cos(t), s = torch::sin(t), zero = torch::zeros_like(t);
+  // The grid maps output to input coordinates: input = Rz(-angle) output.
+  const auto theta = torch::stack({torch::stack({c, s, zero}, 1), torch::stack({-s, c, zero}, 1)}, 1);
+  const auto grid = F::affine_grid(theta, {n, images.size(1), images.size(2), images.size(3)}, false);
+  return F::grid_sample(images.to(torch::kFloat32), grid,
+                        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
+}
+
 torch::Tensor augment_same_angle(const torch::Tensor& images, double scale, double shift_px, double noise) {
   EMGAN_CHECK(ConfigError, images.dim() == 4, "augment_same_angle: images of shape ", images.sizes(),
               " given, expected [N, C, H, W]");

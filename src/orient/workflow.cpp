@@ -1,3 +1,4 @@
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -50,15 +51,19 @@ void write_tensors(const fs::path& path, const std::vector<std::pair<std::string
 struct Pairs {
   torch::Tensor a, b, offset_deg, order, dose;
   std::string kind = "polygon";  ///< data kind (pairs.pt "meta"; absent = polygon)
+  torch::Tensor offset_rot;      ///< polyhedron3d: R_off `[N, 3, 3]`
 };
 
 const std::vector<std::string>& data_kinds() {
-  static const std::vector<std::string> kinds{"polygon", "projection1d", "polyhedron"};
+  static const std::vector<std::string> kinds{"polygon", "projection1d", "polyhedron", "polyhedron3d"};
   return kinds;
 }
 
 /// The folded kinds fix only theta modulo 360/n folded to [0, 180/n] (angles.h).
-bool is_folded(const std::string& kind) { return kind != "polygon"; }
+bool is_folded(const std::string& kind) { return kind == "projection1d" || kind == "polyhedron"; }
+
+/// Full 3D orientation: rotations (6D head), errors modulo the group and the twin.
+bool is_rotation(const std::string& kind) { return kind == "polyhedron3d"; }
 
 /// Samples are 1D profiles `[N, 1, S]` (1) or images `[N, 1, S, S]` (2).
 int64_t kind_dims(const std::string& kind) { return kind == "projection1d" ? 1 : 2; }
@@ -75,14 +80,20 @@ std::string read_kind(const fs::path& path) {
   const auto kind = meta["kind"].get<std::string>();
   const auto& ok = data_kinds();
   EMGAN_CHECK(IoError, std::find(ok.begin(), ok.end(), kind) != ok.end(), path.string(), ": unknown data kind '", kind,
-              "' (expected polygon, projection1d or polyhedron)");
+              "' (expected ", join(ok, ", "), ")");
   return kind;
 }
 
 Pairs load_pairs(const fs::path& dir, const torch::Device& device) {
   const auto t = read_tensors(dir / "pairs.pt", {"a", "b", "offset_deg", "order", "dose"}, device);
-  Pairs p{t[0], t[1], t[2], t[3], t[4], read_kind(dir / "pairs.pt")};
+  Pairs p{t[0], t[1], t[2], t[3], t[4], read_kind(dir / "pairs.pt"), {}};
   const auto n = p.a.size(0);
+  if (is_rotation(p.kind)) {
+    p.offset_rot = read_tensors(dir / "pairs.pt", {"offset_rot"}, device)[0];
+    EMGAN_CHECK(IoError, p.offset_rot.dim() == 3 && p.offset_rot.size(0) == n && p.offset_rot.size(1) == 3 &&
+                             p.offset_rot.size(2) == 3,
+                (dir / "pairs.pt").string(), ": offset_rot of shape ", p.offset_rot.sizes(), ", expected [", n, ", 3, 3]");
+  }
   const int64_t dim = kind_dims(p.kind) + 2;
   EMGAN_CHECK(IoError, p.a.dim() == dim && p.a.sizes() == p.b.sizes() && p.offset_deg.size(0) == n &&
                            p.order.size(0) == n && p.dose.size(0) == n,
@@ -129,11 +140,36 @@ Json read_meta(const fs::path& path) {
 }
 
 Json model_meta(const TrainSettings& s, const OrientNetOptions& o, const std::vector<double>& zero,
-                const std::string& kind) {
+                const std::string& kind, const std::vector<double>& zero_rot) {
   return Json{{"format", "emgan-orient-1"}, {"method", s.method}, {"angle_loss", s.angle_loss},
               {"size", o.size()}, {"min_order", o.min_order()}, {"max_order", o.max_order()},
-              {"width", o.width()}, {"dims", o.dims()}, {"kind", kind}, {"denoise_sigma", s.denoise_sigma},
-              {"zero_deg", zero}};
+              {"width", o.width()}, {"dims", o.dims()}, {"outputs", o.outputs()}, {"kind", kind},
+              {"denoise_sigma", s.denoise_sigma}, {"zero_deg", zero}, {"zero_rot", zero_rot}};
+}
+
+/// The 6D head outputs `[N, 6]` -> rotations `[N, 3, 3]`.
+torch::Tensor head_to_rotation(const torch::Tensor& head) { return rotation_from_6d(head.slice(1, 0, 6)); }
+
+/// (|a| - 1)^2 + (|b| - 1)^2 of the two 3-vectors of a 6D head `[N, 6]`, mean over N:
+/// keeps Gram-Schmidt away from tiny vectors (it is scale invariant).
+torch::Tensor norm_penalty_6d(const torch::Tensor& head) {
+  return (head.slice(1, 0, 3).norm(2, 1) - 1.0).pow(2).mean() + (head.slice(1, 3, 6).norm(2, 1) - 1.0).pow(2).mean();
+}
+
+/// A loss over shapes: `fn(mask, group)` for each rotation group present in `order`
+/// `[N]` (group sizes), weighted by its share of the batch.
+template <typename Fn>
+torch::Tensor per_group(const torch::Tensor& order, Fn fn) {
+  const auto ou = std::get<0>(at::_unique(order.cpu()));
+  torch::Tensor total;
+  for (int64_t i = 0; i < ou.numel(); ++i) {
+    const int64_t k = ou[i].item<int64_t>();
+    const auto m = order == k;
+    const double share = m.sum().item<double>() / static_cast<double>(order.size(0));
+    const auto l = fn(m, group_of_order(k)) * share;
+    total = total.defined() ? total + l : l;
+  }
+  return total;
 }
 
 }  // namespace
@@ -148,6 +184,8 @@ OrientNetImpl::OrientNetImpl(OrientNetOptions opts) : options(std::move(opts)) {
   EMGAN_CHECK(ConfigError, options.width() >= 1, "OrientNet: width ", options.width(), " must be >= 1");
   EMGAN_CHECK(ConfigError, options.dims() == 1 || options.dims() == 2, "OrientNet: dims ", options.dims(),
               " must be 1 (profiles, Conv1d) or 2 (images, Conv2d)");
+  EMGAN_CHECK(ConfigError, options.outputs() == 3 || options.outputs() == 6, "OrientNet: outputs ", options.outputs(),
+              " must be 3 (phase and size code) or 6 (a 6D rotation)");
   namespace nn = torch::nn;
   const int64_t w = options.width();
   const bool one_d = options.dims() == 1;
@@ -177,14 +215,14 @@ OrientNetImpl::OrientNetImpl(OrientNetOptions opts) : options(std::move(opts)) {
   head_ = nn::Sequential();
   head_->push_back(nn::Linear(flat, 128));
   head_->push_back(act());
-  head_->push_back(nn::Linear(128, orders * 3));
+  head_->push_back(nn::Linear(128, orders * options.outputs()));
   register_module("features", features_);
   register_module("head", head_);
 }
 
 torch::Tensor OrientNetImpl::forward(const torch::Tensor& x) {
   const int64_t orders = options.max_order() - options.min_order() + 1;
-  return head_->forward(features_->forward(x)).view({x.size(0), orders, 3});
+  return head_->forward(features_->forward(x)).view({x.size(0), orders, options.outputs()});
 }
 
 torch::Tensor OrientNetImpl::forward_order(const torch::Tensor& x, const torch::Tensor& order) {
@@ -192,6 +230,12 @@ torch::Tensor OrientNetImpl::forward_order(const torch::Tensor& x, const torch::
 }
 
 std::string EvalSummary::last_line() const {
+  if (rotation)
+    return "orient eval: N=" + std::to_string(count) + " geodesic error mod group: median=" + fmt(median_error, 1) +
+           "deg p90=" + fmt(p90_error, 1) + "deg mean=" + fmt(mean_error, 1) + "deg within5=" + fmt(100 * within_5, 1) +
+           "% within10=" + fmt(100 * within_10, 1) + "% within15=" + fmt(100 * within_15, 1) +
+           "% (chance median=" + fmt(chance_median_error, 1) + "deg; prediction spread median=" +
+           fmt(spread_median_error, 1) + "deg; pair residual median=" + fmt(pair_residual_median, 1) + "deg)";
   return "orient eval: N=" + std::to_string(count) + " within2=" + fmt(100 * within_2, 1) +
          "% within5=" + fmt(100 * within_5, 1) + "% mean=" + fmt(mean_error, 2) + "deg median=" +
          fmt(median_error, 2) + "deg (chance within5=" + fmt(100 * chance_within_5, 1) +
@@ -203,6 +247,22 @@ std::string EvalSummary::last_line() const {
 
 void validate(const DataSettings& s) {
   check_choice("orient data: kind", s.kind, data_kinds());
+  if (s.kind == "polyhedron3d") {
+    EMGAN_CHECK(ConfigError, !s.polyhedra.empty(), "orient data: polyhedra must list at least one shape (",
+                join(polyhedron_names(), ", "), ")");
+    std::vector<std::string> groups;
+    for (const auto& name : s.polyhedra) {
+      check_choice("orient data: polyhedron", name, polyhedron_names());
+      const auto g = make_polyhedron(name).group;
+      EMGAN_CHECK(ConfigError, std::find(groups.begin(), groups.end(), g) == groups.end(), "orient data: polyhedron '",
+                  name, "' has the rotation group ", g,
+                  " of another listed shape; a polyhedron3d mix needs distinct groups (the network keys its heads by group size)");
+      groups.push_back(g);
+    }
+    EMGAN_CHECK(ConfigError, s.offset_min_deg >= 0 && s.offset_max_deg > 0 && s.offset_max_deg <= 90,
+                "orient data: polyhedron3d tilt offset_min_deg ", s.offset_min_deg, " .. offset_max_deg ",
+                s.offset_max_deg, " must satisfy 0 <= min <= max, 0 < max <= 90 degrees");
+  }
   if (s.kind == "polyhedron") {
     EMGAN_CHECK(ConfigError, !s.polyhedra.empty(), "orient data: polyhedra must list at least one shape (",
                 join(polyhedron_names(), ", "), ")");
@@ -238,6 +298,7 @@ struct Generated {
   torch::Tensor a, b, offset, order, dose;                   // pairs.pt
   torch::Tensor theta_a, theta_b, radius, cx, cy;            // labels.pt
   torch::Tensor ref, ref_order;                              // reference.pt
+  torch::Tensor rot_a, rot_b, offset_axis, offset_rot;       // polyhedron3d only
 };
 
 /// The per-pair random draws shared by all kinds, in the order the polygon kind has
@@ -288,7 +349,7 @@ Generated generate_polygons(const DataSettings& s, const torch::TensorOptions& f
   PolygonBatch pr{ref_order, torch::zeros({k}, fo), torch::full({k}, 0.5 * (s.radius_min + s.radius_max) * s.size, fo),
                   torch::zeros({k}, fo), torch::zeros({k}, fo), torch::ones({k}, fo)};
   return {torch::cat(as), torch::cat(bs), d.offset, order, d.dose, d.theta_a, d.theta_b, d.radius, d.cx, d.cy,
-          render_polygons(pr, s.size, s.supersample), ref_order};
+          render_polygons(pr, s.size, s.supersample), ref_order, {}, {}, {}, {}};
 }
 
 /// HAADF-like projection of one polyhedron per sample, intensity = chord length /
@@ -338,7 +399,58 @@ Generated generate_polyhedra(const DataSettings& s, const torch::TensorOptions& 
     refs.push_back(project_one(s.polyhedra[static_cast<size_t>(k)], solids[static_cast<size_t>(k)],
                                torch::zeros({1}, fo), r_mid, {}, {}, s));
   return {torch::cat(an), torch::cat(bn), d.offset, order, d.dose, d.theta_a, d.theta_b, d.radius, d.cx, d.cy,
-          torch::cat(refs), torch::tensor(orders, torch::kLong).to(fo.device())};
+          torch::cat(refs), torch::tensor(orders, torch::kLong).to(fo.device()), {}, {}, {}, {}};
+}
+
+/// Full 3D orientation: uniformly random rotations, image b after a known tilt about a
+/// random axis in the image plane (R_b = R_off R_a), intensity = chord / circumdiameter.
+Generated generate_polyhedra3d(const DataSettings& s, const torch::TensorOptions& fo) {
+  const int64_t n = s.count, shapes = static_cast<int64_t>(s.polyhedra.size());
+  std::vector<Polyhedron> solids;
+  std::vector<int64_t> orders;
+  for (const auto& name : s.polyhedra) {
+    solids.push_back(make_polyhedron(name));
+    orders.push_back(rotation_group(solids.back().group).size(0));
+  }
+  const auto shape = torch::randint(0, shapes, {n}, fo.dtype(torch::kLong));
+  const auto order = torch::tensor(orders, torch::kLong).to(fo.device()).index_select(0, shape);
+  const Draws d = draw(s, order, fo);  // offset = the tilt angle; radius, position, drift, dose
+  const auto rot_a = random_rotations(n, fo);
+  const auto phi = torch::rand({n}, fo) * (2.0 * M_PI);
+  const auto axis = torch::stack({torch::cos(phi), torch::sin(phi), torch::zeros_like(phi)}, 1);
+  const auto offset_rot = axis_angle_rotations(d.offset, axis);
+  const auto rot_b = torch::matmul(offset_rot, rot_a);
+  const auto shape_c = shape.cpu();
+  const auto radius_c = d.radius.cpu().to(torch::kFloat64);
+  std::vector<torch::Tensor> as, bs;
+  Progress progress("orient data", n, "pair");
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& solid = solids[static_cast<size_t>(shape_c[i].item<int64_t>())];
+    const double r = radius_c[i].item<double>();
+    auto one = [&](const torch::Tensor& t) { return t.slice(0, i, i + 1); };
+    as.push_back(project_polyhedron(solid, one(rot_a), s.size, r, s.supersample, one(d.cx), one(d.cy)) / (2.0 * r));
+    bs.push_back(project_polyhedron(solid, one(rot_b), s.size, r, s.supersample, one(d.cx) + one(d.sx),
+                                    one(d.cy) + one(d.sy)) /
+                 (2.0 * r));
+    if ((i + 1) % 64 == 0 || i + 1 == n) progress.update(i + 1, "", 64);
+  }
+  progress.finish();
+  std::vector<torch::Tensor> an, bn;
+  const auto a = torch::cat(as), b = torch::cat(bs);
+  for (int64_t i = 0; i < n; i += 256) {
+    an.push_back(add_noise(a.slice(0, i, i + 256), d.dose.slice(0, i, i + 256), s.gaussian_sigma));
+    bn.push_back(add_noise(b.slice(0, i, i + 256), d.dose.slice(0, i, i + 256), s.gaussian_sigma));
+  }
+  // One clean reference per shape at the identity rotation, mid-size, centred.
+  std::vector<torch::Tensor> refs;
+  const double r_mid = 0.5 * (s.radius_min + s.radius_max) * s.size;
+  for (int64_t k = 0; k < shapes; ++k)
+    refs.push_back(project_polyhedron(solids[static_cast<size_t>(k)], torch::eye(3, fo).unsqueeze(0), s.size, r_mid,
+                                      s.supersample) /
+                   (2.0 * r_mid));
+  Generated g{torch::cat(an), torch::cat(bn), d.offset, order, d.dose, {}, {}, d.radius, d.cx, d.cy,
+              torch::cat(refs), torch::tensor(orders, torch::kLong).to(fo.device()), rot_a, rot_b, axis, offset_rot};
+  return g;
 }
 
 std::vector<double> to_vector(const torch::Tensor& t) {
@@ -371,26 +483,38 @@ fs::path run_data(const DataSettings& s) {
   ensure_dir(out);
   const auto fo = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   const int64_t n = s.count;
-  Generated g = s.kind == "polyhedron" ? generate_polyhedra(s, fo) : generate_polygons(s, fo);
+  Generated g = s.kind == "polyhedron"     ? generate_polyhedra(s, fo)
+                : s.kind == "polyhedron3d" ? generate_polyhedra3d(s, fo)
+                                           : generate_polygons(s, fo);
   if (s.kind == "projection1d") {
     // The profile along x: each image summed over its rows (y), [N, 1, S, S] -> [N, 1, S].
     g.a = g.a.sum(2);
     g.b = g.b.sum(2);
     g.ref = g.ref.sum(2);
   }
-  const std::vector<std::pair<std::string, torch::Tensor>> pairs{
+  std::vector<std::pair<std::string, torch::Tensor>> pairs{
       {"a", g.a}, {"b", g.b}, {"offset_deg", g.offset}, {"order", g.order}, {"dose", g.dose}};
+  if (is_rotation(s.kind)) {
+    pairs.emplace_back("offset_axis", g.offset_axis);
+    pairs.emplace_back("offset_rot", g.offset_rot);
+  }
   // The polygon kind writes no meta entry: its pairs.pt stays byte-identical to before.
   write_tensors(out / "pairs.pt", pairs, s.kind == "polygon" ? Json() : Json{{"kind", s.kind}});
-  write_tensors(out / "labels.pt", {{"theta_a_deg", g.theta_a}, {"theta_b_deg", g.theta_b}, {"radius_px", g.radius},
-                                    {"cx_px", g.cx}, {"cy_px", g.cy}});
+  if (is_rotation(s.kind)) {
+    write_tensors(out / "labels.pt", {{"rot_a", g.rot_a}, {"rot_b", g.rot_b}, {"radius_px", g.radius},
+                                      {"cx_px", g.cx}, {"cy_px", g.cy}});
+  } else {
+    write_tensors(out / "labels.pt", {{"theta_a_deg", g.theta_a}, {"theta_b_deg", g.theta_b}, {"radius_px", g.radius},
+                                      {"cx_px", g.cx}, {"cy_px", g.cy}});
+  }
   write_tensors(out / "reference.pt", {{"ref", g.ref}, {"ref_order", g.ref_order}});
   save_json_file(out / "data.json", Json(s));
   std::vector<std::vector<torch::Tensor>> rows;
   std::vector<std::string> labels;
   for (int64_t i = 0; i < std::min<int64_t>(n, 6); ++i) {
     if (g.a.dim() == 4) rows.push_back({g.a[i], g.b[i]});
-    labels.push_back("n=" + std::to_string(g.order[i].item<int64_t>()) + " +" + fmt(g.offset[i].item<double>(), 1));
+    labels.push_back((is_rotation(s.kind) ? "|G|=" : "n=") + std::to_string(g.order[i].item<int64_t>()) + " +" +
+                     fmt(g.offset[i].item<double>(), 1));
   }
   if (g.a.dim() == 3) {
     write_profile_chart(out / "preview.png", g.a, g.b, labels, "Profiles (a solid, b dashed)");
@@ -414,6 +538,9 @@ void validate(const TrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.batch_size >= 2, "orient train: batch_size ", s.batch_size, " must be >= 2");
   EMGAN_CHECK(ConfigError, s.lr > 0, "orient train: lr ", s.lr, " must be > 0");
   EMGAN_CHECK(ConfigError, s.denoise_sigma >= 0, "orient train: denoise_sigma ", s.denoise_sigma, " must be >= 0");
+  check_choice("orient train: stereo_loss", s.stereo_loss, {"nearest", "invariant"});
+  EMGAN_CHECK(ConfigError, s.inplane_weight >= 0, "orient train: inplane_weight ", s.inplane_weight, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.spread_tau > 0, "orient train: spread_tau ", s.spread_tau, " must be > 0");
   EMGAN_CHECK(ConfigError, s.spread_weight >= 0, "orient train: spread_weight ", s.spread_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.norm_weight >= 0, "orient train: norm_weight ", s.norm_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.cross_penalty >= 0, "orient train: cross_penalty ", s.cross_penalty, " must be >= 0");
@@ -449,8 +576,12 @@ TrainSummary run_train(const TrainSettings& s) {
   const auto start = std::chrono::steady_clock::now();
   Pairs pairs = load_pairs(data, device);
   torch::Tensor truth_a, truth_b;
+  const bool rotation = is_rotation(pairs.kind);
   if (s.method == "supervised") {
-    const auto t = read_tensors(data / "labels.pt", {"theta_a_deg", "theta_b_deg"}, device);
+    const auto t = read_tensors(data / "labels.pt",
+                                rotation ? std::vector<std::string>{"rot_a", "rot_b"}
+                                         : std::vector<std::string>{"theta_a_deg", "theta_b_deg"},
+                                device);
     truth_a = t[0];
     truth_b = t[1];
     EMGAN_CHECK(IoError, truth_a.size(0) == pairs.a.size(0), (data / "labels.pt").string(), ": ", truth_a.size(0),
@@ -462,8 +593,8 @@ TrainSummary run_train(const TrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.method != "reconstruct" || kind == "polygon", "orient train: method 'reconstruct' ",
               "(a polygon renderer) needs polygon data; ", (data / "pairs.pt").string(), " holds '", kind,
               "' data (use siamese or supervised)");
-  EMGAN_CHECK(ConfigError, s.angle_loss == "periodic" || !folded, "orient train: angle_loss 'mse' is for polygon data; ",
-              (data / "pairs.pt").string(), " holds '", kind, "' data (folded angles: use the periodic loss)");
+  EMGAN_CHECK(ConfigError, s.angle_loss == "periodic" || kind == "polygon", "orient train: angle_loss 'mse' is for polygon data; ",
+              (data / "pairs.pt").string(), " holds '", kind, "' data (use the periodic loss)");
   EMGAN_CHECK(ConfigError, kind_dims(kind) == 2 || (s.augment_scale == 0 && s.augment_shift_px == 0 && s.augment_noise == 0),
               "orient train: the augment_* options act on 2D images; ", (data / "pairs.pt").string(), " holds '", kind,
               "' profiles (set them to 0)");
@@ -479,10 +610,11 @@ TrainSummary run_train(const TrainSettings& s) {
   pairs.a = pairs.b = torch::Tensor();
   const auto order = pairs.order.to(torch::kLong);
   const auto offset = pairs.offset_deg.to(torch::kFloat32);
+  const auto offset_rot = rotation ? pairs.offset_rot.to(torch::kFloat32) : torch::Tensor();
   const int64_t n = a.size(0);
 
   OrientNetOptions net_opts(size, min_order, max_order);
-  net_opts.width(s.width).dims(kind_dims(kind));
+  net_opts.width(s.width).dims(kind_dims(kind)).outputs(rotation ? 6 : 3);
   OrientNet net(net_opts);
   net->to(device);
   torch::optim::Adam optim(net->parameters(), torch::optim::AdamOptions(s.lr));
@@ -531,7 +663,56 @@ TrainSummary run_train(const TrainSettings& s) {
       const auto ord = order.index_select(0, idx);
       const auto delta = offset.index_select(0, idx);
       torch::Tensor loss;
-      if (s.method == "siamese") {
+      if (rotation && s.method == "siamese") {
+        // Full 3D: the stereo loss on rotations, modulo each shape's group and the
+        // projection twin (stereo_rotation_loss, polyhedra.h).
+        const bool aug = s.augment_scale > 0 || s.augment_shift_px > 0 || s.augment_noise > 0;
+        const auto ia = aug ? augment_same_angle(xa, s.augment_scale, s.augment_shift_px, s.augment_noise) : xa;
+        const auto ib = aug ? augment_same_angle(xb, s.augment_scale, s.augment_shift_px, s.augment_noise) : xb;
+        const auto ha = net->forward_order(ia, ord), hb = net->forward_order(ib, ord);
+        const auto ra = head_to_rotation(ha), rb = head_to_rotation(hb);
+        const auto q = offset_rot.index_select(0, idx);
+        auto stereo = [&](const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& off, const std::string& group) {
+          return s.stereo_loss == "invariant" ? stereo_invariant_loss(x, y, off, group) : stereo_rotation_loss(x, y, off, group);
+        };
+        // Anti-collapse: predictions of different particles pushed apart modulo the
+        // group (rotation_spread_penalty): without it the network settled near a
+        // constant rotation (stereo loss ~ sin^2(tilt / 2)) and stayed at chance.
+        const auto both = torch::cat({ra, rb});
+        const auto o2 = torch::cat({ord, ord});
+        auto spread = per_group(o2, [&](const torch::Tensor& m, const std::string& group) {
+          const auto r = both.index({m});
+          return r.size(0) >= 2 ? rotation_spread_penalty(r, group, s.spread_tau) : torch::zeros({}, r.options());
+        });
+        loss = per_group(ord, [&](const torch::Tensor& m, const std::string& group) {
+                 return stereo(ra.index({m}), rb.index({m}), q.index({m}), group);
+               }) +
+               s.spread_weight * spread;
+        if (s.inplane_weight > 0) {
+          // A second, digital "stereo pair" with an exactly known rotation: image a
+          // turned by a random angle about the beam axis shows the particle at Rz R_a
+          // (rotate_images, render.h); the twin commutes with Rz, so the same loss applies.
+          const auto angle = torch::rand({ia.size(0)}, ia.options()) * 360.0;
+          const auto hc = net->forward_order(rotate_images(ia, angle), ord);
+          const auto rz = axis_angle_rotation(angle, {0, 0, 1});
+          const auto rc = head_to_rotation(hc);
+          loss = loss + s.inplane_weight * per_group(ord, [&](const torch::Tensor& m, const std::string& group) {
+                   return stereo(ra.index({m}), rc.index({m}), rz.index({m}), group);
+                 }) +
+                 s.norm_weight * norm_penalty_6d(hc);
+        }
+        loss = loss + s.norm_weight * (norm_penalty_6d(ha) + norm_penalty_6d(hb));
+      } else if (rotation) {
+        const auto x = torch::cat({xa, xb});
+        const auto o2 = torch::cat({ord, ord});
+        const auto t = torch::cat({truth_a.index_select(0, idx), truth_b.index_select(0, idx)});
+        const auto h = net->forward_order(x, o2);
+        const auto r = head_to_rotation(h);
+        loss = per_group(o2, [&](const torch::Tensor& m, const std::string& group) {
+                 return rotation_loss_mod_group(r.index({m}), t.index({m}), group);
+               }) +
+               0.1 * norm_penalty_6d(h);
+      } else if (s.method == "siamese") {
         const bool aug = s.augment_scale > 0 || s.augment_shift_px > 0 || s.augment_noise > 0;
         const auto ia = aug ? augment_same_angle(xa, s.augment_scale, s.augment_shift_px, s.augment_noise) : xa;
         const auto ib = aug ? augment_same_angle(xb, s.augment_scale, s.augment_shift_px, s.augment_noise) : xb;
@@ -603,7 +784,33 @@ TrainSummary run_train(const TrainSettings& s) {
   // alike): the zero is 0 or 180/n, whichever the reference's folded angle is nearer.
   net->eval();
   std::vector<double> zero(static_cast<size_t>(max_order - min_order + 1), 0.0);
-  if (s.method == "siamese") {
+  // polyhedron3d: the frame fix Z per order (row-major 3x3 each; identity = none).
+  // The images of R and R g are equal, so the network's rotations are defined modulo
+  // right multiplication by G; the stereo loss ties them to the lab frame (the tilt
+  // axes) up to the normaliser of G, a right factor W: net(x) = R W. The reference is
+  // the identity orientation, so net(ref) = W (or its twin T(W)); predictions are
+  // net(x) Z^T with Z the one of net(ref), T(net(ref)) nearer to the group's identity
+  // class. Supervised models keep the identity.
+  std::vector<double> zero_rot;
+  if (rotation) {
+    auto z = torch::eye(3).unsqueeze(0).repeat({max_order - min_order + 1, 1, 1});
+    if (s.method == "siamese") {
+      torch::NoGradGuard ng;
+      const auto ref = preprocess_all(refs[0], s.denoise_sigma);
+      const auto rr = head_to_rotation(net->forward_order(ref, refs[1])).cpu();
+      const auto eye = torch::eye(3).unsqueeze(0);
+      for (int64_t i = 0; i < ref.size(0); ++i) {
+        const auto k = refs[1][i].item<int64_t>();
+        const auto group = group_of_order(k);
+        const auto g = rotation_group(group);
+        const auto c0 = rr.slice(0, i, i + 1), c1 = projection_twin(c0, group);
+        const bool twin = geodesic_mod_group_deg(eye, c1, g).item<double>() < geodesic_mod_group_deg(eye, c0, g).item<double>();
+        z[k - min_order] = (twin ? c1 : c0)[0];
+      }
+    }
+    zero_rot = to_vector(z);
+  }
+  if (s.method == "siamese" && !rotation) {
     torch::NoGradGuard ng;
     const auto ref = preprocess_all(refs[0], s.denoise_sigma);
     const auto ang = decode_angle(net->forward_order(ref, refs[1]).slice(1, 0, 2), refs[1]).cpu();
@@ -619,7 +826,7 @@ TrainSummary run_train(const TrainSettings& s) {
   }
   {
     torch::serialize::OutputArchive ar;
-    ar.write("meta", c10::IValue(model_meta(s, net_opts, zero, kind).dump()));
+    ar.write("meta", c10::IValue(model_meta(s, net_opts, zero, kind, zero_rot).dump()));
     torch::serialize::OutputArchive m(ar.compilation_unit());
     net->save(m);
     ar.write("model", m);
@@ -649,7 +856,7 @@ LoadedModel load_model(const fs::path& run_dir, const torch::Device& device) {
               ": not an orientation model (format '", meta.value("format", ""), "', expected emgan-orient-1)");
   OrientNetOptions o(meta.at("size").get<int64_t>(), meta.at("min_order").get<int64_t>(),
                      meta.at("max_order").get<int64_t>());
-  o.width(meta.at("width").get<int64_t>()).dims(meta.value("dims", int64_t{2}));
+  o.width(meta.at("width").get<int64_t>()).dims(meta.value("dims", int64_t{2})).outputs(meta.value("outputs", int64_t{3}));
   LoadedModel m;
   m.net = OrientNet(o);
   m.net->to(device);
@@ -664,11 +871,44 @@ LoadedModel load_model(const fs::path& run_dir, const torch::Device& device) {
   m.angle_loss = meta.value("angle_loss", "periodic");
   m.kind = meta.value("kind", "polygon");
   m.folded = is_folded(m.kind);
+  if (is_rotation(m.kind)) {
+    const auto z = meta.at("zero_rot").get<std::vector<double>>();
+    const int64_t orders = o.max_order() - o.min_order() + 1;
+    EMGAN_CHECK(IoError, static_cast<int64_t>(z.size()) == orders * 9 && o.outputs() == 6, path.string(),
+                ": a polyhedron3d model needs 6 outputs and ", orders * 9, " zero_rot values (has ", o.outputs(), ", ",
+                z.size(), ")");
+    m.zero_rot = torch::tensor(z, torch::kFloat32).view({orders, 3, 3}).to(device);
+  }
   return m;
+}
+
+torch::Tensor predict_rotations(LoadedModel& model, const torch::Tensor& raw_images, const torch::Tensor& order) {
+  torch::NoGradGuard ng;
+  const auto& o = model.net->options;
+  EMGAN_CHECK(ConfigError, is_rotation(model.kind), "orient predict: the model was trained on '", model.kind,
+              "' data and predicts angles, not rotations");
+  EMGAN_CHECK(ConfigError, raw_images.dim() == 4 && raw_images.size(2) == o.size() && raw_images.size(3) == o.size(),
+              "orient predict: samples of shape ", raw_images.sizes(), " given; the model expects images [N, 1, ", o.size(),
+              ", ", o.size(), "]");
+  const auto ord = order.to(raw_images.device(), torch::kLong);
+  const auto lo = ord.min().item<int64_t>(), hi = ord.max().item<int64_t>();
+  EMGAN_CHECK(ConfigError, lo >= o.min_order() && hi <= o.max_order(), "orient predict: rotation group size ", lo, "..", hi,
+              " outside the model's ", o.min_order(), "..", o.max_order(), " (12 T, 24 O, 60 I, 10 D5)");
+  std::vector<torch::Tensor> parts;
+  for (int64_t i = 0; i < raw_images.size(0); i += 256) {
+    const auto x = preprocess_all(raw_images.slice(0, i, i + 256), model.denoise_sigma);
+    const auto od = ord.slice(0, i, i + 256);
+    const auto r = head_to_rotation(model.net->forward_order(x, od));
+    const auto z = model.zero_rot.index_select(0, od - o.min_order());
+    parts.push_back(torch::matmul(r, z.transpose(1, 2)));
+  }
+  return torch::cat(parts);
 }
 
 torch::Tensor predict_angles(LoadedModel& model, const torch::Tensor& raw_images, const torch::Tensor& order) {
   torch::NoGradGuard ng;
+  EMGAN_CHECK(ConfigError, !is_rotation(model.kind), "orient predict: the model was trained on '", model.kind,
+              "' data and predicts rotations (use predict_rotations), not angles");
   const auto& o = model.net->options;
   const bool shape_ok = o.dims() == 1 ? raw_images.dim() == 3 && raw_images.size(2) == o.size()
                                       : raw_images.dim() == 4 && raw_images.size(2) == o.size() && raw_images.size(3) == o.size();
@@ -693,6 +933,173 @@ torch::Tensor predict_angles(LoadedModel& model, const torch::Tensor& raw_images
 
 // ----------------------------------------------------------------------------- eval
 
+namespace {
+
+/// `orient eval` for polyhedron3d: geodesic errors modulo the group and the projection
+/// twin, their distribution per shape and dose, against a Monte Carlo chance level.
+EvalSummary eval_rotations(LoadedModel& model, const Pairs& p, const fs::path& data, const fs::path& out,
+                           const torch::Device& device) {
+  const auto lab = read_tensors(data / "labels.pt", {"rot_a", "rot_b"}, device);
+  EMGAN_CHECK(IoError, lab[0].dim() == 3 && lab[0].size(0) == p.a.size(0) && lab[1].sizes() == lab[0].sizes(),
+              (data / "labels.pt").string(), ": rotations of shape ", lab[0].sizes(), " for ", p.a.size(0), " pairs");
+  const auto images = torch::cat({p.a, p.b});
+  const auto order = torch::cat({p.order, p.order}).to(torch::kLong);
+  const auto order_c = order.cpu();
+  const auto dose = torch::cat({p.dose, p.dose}).cpu();
+  const auto truth = torch::cat({lab[0], lab[1]}).to(torch::kFloat32);
+  const auto pred = predict_rotations(model, images, order);
+  const int64_t n = images.size(0), draws = 16;
+  // Chance: a uniformly random rotation against a uniformly random truth, `draws` per
+  // image from a fixed generator (the same figures on every call).
+  auto gen = at::detail::createCPUGenerator(20261121);
+  auto err = torch::zeros({n}, torch::kFloat32), chance = torch::zeros({n, draws}, torch::kFloat32);
+  const auto orders = std::get<0>(at::_unique(order_c));
+  for (int64_t i = 0; i < orders.numel(); ++i) {
+    const int64_t k = orders[i].item<int64_t>();
+    const auto m = order_c == k;
+    const auto group = group_of_order(k);
+    const auto md = m.to(device);
+    err.index_put_({m}, projection_error_deg(pred.index({md}), truth.index({md}), group).cpu());
+    const int64_t c = m.sum().item<int64_t>() * draws;
+    const auto ce = projection_error_deg(random_rotations(c, torch::kFloat32, gen), random_rotations(c, torch::kFloat32, gen), group);
+    chance.index_put_({m}, ce.view({-1, draws}));
+  }
+  auto stats = [&](const torch::Tensor& mask) {
+    const auto e = err.masked_select(mask).to(torch::kFloat64);
+    Json j;
+    j["count"] = e.numel();
+    if (e.numel() == 0) return j;
+    for (int d : {2, 5, 10, 15}) j["within_" + std::to_string(d)] = (e <= d).to(torch::kFloat64).mean().item<double>();
+    j["mean_error_deg"] = e.mean().item<double>();
+    j["median_error_deg"] = torch::quantile(e, 0.5).item<double>();
+    j["p90_error_deg"] = torch::quantile(e, 0.9).item<double>();
+    const auto ch = chance.index({mask}).flatten().to(torch::kFloat64);
+    j["chance_median_error_deg"] = torch::quantile(ch, 0.5).item<double>();
+    j["chance_within_5"] = (ch <= 5.0).to(torch::kFloat64).mean().item<double>();
+    j["chance_within_15"] = (ch <= 15.0).to(torch::kFloat64).mean().item<double>();
+    return j;
+  };
+  Json metrics = stats(torch::ones({n}, torch::kBool));
+  // Diagnostic: the distance between the predictions of random pairs of images of one
+  // shape (median; near the chance median when they are spread, near 0 when the
+  // network collapsed to one rotation).
+  {
+    std::vector<double> spread;
+    for (int64_t i = 0; i < orders.numel(); ++i) {
+      const auto idx = torch::nonzero(order_c == orders[i]).flatten();
+      if (idx.numel() < 2) continue;
+      const auto other = idx.index_select(0, torch::roll(torch::arange(idx.numel()), 1)).to(device);
+      const auto e = projection_error_deg(pred.index_select(0, idx.to(device)), pred.index_select(0, other),
+                                          group_of_order(orders[i].item<int64_t>()));
+      for (double v : to_vector(e)) spread.push_back(v);
+    }
+    if (!spread.empty()) metrics["prediction_spread_median_deg"] = torch::quantile(torch::tensor(spread), 0.5).item<double>();
+    // Stereo self-consistency of the test pairs (what label-free training minimises).
+    std::vector<double> resid;
+    const int64_t np = p.a.size(0);
+    const auto order_p = order_c.slice(0, 0, np);
+    for (int64_t i = 0; i < orders.numel(); ++i) {
+      const auto idx = torch::nonzero(order_p == orders[i]).flatten().to(device);
+      const auto e = stereo_residual_deg(pred.index_select(0, idx), pred.index_select(0, idx + np),
+                                         p.offset_rot.index_select(0, idx).to(torch::kFloat32),
+                                         group_of_order(orders[i].item<int64_t>()));
+      for (double v : to_vector(e)) resid.push_back(v);
+    }
+    metrics["pair_residual_median_deg"] = torch::quantile(torch::tensor(resid), 0.5).item<double>();
+    // The error of the network's own frame, before the reference fix (pred = net Z^T).
+    const auto z = model.zero_rot.index_select(0, order - model.net->options.min_order());
+    const auto raw = torch::matmul(pred, z);
+    auto raw_err = torch::zeros({n}, torch::kFloat32);
+    for (int64_t i = 0; i < orders.numel(); ++i) {
+      const auto m = order_c == orders[i];
+      const auto md = m.to(device);
+      raw_err.index_put_({m}, projection_error_deg(raw.index({md}), truth.index({md}),
+                                                   group_of_order(orders[i].item<int64_t>())).cpu());
+    }
+    metrics["median_error_without_frame_fix_deg"] = torch::quantile(raw_err.to(torch::kFloat64), 0.5).item<double>();
+  }
+  metrics["method"] = model.method;
+  metrics["kind"] = model.kind;
+  metrics["error"] = "geodesic angle modulo the rotation group and the projection twin (polyhedra.h), degrees";
+  metrics["data"] = data.string();
+  const std::vector<std::string> header{"group", "images", "median deg", "90 % deg", "mean deg", "within 5 %",
+                                        "within 10 %", "within 15 %", "chance median deg"};
+  auto row = [](const std::string& name, const Json& j) {
+    return std::vector<std::string>{name,
+                                    std::to_string(j["count"].get<int64_t>()),
+                                    fmt(j.value("median_error_deg", 0.0), 1),
+                                    fmt(j.value("p90_error_deg", 0.0), 1),
+                                    fmt(j.value("mean_error_deg", 0.0), 1),
+                                    fmt(100 * j.value("within_5", 0.0), 1),
+                                    fmt(100 * j.value("within_10", 0.0), 1),
+                                    fmt(100 * j.value("within_15", 0.0), 1),
+                                    fmt(j.value("chance_median_error_deg", 0.0), 1)};
+  };
+  std::vector<std::vector<std::string>> order_rows, dose_rows;
+  std::vector<report::HistogramSeries> hist;
+  for (int64_t i = 0; i < orders.numel(); ++i) {
+    const int64_t k = orders[i].item<int64_t>();
+    const auto j = stats(order_c == k);
+    const auto name = group_of_order(k) + " (" + std::to_string(k) + " rotations)";
+    metrics["per_order"][std::to_string(k)] = j;
+    order_rows.push_back(row(name, j));
+    hist.push_back({"error, " + name, err.masked_select(order_c == k), std::nullopt});
+    hist.push_back({"chance, " + name, chance.index({order_c == k}).flatten(), std::nullopt});
+  }
+  const auto doses = std::get<0>(at::_unique(dose));
+  for (int64_t i = 0; i < doses.numel(); ++i) {
+    const double d = doses[i].item<double>();
+    const auto j = stats(dose == d);
+    metrics["per_dose"][fmt(d, 1)] = j;
+    dose_rows.push_back(row("dose " + fmt(d, 1) + " e/px", j));
+  }
+  save_json_file(out / "metrics.json", metrics);
+  report::write_histogram(out / "error_histogram.png", hist,
+                          report::HistogramOptions().density(true).bins(36).chart(
+                              report::ChartOptions()
+                                  .title("Geodesic error modulo the group and the twin")
+                                  .x_label("error, degrees")
+                                  .y_label("density")));
+  std::vector<std::vector<torch::Tensor>> rows;
+  std::vector<std::string> labels;
+  for (int64_t i = 0; i < std::min<int64_t>(p.a.size(0), 6); ++i) {
+    rows.push_back({p.a[i].cpu(), p.b[i].cpu()});
+    labels.push_back("|G|=" + std::to_string(order_c[i].item<int64_t>()) + " error a " + fmt(err[i].item<double>(), 1) +
+                     " deg");
+  }
+  report::write_grid_png(out / "examples.png", rows,
+                         report::GridOptions().column_titles({"image a", "image b"}).row_labels(labels).panel_scale(2));
+  EvalSummary sum;
+  sum.rotation = true;
+  sum.count = n;
+  sum.within_2 = metrics["within_2"].get<double>();
+  sum.within_5 = metrics["within_5"].get<double>();
+  sum.within_10 = metrics["within_10"].get<double>();
+  sum.within_15 = metrics["within_15"].get<double>();
+  sum.mean_error = metrics["mean_error_deg"].get<double>();
+  sum.median_error = metrics["median_error_deg"].get<double>();
+  sum.p90_error = metrics["p90_error_deg"].get<double>();
+  sum.chance_median_error = metrics["chance_median_error_deg"].get<double>();
+  sum.spread_median_error = metrics.value("prediction_spread_median_deg", 0.0);
+  sum.pair_residual_median = metrics["pair_residual_median_deg"].get<double>();
+  sum.chance_within_5 = metrics["chance_within_5"].get<double>();
+  report::Report rep("Orientation evaluation (full 3D): " + model.method);
+  rep.section("Summary").paragraph(sum.last_line());
+  rep.table(header, {row("all", metrics)},
+            "per image: the geodesic angle between predicted and true rotation, modulo the shape's rotation group and "
+            "the projection twin (a projection cannot tell a solid from its mirror image along the beam)");
+  rep.section("Per shape").table(header, order_rows);
+  rep.section("Per noise level").table(header, dose_rows);
+  rep.section("Figures")
+      .image("error_histogram.png", "error distribution per shape against a uniformly random guess (chance)")
+      .image("examples.png", "example pairs (label: image a)");
+  rep.section("Metrics").json(metrics, "metrics.json");
+  rep.write(out);
+  return sum;
+}
+
+}  // namespace
+
 EvalSummary run_eval(const EvalSettings& s) {
   const auto device = apply_runtime(s.runtime);
   const fs::path data = s.data;
@@ -700,6 +1107,9 @@ EvalSummary run_eval(const EvalSettings& s) {
   ensure_dir(out);
   auto model = load_model(s.model, device);
   const Pairs p = load_pairs(data, device);
+  EMGAN_CHECK(ConfigError, p.kind == model.kind, "orient eval: the model was trained on '", model.kind, "' data but ",
+              (data / "pairs.pt").string(), " holds '", p.kind, "' data");
+  if (is_rotation(p.kind)) return eval_rotations(model, p, data, out, device);
   const auto lab = read_tensors(data / "labels.pt", {"theta_a_deg", "theta_b_deg"}, device);
   EMGAN_CHECK(IoError, lab[0].size(0) == p.a.size(0), (data / "labels.pt").string(), ": ", lab[0].size(0),
               " labels for ", p.a.size(0), " pairs");
@@ -878,13 +1288,10 @@ EvalSummary run_eval(const EvalSettings& s) {
 
 // ----------------------------------------------------------------------------- predict
 
-std::vector<std::pair<std::string, double>> run_predict(const PredictSettings& s) {
-  EMGAN_CHECK(ConfigError, s.order >= 1, "orient predict: --order ", s.order,
-              " must give the particles' symmetry order (number of sides)");
-  EMGAN_CHECK(ConfigError, !s.input.empty() && fs::exists(s.input), "orient predict: input '", s.input,
-              "' does not exist (expected an image file or a folder of images)");
-  const auto device = apply_runtime(s.runtime);
-  auto model = load_model(s.model, device);
+namespace {
+
+/// The image files of `s.input` (sorted) and their first channels `[N, 1, H, W]` on `device`.
+std::pair<std::vector<fs::path>, torch::Tensor> read_predict_inputs(const PredictSettings& s, const torch::Device& device) {
   std::vector<fs::path> files;
   if (fs::is_directory(s.input)) {
     const auto ok = io::readable_extensions();
@@ -902,7 +1309,47 @@ std::vector<std::pair<std::string, double>> run_predict(const PredictSettings& s
     EMGAN_CHECK(IoError, im.dim() == 3, f.string(), ": a volume ", im.sizes(), " given, expected a 2D image");
     imgs.push_back(im.slice(0, 0, 1).to(torch::kFloat32));
   }
-  auto x = torch::stack(imgs).to(device);
+  return {files, torch::stack(imgs).to(device)};
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, torch::Tensor>> run_predict_rotations(const PredictSettings& s) {
+  EMGAN_CHECK(ConfigError, s.order >= 1, "orient predict: --order ", s.order,
+              " must give the rotation group size of the particles (12 T, 24 O, 60 I, 10 D5)");
+  EMGAN_CHECK(ConfigError, !s.input.empty() && fs::exists(s.input), "orient predict: input '", s.input,
+              "' does not exist (expected an image file or a folder of images)");
+  const auto device = apply_runtime(s.runtime);
+  auto model = load_model(s.model, device);
+  EMGAN_CHECK(ConfigError, is_rotation(model.kind), "orient predict: ", s.model, " was trained on '", model.kind,
+              "' data and predicts angles (use run_predict)");
+  const auto [files, x] = read_predict_inputs(s, device);
+  const auto order = torch::full({x.size(0)}, s.order, torch::TensorOptions().dtype(torch::kLong).device(device));
+  const auto rot = predict_rotations(model, x, order).cpu();
+  std::vector<std::pair<std::string, torch::Tensor>> result;
+  std::ostringstream csv;
+  csv << "file,order,r00,r01,r02,r10,r11,r12,r20,r21,r22\n";
+  for (size_t i = 0; i < files.size(); ++i) {
+    const auto r = rot[static_cast<int64_t>(i)];
+    result.emplace_back(files[i].filename().string(), r);
+    csv << files[i].filename().string() << "," << s.order;
+    for (double v : to_vector(r)) csv << "," << fmt(v, 5);
+    csv << "\n";
+  }
+  if (!s.output.empty()) write_text_atomic(s.output, csv.str());
+  return result;
+}
+
+std::vector<std::pair<std::string, double>> run_predict(const PredictSettings& s) {
+  EMGAN_CHECK(ConfigError, s.order >= 1, "orient predict: --order ", s.order,
+              " must give the particles' symmetry order (number of sides)");
+  EMGAN_CHECK(ConfigError, !s.input.empty() && fs::exists(s.input), "orient predict: input '", s.input,
+              "' does not exist (expected an image file or a folder of images)");
+  const auto device = apply_runtime(s.runtime);
+  auto model = load_model(s.model, device);
+  EMGAN_CHECK(ConfigError, !is_rotation(model.kind), "orient predict: ", s.model,
+              " is a polyhedron3d model and predicts rotations (use run_predict_rotations)");
+  auto [files, x] = read_predict_inputs(s, device);
   // A profile model reads images as their profile along x (the sum over rows, y).
   if (model.net->options.dims() == 1) x = x.sum(2);
   const auto order = torch::full({x.size(0)}, s.order, torch::TensorOptions().dtype(torch::kLong).device(device));

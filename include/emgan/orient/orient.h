@@ -11,17 +11,24 @@
 /// the image y axis, see polyhedra.h; the folded angle too). For the folded kinds
 /// every angle the workflow reports or scores is theta modulo 360/n folded to
 /// [0, 180/n] (fold_angle_deg, angles.h); n = `order` is the number of sides or the
-/// polyhedron's symmetry order about the tilt axis.
+/// polyhedron's symmetry order about the tilt axis. "polyhedron3d": full 3D
+/// orientation, each particle at a uniformly random rotation R in SO(3), image b after a
+/// known tilt R_off about a known in-plane axis (R_b = R_off R_a); `order` is the size
+/// of the shape's rotation group (12 T, 24 O, 60 I, 10 D5), predictions are rotations
+/// (6D head) scored modulo the group and the projection twin (polyhedra.h).
 ///
 /// A data folder holds
 ///   pairs.pt      tensors a, b `[N, 1, S, S]` or `[N, 1, S]` (raw noisy samples), offset_deg `[N]`
 ///                 (the known rotation of b relative to a), order `[N]` (number of
 ///                 sides, given), dose `[N]` (the acquisition's dose, for per-noise
 ///                 evaluation), and (kinds other than polygon) a "meta" entry
-///                 {"kind": ...} -- everything training may read;
+///                 {"kind": ...} -- everything training may read; polyhedron3d also
+///                 offset_axis `[N, 3]` (unit, in the x-y image plane) and offset_rot
+///                 `[N, 3, 3]` (R_off), with offset_deg the tilt angle about that axis;
 ///   reference.pt  ref `[K, 1, S, S]` (profiles `[K, 1, S]`), ref_order `[K]`: one clean sample per shape at
 ///                 the chosen zero orientation (fixes the siamese method's zero);
-///   labels.pt     theta_a_deg, theta_b_deg, radius_px, cx_px, cy_px `[N]`: the truth,
+///   labels.pt     theta_a_deg, theta_b_deg, radius_px, cx_px, cy_px `[N]` (polyhedron3d:
+///                 rot_a, rot_b `[N, 3, 3]` instead of the angles): the truth,
 ///                 read only by `eval` and by `train --method supervised`;
 ///   data.json     the data settings; preview.png some pairs.
 /// A run folder holds config.json, metrics.csv, checkpoint.pt (resumable), model.pt
@@ -40,8 +47,8 @@ namespace emgan::orient {
 /// Settings of `emgan orient data`.
 struct DataSettings {
   std::string out = "orient_data";  ///< output folder
-  std::string kind = "polygon";     ///< polygon | projection1d | polyhedron (see the file comment)
-  std::vector<std::string> polyhedra = {"cube"};  ///< polyhedron kind: shapes drawn uniformly (polyhedra.h names; distinct tilt orders)
+  std::string kind = "polygon";     ///< polygon | projection1d | polyhedron | polyhedron3d (see the file comment)
+  std::vector<std::string> polyhedra = {"cube"};  ///< polyhedron(3d) kinds: shapes drawn uniformly (polyhedra.h names; distinct tilt orders, 3d: distinct rotation groups)
   int64_t count = 2000;             ///< number of stereo pairs
   int64_t size = 64;                ///< image side, pixels
   int64_t min_sides = 3;            ///< smallest polygon order (>= 3; polygon and projection1d kinds)
@@ -50,7 +57,7 @@ struct DataSettings {
   double radius_max = 0.32;         ///< largest circumradius, fraction of the image side
   double position_jitter = 0.06;    ///< centre offset from the image centre, up to this fraction of the side
   double stereo_shift_px = 1.5;     ///< extra random shift of image b (stereo drift), up to this many pixels
-  double offset_min_deg = 5.0;      ///< smallest known rotation of b relative to a, degrees
+  double offset_min_deg = 5.0;      ///< smallest known rotation of b relative to a, degrees (polyhedron3d: tilt about a random in-plane axis, 0..90)
   double offset_max_deg = 20.0;     ///< largest known rotation, degrees (min = max: one fixed offset)
   std::vector<double> doses = {200.0, 50.0};  ///< electrons per pixel at intensity 1, one drawn per pair (<= 0: no shot noise)
   double gaussian_sigma = 0.05;     ///< Gaussian read noise, units of the particle intensity
@@ -73,7 +80,10 @@ struct TrainSettings {
   int64_t width = 16;                ///< channels of the first convolution (doubling twice)
   double denoise_sigma = 1.0;        ///< Gaussian denoise of the preprocessing, pixels
   int64_t render_supersample = 2;    ///< reconstruct: anti-aliasing of the differentiable renderer
-  double spread_weight = 0.3;        ///< siamese: weight of the per-shape anti-collapse term (phases spread uniformly)
+  double spread_weight = 0.3;        ///< siamese: weight of the per-shape anti-collapse term (phases spread uniformly; polyhedron3d: rotation_spread_penalty)
+  std::string stereo_loss = "nearest";  ///< siamese, polyhedron3d: nearest (stereo_rotation_loss) | invariant (stereo_invariant_loss), polyhedra.h
+  double inplane_weight = 1.0;       ///< siamese, polyhedron3d: weight of the in-plane term (image a digitally rotated by a random angle about the beam axis must give Rz(angle) R)
+  double spread_tau = 0.02;          ///< siamese, polyhedron3d: length scale of rotation_spread_penalty, sin^2(angle / 2) (0.02: about 16 degrees)
   double norm_weight = 0.1;          ///< siamese: weight of the (|phase| - 1)^2 term (0: the phase may pass through 0)
   double cross_penalty = 0.6;        ///< siamese, folded kinds: cost of the branch where a pair straddles a mirror point (angles.h; measured in docs/ORIENT.md)
   double augment_scale = 0.0;        ///< siamese: random size change of each image, factor in [1/(1+x), 1+x] (angle kept)
@@ -83,7 +93,7 @@ struct TrainSettings {
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainSettings, data, out, method, angle_loss, epochs, batch_size, lr,
-                                                width, denoise_sigma, render_supersample, spread_weight, norm_weight, cross_penalty,
+                                                width, denoise_sigma, render_supersample, spread_weight, spread_tau, stereo_loss, inplane_weight, norm_weight, cross_penalty,
                                                 augment_scale, augment_shift_px, augment_noise, resume, runtime)
 
 /// Settings of `emgan orient eval`.
@@ -114,6 +124,7 @@ struct OrientNetOptions {
   TORCH_ARG(int64_t, max_order);  ///< largest symmetry order handled
   TORCH_ARG(int64_t, width) = 16; ///< channels of the first convolution
   TORCH_ARG(int64_t, dims) = 2;   ///< 2: images `[N, 1, S, S]`, Conv2d; 1: profiles `[N, 1, S]`, Conv1d
+  TORCH_ARG(int64_t, outputs) = 3; ///< values per order head: 3 (phase x, phase y, size code) or 6 (a 6D rotation, polyhedron3d)
 };
 
 /// A CNN mapping a preprocessed `[N, 1, S, S]` image (dims 2; Conv2d) or `[N, 1, S]`
@@ -123,9 +134,9 @@ struct OrientNetOptions {
 class OrientNetImpl : public torch::nn::Module {
  public:
   explicit OrientNetImpl(OrientNetOptions options);
-  /// `[N, orders, 3]`: per order (phase x, phase y, size code).
+  /// `[N, orders, outputs]`: per order (phase x, phase y, size code), or a 6D rotation.
   torch::Tensor forward(const torch::Tensor& x);
-  /// `[N, 3]`: the head of each image's own order `order` `[N]`.
+  /// `[N, outputs]`: the head of each image's own order `order` `[N]`.
   torch::Tensor forward_order(const torch::Tensor& x, const torch::Tensor& order);
   OrientNetOptions options;
 
@@ -152,6 +163,13 @@ struct EvalSummary {
   double chance_within_5 = 0.0;  ///< the fraction a uniformly random guess gets within 5 degrees
   double within_2_best_zero = 0.0;  ///< diagnostic: within 2 degrees after subtracting the best zero per shape (circular mean error)
   double within_5_best_zero = 0.0;  ///< diagnostic: within 5 degrees with the best zero per shape
+  bool rotation = false;     ///< polyhedron3d: errors are geodesic angles modulo the group and the twin (polyhedra.h)
+  double within_10 = 0.0;    ///< polyhedron3d: fraction with error <= 10 degrees
+  double within_15 = 0.0;    ///< polyhedron3d: fraction with error <= 15 degrees
+  double p90_error = 0.0;    ///< polyhedron3d: 90th percentile of the error, degrees
+  double chance_median_error = 0.0;  ///< polyhedron3d: median error of a uniformly random rotation (Monte Carlo)
+  double pair_residual_median = 0.0;  ///< polyhedron3d diagnostic: median stereo residual of the test pairs, degrees (0 = self-consistent)
+  double spread_median_error = 0.0;  ///< polyhedron3d diagnostic: median distance between predictions of different images (about 0 = collapsed)
   /// "orient eval: N=... within2=...% within5=...% mean=... median=..."
   std::string last_line() const;
 };
@@ -169,8 +187,14 @@ TrainSummary run_train(const TrainSettings& s);
 /// index.html into the output folder.
 EvalSummary run_eval(const EvalSettings& s);
 /// Predicted angles `[N]` (degrees in [0, 360/order)) of the images of `s.input`, in
-/// file order, with their file names; writes the CSV when `s.output` is set.
+/// file order, with their file names; writes the CSV when `s.output` is set. A
+/// polyhedron3d model: ConfigError (use run_predict_rotations).
 std::vector<std::pair<std::string, double>> run_predict(const PredictSettings& s);
+/// polyhedron3d models: the predicted rotation `[3, 3]` of each image of `s.input` (file
+/// order; `s.order` = the rotation group size, e.g. 24 for a cube), defined modulo the
+/// group (right) and the projection twin; writes `file,order,r00,...,r22` (row-major)
+/// when `s.output` is set. Other models: ConfigError.
+std::vector<std::pair<std::string, torch::Tensor>> run_predict_rotations(const PredictSettings& s);
 
 /// A trained model loaded for inference.
 struct LoadedModel {
@@ -181,11 +205,15 @@ struct LoadedModel {
   std::string angle_loss;  ///< periodic | mse (how the head encodes the angle)
   std::string kind = "polygon";  ///< data kind it was trained on
   bool folded = false;     ///< predictions are folded angles in [0, 180/n] (kinds projection1d, polyhedron)
+  torch::Tensor zero_rot;  ///< polyhedron3d: `[orders, 3, 3]` frame fix Z, predictions are net(x) Z^T
 };
 /// Loads RUN/model.pt on `device` (IoError naming the file otherwise).
 LoadedModel load_model(const fs::path& run_dir, const torch::Device& device);
 /// Angles `[N]` in [0, 360/n) degrees (folded models: [0, 180/n]) of raw samples
 /// `[N, 1, S, S]` (or `[N, 1, S]` for a dims-1 model) of orders `[N]`.
 torch::Tensor predict_angles(LoadedModel& model, const torch::Tensor& raw_images, const torch::Tensor& order);
+/// polyhedron3d models: rotations `[N, 3, 3]` of raw images `[N, 1, S, S]` of orders
+/// (rotation group sizes) `[N]`, the frame fixed (net(x) Z^T); ConfigError otherwise.
+torch::Tensor predict_rotations(LoadedModel& model, const torch::Tensor& raw_images, const torch::Tensor& order);
 
 }  // namespace emgan::orient

@@ -81,4 +81,84 @@ torch::Tensor geodesic_deg(const torch::Tensor& a, const torch::Tensor& b);
 /// symmetry-equivalent orientations. `[N]` degrees.
 torch::Tensor geodesic_mod_group_deg(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& group);
 
+// ----------------------------------------------------------------------------- full 3D orientation
+// A particle at a uniformly random rotation R in SO(3); a stereo pair = its projection
+// and that of R_off R, R_off a known tilt about a known axis in the image plane.
+// Predictions are defined modulo the shape's rotation group G acting on the right
+// (the solid R g x is the solid R x), and, for one projection, modulo its *twin*:
+// a projection along z cannot tell the solid R S from its mirror image M R S
+// (M = diag(1, 1, -1)), and M R S = M R sigma S = T(R) S with the proper rotation
+// T(R) = M R sigma, sigma an improper symmetry of the shape (projection_twin).
+
+/// `n` rotations `[n, 3, 3]` drawn uniformly (Haar measure) from SO(3): normalised
+/// Gaussian quaternions. Uses torch's default generator, or `generator` when given.
+torch::Tensor random_rotations(int64_t n, const torch::TensorOptions& options = {},
+                               c10::optional<at::Generator> generator = c10::nullopt);
+
+/// Rotations `[N, 3, 3]` by `angle_deg` `[N]` about per-sample unit axes `axis` `[N, 3]`
+/// (right-handed, Rodrigues).
+torch::Tensor axis_angle_rotations(const torch::Tensor& angle_deg, const torch::Tensor& axis);
+
+/// An improper symmetry sigma `[3, 3]` (det -1, sigma^2 = 1) of the shapes of rotation
+/// group `group`: the inversion -1 for O and I (the cubic shapes and the icosahedron
+/// are centrosymmetric), the mirror x <-> y for T, the mirror z -> -z for D5.
+torch::Tensor improper_symmetry(const std::string& group);
+
+/// The projection twin T(R) = M R sigma `[N, 3, 3]` of rotations `r` `[N, 3, 3]` (M =
+/// diag(1, 1, -1), sigma = improper_symmetry(group)): a proper rotation whose projection
+/// along the beam equals that of R, and in general not R g for any g in G. T(T(R)) = R,
+/// T(R g) = T(R) sigma g sigma, T(Q R) = (M Q M) T(R).
+torch::Tensor projection_twin(const torch::Tensor& r, const std::string& group);
+
+/// Geodesic error of one projection's predicted rotation `pred` against the truth `truth`
+/// `[N, 3, 3]`, modulo the group and the twin: min(geodesic_mod_group_deg(pred, truth),
+/// geodesic_mod_group_deg(pred, T(truth))), `[N]` degrees.
+torch::Tensor projection_error_deg(const torch::Tensor& pred, const torch::Tensor& truth, const std::string& group);
+
+/// The supervised loss for full 3D orientation: per sample the smallest
+/// |pred - C|_F^2 / 8 = sin^2(angle / 2) over the candidates C = truth g and T(truth) g
+/// (g in the group `group`), averaged over N. `pred`, `truth` `[N, 3, 3]`. 0 for a
+/// prediction equivalent to the truth, at most 1. Differentiable in `pred`.
+torch::Tensor rotation_loss_mod_group(const torch::Tensor& pred, const torch::Tensor& truth, const std::string& group);
+
+/// The label-free stereo loss for full 3D orientation: image b shows the particle of
+/// image a after the known tilt `offset` `[N, 3, 3]` (about an in-plane axis), so the
+/// predictions `pa`, `pb` `[N, 3, 3]` must satisfy pb = Q C g for some g in the group
+/// and one of the four twin branches: C = pa or T(pa), Q = offset or M offset M (both
+/// images right, both twins, or one of each). Per pair the smallest
+/// |pb - Q C g|_F^2 / 8 over the 4 |G| candidates, averaged over N; 0 for the true
+/// rotations or their twins, at most 1. Differentiable in both.
+torch::Tensor stereo_rotation_loss(const torch::Tensor& pa, const torch::Tensor& pb, const torch::Tensor& offset,
+                                   const std::string& group);
+/// A smooth embedding of rotations modulo the group: the moment tensor of the orbit
+/// {R g u : g in G} of a fixed generic unit vector u, averaged over G and flattened,
+/// of the degree of the group's first invariant harmonic (whose stabiliser is G): 3 for
+/// T, 4 for O, 6 for I, and 2 and 5 for D5 (the axis, then the pentagon), `[N, 3^d]`
+/// (concatenated for D5; a block has norm <= 1). Invariant under R -> R g.
+torch::Tensor invariant_embedding(const torch::Tensor& r, const std::string& group);
+
+/// The stereo loss of stereo_rotation_loss on invariant_embedding instead of the
+/// nearest of the 4 |G| candidates: min over the four twin branches of
+/// |Phi(pb) - Phi(Q C)|^2 / 4, averaged over N. No minimum over the group, so the
+/// gradient does not jump between candidates. 0 for the truth and its twins.
+torch::Tensor stereo_invariant_loss(const torch::Tensor& pa, const torch::Tensor& pb, const torch::Tensor& offset,
+                                    const std::string& group);
+
+/// The per-pair residual of stereo_rotation_loss as an angle: `[N]` degrees, 0 for
+/// predictions consistent with the known tilt (a diagnostic of label-free training).
+torch::Tensor stereo_residual_deg(const torch::Tensor& pa, const torch::Tensor& pb, const torch::Tensor& offset,
+                                  const std::string& group);
+
+/// Anti-collapse term for label-free 3D orientation: mean over pairs i != j of the
+/// rotations `r` `[N, 3, 3]` (N >= 2) of exp(-d_ij / tau), d_ij = the smallest
+/// |r_i - r_j g|_F^2 / 8 = sin^2(angle / 2) over g in the group and the twin of r_j.
+/// 1 when all predictions coincide modulo the group (collapse), about
+/// exp(-0.1 / tau) when they are spread uniformly; `tau` > 0 sets the length scale
+/// (0.05: about 26 degrees). Differentiable in `r`.
+torch::Tensor rotation_spread_penalty(const torch::Tensor& r, const std::string& group, double tau = 0.05);
+
+/// The rotation group of a shape of `order` rotations (12 T, 24 O, 60 I, 10 D5): the
+/// id the polyhedron3d data kind stores as `order`; ConfigError for other values.
+std::string group_of_order(int64_t order);
+
 }  // namespace emgan::orient

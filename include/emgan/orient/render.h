@@ -70,4 +70,10 @@ torch::Tensor preprocess_profiles(const torch::Tensor& profiles, double denoise_
 /// otherwise unchanged. Uses torch's default generator.
 torch::Tensor augment_same_angle(const torch::Tensor& images, double scale, double shift_px, double noise);
 
+/// Rotates each image of `[N, C, H, W]` (square) about its centre by `angle_deg` `[N]`
+/// degrees, the sense of a right-handed rotation about the beam axis z in the particle
+/// frame (x right, y down): the projection of a particle at rotation R becomes that of
+/// Rz(angle) R (polyhedra.h). Bilinear, background filled with the border values.
+torch::Tensor rotate_images(const torch::Tensor& images, const torch::Tensor& angle_deg);
+
 }  // namespace emgan::orient
