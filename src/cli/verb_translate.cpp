@@ -28,7 +28,7 @@ void add_translate_options(CLI::App* sub, workflows::TranslateSettings& s) {
   sub->add_option("--lr", p.lr, "pix2pix: learning rate");
   sub->add_option("--optimizer", p.optimizer, "pix2pix: adam | adamw | sgd | rmsprop");
   sub->add_option("--rec-loss", p.rec_loss, "pix2pix: l1 | mse | l1+mse | ssim");
-  sub->add_option("--lambda-gan", p.lambda_gan, "pix2pix: adversarial weight (0 = plain regression)");
+  sub->add_option("--lambda-gan", p.lambda_gan, "pix2pix: adversarial weight (0 = plain regression on the reconstruction loss, the default; 1 = pix2pix GAN)");
   sub->add_option("--lambda-rec", p.lambda_rec, "pix2pix: reconstruction weight");
   sub->add_option("--input-norm", p.input_norm, "pix2pix: per-image input normalisation (meanstd, minmax, ...)");
   sub->add_option("--eval-every", p.eval_every, "pix2pix: test-fold error every N epochs (cv; 0 = never)");

@@ -56,8 +56,10 @@ std::vector<std::string> read_lines(const fs::path& p) {
 TEST(Translate, CvOnGeneratedPairsWritesCsvReportAndDisjointFolds) {
   const auto dir = emgan::test::temp_dir();
   emgan::workflows::write_synthetic_pairs((dir / "data").string(), 6, 40, 56, 1);
-  for (const std::string model : {"poly", "pix2pix"}) {
-    auto s = small_settings(dir / "data", dir / model, model);
+  // poly; pix2pix's default (adversarial weight 0: no discriminator); the pix2pix GAN.
+  for (const std::string model : {"poly", "pix2pix", "pix2pix-gan"}) {
+    auto s = small_settings(dir / "data", dir / model, model == "poly" ? "poly" : "pix2pix");
+    if (model == "pix2pix-gan") s.pix2pix.lambda_gan = 1.0;
     const auto summary = emgan::workflows::run_cv(s);
     EXPECT_EQ(summary.rows.size(), 6u) << model;
     EXPECT_TRUE(std::regex_match(summary.last_line(),
@@ -82,6 +84,10 @@ TEST(Translate, CvOnGeneratedPairsWritesCsvReportAndDisjointFolds) {
   }
   EXPECT_TRUE(fs::exists(dir / "pix2pix" / "fold_0" / "eval.csv"));
   EXPECT_TRUE(fs::exists(dir / "pix2pix" / "error_per_epoch.png"));
+  // The discriminator is trained (its loss logged) only with an adversarial weight.
+  const auto header = [&](const std::string& run) { return read_lines(dir / run / "fold_0" / "metrics.csv").at(0); };
+  EXPECT_EQ(header("pix2pix").find("loss_d"), std::string::npos) << header("pix2pix");
+  EXPECT_NE(header("pix2pix-gan").find("loss_d"), std::string::npos) << header("pix2pix-gan");
 }
 
 TEST(Translate, FoldsAreReproducibleWithTheSeed) {
