@@ -1,5 +1,7 @@
 #include "emgan/nn/weight_norms.h"
 
+#include <type_traits>
+
 #include "emgan/core/config.h"
 #include "emgan/core/error.h"
 #include "emgan/nn/conv_transpose.h"
@@ -18,21 +20,14 @@ detail::WrappedLayer wrap(Holder layer, int64_t out_dim) {
   w.bias = layer->bias;
   w.out_dim = out_dim;
   w.set_weight = [layer](const torch::Tensor& weight) mutable { layer->weight = weight; };
-  w.forward = [layer](const torch::Tensor& x) mutable { return layer->forward(x); };
-  return w;
-}
-
-/// 2D transposed convolutions run through emgan::nn::conv_transpose2d (oneDNN on the CPU).
-detail::WrappedLayer wrap(torch::nn::ConvTranspose2d layer, int64_t out_dim) {
-  EMGAN_CHECK(ConfigError, !layer.is_empty(), "weight normalisation: the layer to wrap is empty");
-  detail::WrappedLayer w;
-  w.weight = layer->weight;
-  w.bias = layer->bias;
-  w.out_dim = out_dim;
-  w.set_weight = [layer](const torch::Tensor& weight) mutable { layer->weight = weight; };
-  w.forward = [layer](const torch::Tensor& x) mutable {
-    return conv_transpose2d(x, layer->weight, layer->bias, layer->options);
-  };
+  if constexpr (std::is_same_v<Holder, torch::nn::ConvTranspose2d>) {
+    // 2D transposed convolutions run through emgan::nn::conv_transpose2d (oneDNN on the CPU).
+    w.forward = [layer](const torch::Tensor& x) mutable {
+      return conv_transpose2d(x, layer->weight, layer->bias, layer->options);
+    };
+  } else {
+    w.forward = [layer](const torch::Tensor& x) mutable { return layer->forward(x); };
+  }
   return w;
 }
 

@@ -326,6 +326,18 @@ Draws draw(const DataSettings& s, const torch::Tensor& order, const torch::Tenso
   return d;
 }
 
+/// Shot + Gaussian noise on the images of both sides of the pairs, in chunks of 256 pairs,
+/// a then b per chunk (the order of random draws the generated files depend on).
+std::pair<torch::Tensor, torch::Tensor> noisy_pair(const torch::Tensor& a, const torch::Tensor& b,
+                                                   const torch::Tensor& dose, double sigma) {
+  std::vector<torch::Tensor> an, bn;
+  for (int64_t i = 0; i < a.size(0); i += 256) {
+    an.push_back(add_noise(a.slice(0, i, i + 256), dose.slice(0, i, i + 256), sigma));
+    bn.push_back(add_noise(b.slice(0, i, i + 256), dose.slice(0, i, i + 256), sigma));
+  }
+  return {torch::cat(an), torch::cat(bn)};
+}
+
 Generated generate_polygons(const DataSettings& s, const torch::TensorOptions& fo) {
   const int64_t n = s.count;
   const auto order = torch::randint(s.min_sides, s.max_sides + 1, {n}, fo.dtype(torch::kLong));
@@ -386,19 +398,14 @@ Generated generate_polyhedra(const DataSettings& s, const torch::TensorOptions& 
     if ((i + 1) % 64 == 0 || i + 1 == n) progress.update(i + 1, "", 64);
   }
   progress.finish();
-  std::vector<torch::Tensor> an, bn;
-  const auto a = torch::cat(as), b = torch::cat(bs);
-  for (int64_t i = 0; i < n; i += 256) {
-    an.push_back(add_noise(a.slice(0, i, i + 256), d.dose.slice(0, i, i + 256), s.gaussian_sigma));
-    bn.push_back(add_noise(b.slice(0, i, i + 256), d.dose.slice(0, i, i + 256), s.gaussian_sigma));
-  }
+  const auto [an, bn] = noisy_pair(torch::cat(as), torch::cat(bs), d.dose, s.gaussian_sigma);
   // One clean reference per shape at tilt 0 (the mirror orientation, folded angle 0).
   std::vector<torch::Tensor> refs;
   const double r_mid = 0.5 * (s.radius_min + s.radius_max) * s.size;
   for (int64_t k = 0; k < shapes; ++k)
     refs.push_back(project_one(s.polyhedra[static_cast<size_t>(k)], solids[static_cast<size_t>(k)],
                                torch::zeros({1}, fo), r_mid, {}, {}, s));
-  return {torch::cat(an), torch::cat(bn), d.offset, order, d.dose, d.theta_a, d.theta_b, d.radius, d.cx, d.cy,
+  return {an, bn, d.offset, order, d.dose, d.theta_a, d.theta_b, d.radius, d.cx, d.cy,
           torch::cat(refs), torch::tensor(orders, torch::kLong).to(fo.device()), {}, {}, {}, {}};
 }
 
@@ -435,12 +442,7 @@ Generated generate_polyhedra3d(const DataSettings& s, const torch::TensorOptions
     if ((i + 1) % 64 == 0 || i + 1 == n) progress.update(i + 1, "", 64);
   }
   progress.finish();
-  std::vector<torch::Tensor> an, bn;
-  const auto a = torch::cat(as), b = torch::cat(bs);
-  for (int64_t i = 0; i < n; i += 256) {
-    an.push_back(add_noise(a.slice(0, i, i + 256), d.dose.slice(0, i, i + 256), s.gaussian_sigma));
-    bn.push_back(add_noise(b.slice(0, i, i + 256), d.dose.slice(0, i, i + 256), s.gaussian_sigma));
-  }
+  const auto [an, bn] = noisy_pair(torch::cat(as), torch::cat(bs), d.dose, s.gaussian_sigma);
   // One clean reference per shape at the identity rotation, mid-size, centred.
   std::vector<torch::Tensor> refs;
   const double r_mid = 0.5 * (s.radius_min + s.radius_max) * s.size;
@@ -448,7 +450,7 @@ Generated generate_polyhedra3d(const DataSettings& s, const torch::TensorOptions
     refs.push_back(project_polyhedron(solids[static_cast<size_t>(k)], torch::eye(3, fo).unsqueeze(0), s.size, r_mid,
                                       s.supersample) /
                    (2.0 * r_mid));
-  Generated g{torch::cat(an), torch::cat(bn), d.offset, order, d.dose, {}, {}, d.radius, d.cx, d.cy,
+  Generated g{an, bn, d.offset, order, d.dose, {}, {}, d.radius, d.cx, d.cy,
               torch::cat(refs), torch::tensor(orders, torch::kLong).to(fo.device()), rot_a, rot_b, axis, offset_rot};
   return g;
 }
