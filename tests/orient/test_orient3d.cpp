@@ -14,10 +14,12 @@
 #include "emgan/orient/orient.h"
 #include "emgan/orient/polyhedra.h"
 #include "emgan/orient/render.h"
+#include "orient_test_util.h"
 #include "test_util.h"
 
 using namespace emgan;
 using namespace emgan::orient;
+using emgan::test::tiny_train;
 
 namespace {
 
@@ -45,22 +47,6 @@ DataSettings data3d(const fs::path& dir, int64_t count, uint64_t seed) {
   d.runtime.threads = 1;
   d.runtime.seed = seed;
   return d;
-}
-
-TrainSettings train3d(const fs::path& data, const fs::path& out, const std::string& method,
-                      int64_t epochs) {
-  TrainSettings t;
-  t.data = data.string();
-  t.out = out.string();
-  t.method = method;
-  t.epochs = epochs;
-  t.batch_size = 32;
-  t.width = 8;
-  t.lr = 3e-3;
-  t.runtime.device = "cpu";
-  t.runtime.threads = 1;
-  t.runtime.seed = 3;
-  return t;
 }
 
 /// The message of the ConfigError `fn` throws ("" when it throws none).
@@ -277,9 +263,9 @@ TEST(OrientWorkflow3d, DataMatchesItsLabelsAndRejectsBadSettings) {
 TEST(OrientWorkflow3d, SiameseNeverReadsTheLabelFile) {
   const auto dir = test::temp_dir();
   run_data(data3d(dir / "d", 48, 12));
-  run_train(train3d(dir / "d", dir / "clean", "siamese", 1));
+  run_train(tiny_train(dir / "d", dir / "clean", "siamese", 1));
   write_text_atomic(dir / "d" / "labels.pt", "corrupted: not a torch archive");
-  run_train(train3d(dir / "d", dir / "corrupt", "siamese", 1));
+  run_train(tiny_train(dir / "d", dir / "corrupt", "siamese", 1));
   auto weights = [](const fs::path& run) {
     auto m = load_model(run, torch::kCPU);
     std::vector<torch::Tensor> ps;
@@ -295,8 +281,8 @@ TEST(OrientWorkflow3d, SiameseNeverReadsTheLabelFile) {
   const auto r = predict_rotations(m, a, order);
   EXPECT_LT((torch::det(r) - 1).abs().max().item<double>(), 1e-4);
   EXPECT_THROW(predict_angles(m, a, order), ConfigError);
-  EXPECT_THROW(run_train(train3d(dir / "d", dir / "sup", "supervised", 1)), IoError);
-  EXPECT_THROW(run_train(train3d(dir / "d", dir / "rec", "reconstruct", 1)), ConfigError);
+  EXPECT_THROW(run_train(tiny_train(dir / "d", dir / "sup", "supervised", 1)), IoError);
+  EXPECT_THROW(run_train(tiny_train(dir / "d", dir / "rec", "reconstruct", 1)), ConfigError);
   EvalSettings ev;
   ev.model = (dir / "clean").string();
   ev.data = (dir / "d").string();
@@ -308,7 +294,7 @@ TEST(OrientWorkflow3d, TinySupervisedBeatsChanceAndPredictsFiles) {
   const auto dir = test::temp_dir();
   run_data(data3d(dir / "train", 600, 13));
   run_data(data3d(dir / "test", 100, 14));
-  run_train(train3d(dir / "train", dir / "sup", "supervised", 40));
+  run_train(tiny_train(dir / "train", dir / "sup", "supervised", 40));
   EvalSettings ev;
   ev.model = (dir / "sup").string();
   ev.data = (dir / "test").string();

@@ -12,10 +12,12 @@
 #include "emgan/orient/angles.h"
 #include "emgan/orient/orient.h"
 #include "emgan/orient/polyhedra.h"
+#include "orient_test_util.h"
 #include "test_util.h"
 
 using namespace emgan;
 using namespace emgan::orient;
+using emgan::test::tiny_train;
 
 namespace {
 
@@ -33,21 +35,6 @@ DataSettings tiny_data(const fs::path& dir, int64_t count, uint64_t seed) {
   d.runtime.threads = 1;
   d.runtime.seed = seed;
   return d;
-}
-
-TrainSettings tiny_train(const fs::path& data, const fs::path& out, const std::string& method, int64_t epochs) {
-  TrainSettings t;
-  t.data = data.string();
-  t.out = out.string();
-  t.method = method;
-  t.epochs = epochs;
-  t.batch_size = 32;
-  t.width = 8;
-  t.lr = 3e-3;
-  t.runtime.device = "cpu";
-  t.runtime.threads = 1;
-  t.runtime.seed = 3;
-  return t;
 }
 
 torch::Tensor read_tensor(const fs::path& file, const std::string& name) {
