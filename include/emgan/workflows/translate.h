@@ -62,7 +62,7 @@ struct Pix2PixTranslateSettings {
   double lr = 2e-4;                     ///< learning rate of G and D
   double beta1 = 0.5;                   ///< Adam beta1 (SGD momentum when optimizer is sgd)
   int64_t batch_size = 4;               ///< crops per step
-  int64_t epochs = 240;                 ///< passes over the training images (half constant rate, half linear decay)
+  int64_t epochs = 480;                 ///< passes over the training images (half constant rate, half linear decay); 480: best measured (BENCHMARKS.md), 240 halves the time for +0.6 points
   int64_t steps_per_epoch = 0;          ///< 0 = ceil(training images / batch size) * crops_per_image
   int64_t crops_per_image = 4;          ///< random crops taken from each image per epoch
   int64_t crop = 96;                    ///< side of the training crops, px
