@@ -54,7 +54,13 @@ void register_orient(CLI::App& root, const Context& ctx) {
   t->add_option("--stereo-loss", train.stereo_loss,
                 "siamese, polyhedron3d: nearest (closest of the 4|G| candidates) | invariant (smooth, on a G-invariant embedding)");
   t->add_option("--inplane-weight", train.inplane_weight,
-                "siamese, polyhedron3d: weight of the digital in-plane rotation term (0: stereo pairs only)");
+                "siamese, polygon and polyhedron3d: weight of the digital in-plane rotation term (0: stereo pairs only)");
+  t->add_option("--zero-views", train.zero_views,
+                "siamese, polygon: the zero is the circular mean over the reference turned to this many angles (1: reference alone)");
+  t->add_flag("--zero-noise,!--no-zero-noise", train.zero_noise,
+              "siamese, polygon: give the turned reference views the training images' noise (doses of pairs.pt, data.json)");
+  t->add_option("--zero-scale", train.zero_scale,
+                "siamese, polygon: the zero views also vary in size by [1/(1+x), 1+x] and position by 1.5 px (0: none)");
   t->add_option("--spread-tau", train.spread_tau, "siamese, polyhedron3d: length scale of the spread term, sin^2(angle/2)");
   t->add_option("--norm-weight", train.norm_weight, "siamese: weight of the (|phase| - 1)^2 term");
   t->add_option("--cross-penalty", train.cross_penalty,
@@ -77,6 +83,8 @@ void register_orient(CLI::App& root, const Context& ctx) {
   e->add_option("--model", ev.model, "run folder (model.pt)");
   e->add_option("--data", ev.data, "labelled data folder (not the training one)");
   e->add_option("--out", ev.out, "output folder (default RUN/eval)");
+  e->add_option("--tta-views", ev.tta_views,
+                "polygon models: average each angle over the image turned to this many angles (0 = 8 for polygon models, 1 otherwise)");
   add_config_option(e);
   add_runtime_options(e, ev.runtime);
   e->callback([] { std::cout << orient::run_eval(ev).last_line() << std::endl; });
@@ -88,6 +96,8 @@ void register_orient(CLI::App& root, const Context& ctx) {
   p->add_option("--input", pr.input, "image file or folder")->required();
   p->add_option("--order", pr.order, "symmetry order (number of sides; polyhedron3d: rotation group size, 24 for a cube)")->required();
   p->add_option("--output", pr.output, "CSV file to write");
+  p->add_option("--tta-views", pr.tta_views,
+                "polygon models: average each angle over the image turned to this many angles (0 = 8 for polygon models, 1 otherwise)");
   add_config_option(p);
   add_runtime_options(p, pr.runtime);
   p->callback([] {

@@ -537,11 +537,16 @@ void validate(const TrainSettings& s) {
               "orient train: angle_loss 'mse' (plain angle regression) needs the labels: use it with --method supervised, not '",
               s.method, "'");
   EMGAN_CHECK(ConfigError, s.epochs >= 1, "orient train: epochs ", s.epochs, " must be >= 1");
+  EMGAN_CHECK(ConfigError, s.width >= 1, "orient train: width ", s.width, " must be >= 1");
   EMGAN_CHECK(ConfigError, s.batch_size >= 2, "orient train: batch_size ", s.batch_size, " must be >= 2");
   EMGAN_CHECK(ConfigError, s.lr > 0, "orient train: lr ", s.lr, " must be > 0");
   EMGAN_CHECK(ConfigError, s.denoise_sigma >= 0, "orient train: denoise_sigma ", s.denoise_sigma, " must be >= 0");
   check_choice("orient train: stereo_loss", s.stereo_loss, {"nearest", "invariant"});
   EMGAN_CHECK(ConfigError, s.inplane_weight >= 0, "orient train: inplane_weight ", s.inplane_weight, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.zero_views >= 1 && s.zero_views <= 3600, "orient train: zero_views ", s.zero_views,
+              " must be in 1..3600");
+  EMGAN_CHECK(ConfigError, s.zero_scale >= 0 && s.zero_scale < 1, "orient train: zero_scale ", s.zero_scale,
+              " must be in [0, 1)");
   EMGAN_CHECK(ConfigError, s.spread_tau > 0, "orient train: spread_tau ", s.spread_tau, " must be > 0");
   EMGAN_CHECK(ConfigError, s.spread_weight >= 0, "orient train: spread_weight ", s.spread_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.norm_weight >= 0, "orient train: norm_weight ", s.norm_weight, " must be >= 0");
@@ -569,6 +574,9 @@ torch::Tensor norm_penalty(const torch::Tensor& head) {
 }
 
 }  // namespace
+
+/// Shift of the zero views (pixels, up to): the order of the stereo drift.
+constexpr double kZeroShiftPx = 1.5;
 
 TrainSummary run_train(const TrainSettings& s) {
   validate(s);
@@ -616,7 +624,8 @@ TrainSummary run_train(const TrainSettings& s) {
   const int64_t n = a.size(0);
 
   OrientNetOptions net_opts(size, min_order, max_order);
-  net_opts.width(s.width).dims(kind_dims(kind)).outputs(rotation ? 6 : 3);
+  const int64_t width = s.width;
+  net_opts.width(width).dims(kind_dims(kind)).outputs(rotation ? 6 : 3);
   OrientNet net(net_opts);
   net->to(device);
   torch::optim::Adam optim(net->parameters(), torch::optim::AdamOptions(s.lr));
@@ -629,9 +638,9 @@ TrainSummary run_train(const TrainSettings& s) {
     torch::serialize::InputArchive ar;
     train::read_archive(ckpt, ar, device);
     const Json meta = read_meta(ckpt);
-    EMGAN_CHECK(ConfigError, meta.value("method", "") == s.method && meta.value("width", int64_t{0}) == s.width,
+    EMGAN_CHECK(ConfigError, meta.value("method", "") == s.method && meta.value("width", int64_t{0}) == width,
                 ckpt.string(), ": checkpoint of method '", meta.value("method", ""), "' width ",
-                meta.value("width", int64_t{0}), " cannot resume a run of method '", s.method, "' width ", s.width,
+                meta.value("width", int64_t{0}), " cannot resume a run of method '", s.method, "' width ", width,
                 " (use --no-resume or another --out)");
     torch::serialize::InputArchive m, o;
     ar.read("model", m);
@@ -732,6 +741,16 @@ TrainSummary run_train(const TrainSettings& s) {
         const auto consistency = folded ? folded_consistency_loss(pa, pb, ord, delta, s.cross_penalty)
                                         : offset_consistency_loss(pa, pb, ord, delta);
         loss = consistency + s.spread_weight * spread + s.norm_weight * (norm_penalty(ha) + norm_penalty(hb));
+        if (kind == "polygon" && s.inplane_weight > 0) {
+          // A digital "stereo pair" with an exactly known offset of any size: image a
+          // turned by a random angle shows the polygon at theta_a - angle (rotate_images
+          // turns clockwise on screen; angles are counter-clockwise). The stereo pairs'
+          // one offset range alone leaves any error periodic in the offset unseen.
+          const auto angle = torch::rand({ia.size(0)}, ia.options()) * 360.0;
+          const auto hc = net->forward_order(rotate_images(ia, angle), ord);
+          loss = loss + s.inplane_weight * offset_consistency_loss(pa, hc.slice(1, 0, 2), ord, -angle) +
+                 s.norm_weight * norm_penalty(hc);
+        }
       } else if (s.method == "reconstruct") {
         const auto ha = net->forward_order(xa, ord), hb = net->forward_order(xb, ord);
         const auto rb = render_prediction(ha, ord, delta, size, s.denoise_sigma, s.render_supersample);
@@ -767,7 +786,7 @@ TrainSummary run_train(const TrainSettings& s) {
       f << (epoch + 1) << "," << last_loss << "," << lr << "," << secs << "\n";
     }
     torch::serialize::OutputArchive ar;
-    Json meta{{"epoch", epoch + 1}, {"method", s.method}, {"width", s.width}, {"config", config}};
+    Json meta{{"epoch", epoch + 1}, {"method", s.method}, {"width", width}, {"config", config}};
     ar.write("meta", c10::IValue(meta.dump()));
     torch::serialize::OutputArchive m(ar.compilation_unit()), o(ar.compilation_unit());
     net->save(m);
@@ -814,9 +833,35 @@ TrainSummary run_train(const TrainSettings& s) {
   }
   if (s.method == "siamese" && !rotation) {
     torch::NoGradGuard ng;
-    const auto ref = preprocess_all(refs[0], s.denoise_sigma);
-    const auto ang = decode_angle(net->forward_order(ref, refs[1]).slice(1, 0, 2), refs[1]).cpu();
-    for (int64_t i = 0; i < ref.size(0); ++i) {
+    // Polygons: the reference turned to v angles phi_j shows the shape at -phi_j; the
+    // zero is the circular mean (period 360/n) of angle(turned) + phi_j, which
+    // averages out the network's error at any one orientation. With zero_noise each
+    // view also gets the training images' noise (the network's angle of a clean image
+    // can be biased against that of the noisy images it is used on), and zero_scale
+    // varies their size and position as the particles' (augment_same_angle). Other
+    // kinds: v = 1.
+    const int64_t views = kind == "polygon" ? s.zero_views : 1;
+    const int64_t nref = refs[0].size(0);
+    const auto phi = torch::arange(views, refs[0].options()) * (360.0 / static_cast<double>(views));
+    torch::Tensor turned;
+    if (views == 1) {
+      turned = preprocess_all(refs[0], s.denoise_sigma);
+    } else {
+      auto raw = rotate_images(refs[0].repeat_interleave(views, 0), phi.repeat({nref}));
+      if (s.zero_noise) {
+        const auto pick = torch::randint(pairs.dose.size(0), {raw.size(0)},
+                                         torch::TensorOptions().dtype(torch::kLong).device(pairs.dose.device()));
+        const Json info = fs::exists(data / "data.json") ? load_json_file(data / "data.json") : Json::object();
+        raw = add_noise(raw, pairs.dose.index_select(0, pick), info.value("gaussian_sigma", 0.0));
+      }
+      turned = preprocess_all(raw, s.denoise_sigma);
+      if (s.zero_scale > 0) turned = augment_same_angle(turned, s.zero_scale, kZeroShiftPx, 0.0);
+    }
+    const auto ord_v = refs[1].repeat_interleave(views, 0);
+    const auto raw = decode_angle(net->forward_order(turned, ord_v).slice(1, 0, 2), ord_v) + phi.repeat({nref});
+    const auto ph = encode_angle(raw, ord_v).view({nref, views, 2}).mean(1);  // mean unit phase per reference
+    const auto ang = decode_angle(ph, refs[1]).cpu();
+    for (int64_t i = 0; i < nref; ++i) {
       const auto k = refs[1][i].item<int64_t>();
       double z = ang[i].item<double>();
       if (folded) {
@@ -907,6 +952,14 @@ torch::Tensor predict_rotations(LoadedModel& model, const torch::Tensor& raw_ima
   return torch::cat(parts);
 }
 
+void set_tta_views(LoadedModel& model, int64_t views) {
+  EMGAN_CHECK(ConfigError, views >= 0 && views <= 360, "orient: tta_views ", views, " must be in 0..360 (0 = automatic)");
+  EMGAN_CHECK(ConfigError, views <= 1 || model.kind == "polygon", "orient: tta_views ", views,
+              " turns the images in-plane, which only polygon models allow; this model was trained on '", model.kind,
+              "' data (use 0 or 1)");
+  model.tta_views = views == 0 ? (model.kind == "polygon" ? 8 : 1) : views;
+}
+
 torch::Tensor predict_angles(LoadedModel& model, const torch::Tensor& raw_images, const torch::Tensor& order) {
   torch::NoGradGuard ng;
   EMGAN_CHECK(ConfigError, !is_rotation(model.kind), "orient predict: the model was trained on '", model.kind,
@@ -925,8 +978,18 @@ torch::Tensor predict_angles(LoadedModel& model, const torch::Tensor& raw_images
   for (int64_t i = 0; i < raw_images.size(0); i += 256) {
     const auto x = preprocess_all(raw_images.slice(0, i, i + 256), model.denoise_sigma);
     const auto od = ord.slice(0, i, i + 256);
-    const auto h = model.net->forward_order(x, od);
-    const auto ang = head_to_angle(h, od, model.angle_loss);
+    torch::Tensor ang;
+    if (model.tta_views > 1) {
+      auto phase = torch::zeros({x.size(0), 2}, x.options());
+      for (int64_t j = 0; j < model.tta_views; ++j) {
+        const double phi = 360.0 * static_cast<double>(j) / static_cast<double>(model.tta_views);
+        const auto turned = j == 0 ? x : rotate_images(x, torch::full({x.size(0)}, phi, x.options()));
+        phase = phase + encode_angle(head_to_angle(model.net->forward_order(turned, od), od, model.angle_loss) + phi, od);
+      }
+      ang = decode_angle(phase, od);
+    } else {
+      ang = head_to_angle(model.net->forward_order(x, od), od, model.angle_loss);
+    }
     const auto zero = model.zero_deg.index_select(0, od - o.min_order());
     parts.push_back(model.folded ? fold_angle_deg(ang - zero, od) : wrap_angle(ang - zero, symmetry_period_deg(od)));
   }
@@ -1108,6 +1171,7 @@ EvalSummary run_eval(const EvalSettings& s) {
   const fs::path out = s.out.empty() ? fs::path(s.model) / "eval" : fs::path(s.out);
   ensure_dir(out);
   auto model = load_model(s.model, device);
+  set_tta_views(model, s.tta_views);
   const Pairs p = load_pairs(data, device);
   EMGAN_CHECK(ConfigError, p.kind == model.kind, "orient eval: the model was trained on '", model.kind, "' data but ",
               (data / "pairs.pt").string(), " holds '", p.kind, "' data");
@@ -1180,6 +1244,7 @@ EvalSummary run_eval(const EvalSettings& s) {
   metrics["angle_loss"] = model.angle_loss;
   metrics["kind"] = model.kind;
   metrics["folded"] = folded;
+  metrics["tta_views"] = model.tta_views;
   metrics["data"] = data.string();
   std::vector<std::vector<std::string>> order_rows, dose_rows;
   auto row = [](const std::string& name, const Json& j) {
@@ -1349,6 +1414,7 @@ std::vector<std::pair<std::string, double>> run_predict(const PredictSettings& s
               "' does not exist (expected an image file or a folder of images)");
   const auto device = apply_runtime(s.runtime);
   auto model = load_model(s.model, device);
+  set_tta_views(model, s.tta_views);
   EMGAN_CHECK(ConfigError, !is_rotation(model.kind), "orient predict: ", s.model,
               " is a polyhedron3d model and predicts rotations (use run_predict_rotations)");
   auto [files, x] = read_predict_inputs(s, device);

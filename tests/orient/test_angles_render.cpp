@@ -235,3 +235,18 @@ TEST(OrientAngles, CrossPenaltyChargesOnlyPairsThatStraddleAMirrorPoint) {
   const auto a = encode_angle(torch::tensor({12.0f, 30.0f}), order), b = encode_angle(torch::tensor({22.0f, 20.0f}), order);
   EXPECT_LT(folded_consistency_loss(a, b, order, offset, 0.3).item<double>(), 1e-6);
 }
+
+// The siamese in-plane term and the zero fix rely on this sense: rotate_images turns
+// clockwise on screen, so a polygon at theta turned by phi is the polygon at theta - phi.
+TEST(OrientRender, RotatingAPolygonImageSubtractsTheAngle) {
+  for (double phi : {17.0, -25.0, 100.0}) {  // 2 phi far from a multiple of 72
+    const auto img = render_polygons(one(5, 9.0, 11.0), 40, 4);
+    const auto turned = rotate_images(img, torch::tensor({phi}, torch::kFloat32));
+    const auto minus = render_polygons(one(5, 9.0 - phi, 11.0), 40, 4);
+    const auto plus = render_polygons(one(5, 9.0 + phi, 11.0), 40, 4);
+    const double err = (turned - minus).abs().mean().item<double>();
+    const double err_other = (turned - plus).abs().mean().item<double>();
+    EXPECT_LT(err, 0.01) << "phi=" << phi;
+    EXPECT_GT(err_other, 3.0 * err) << "phi=" << phi << ": " << err_other << " vs " << err;
+  }
+}

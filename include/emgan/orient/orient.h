@@ -77,13 +77,16 @@ struct TrainSettings {
   int64_t epochs = 60;               ///< passes over the pairs (siamese on 3000 64-px pairs: 60 measured best, docs/ORIENT.md)
   int64_t batch_size = 64;           ///< pairs per step
   double lr = 2e-3;                  ///< Adam learning rate (cosine-decayed to 0 over the run)
-  int64_t width = 16;                ///< channels of the first convolution (doubling twice)
+  int64_t width = 16;                ///< channels of the first convolution (doubling twice); 32 reached 97.7 % within 2 deg on polygons with one seed, 61 % with another (docs/ORIENT.md)
   double denoise_sigma = 1.0;        ///< Gaussian denoise of the preprocessing, pixels
   int64_t render_supersample = 2;    ///< reconstruct: anti-aliasing of the differentiable renderer
   double spread_weight = 0.3;        ///< siamese: weight of the per-shape anti-collapse term (phases spread uniformly; polyhedron3d: rotation_spread_penalty)
   std::string stereo_loss = "nearest";  ///< siamese, polyhedron3d: nearest (stereo_rotation_loss) | invariant (stereo_invariant_loss), polyhedra.h
-  double inplane_weight = 1.0;       ///< siamese, polyhedron3d: weight of the in-plane term (image a digitally rotated by a random angle about the beam axis must give Rz(angle) R)
+  double inplane_weight = 1.0;       ///< siamese, polygon and polyhedron3d: weight of the in-plane term (image a digitally rotated by a random angle about the beam axis must give that rotation: polygon angle theta - angle, polyhedron3d Rz(angle) R)
   double spread_tau = 0.02;          ///< siamese, polyhedron3d: length scale of rotation_spread_penalty, sin^2(angle / 2) (0.02: about 16 degrees)
+  int64_t zero_views = 144;          ///< siamese, polygon: the zero is fixed from the reference image turned digitally to this many angles 0, 360/v, ... (circular mean; 1 = the reference alone)
+  bool zero_noise = true;            ///< siamese, polygon: the turned reference views get the training images' noise (shot noise at doses drawn from pairs.pt, Gaussian read noise of data.json) before preprocessing
+  double zero_scale = 0.25;          ///< siamese, polygon: the zero views are also scaled by a random factor in [1/(1+x), 1+x] and shifted up to 1.5 px, as particles vary (0 = all at the reference's size and position)
   double norm_weight = 0.1;          ///< siamese: weight of the (|phase| - 1)^2 term (0: the phase may pass through 0)
   double cross_penalty = 0.6;        ///< siamese, folded kinds: cost of the branch where a pair straddles a mirror point (angles.h; measured in docs/ORIENT.md)
   double augment_scale = 0.0;        ///< siamese: random size change of each image, factor in [1/(1+x), 1+x] (angle kept)
@@ -93,7 +96,7 @@ struct TrainSettings {
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainSettings, data, out, method, angle_loss, epochs, batch_size, lr,
-                                                width, denoise_sigma, render_supersample, spread_weight, spread_tau, stereo_loss, inplane_weight, norm_weight, cross_penalty,
+                                                width, denoise_sigma, render_supersample, spread_weight, spread_tau, stereo_loss, inplane_weight, zero_views, zero_noise, zero_scale, norm_weight, cross_penalty,
                                                 augment_scale, augment_shift_px, augment_noise, resume, runtime)
 
 /// Settings of `emgan orient eval`.
@@ -101,9 +104,10 @@ struct EvalSettings {
   std::string model = "runs/orient";  ///< run folder (with model.pt)
   std::string data = "orient_test";   ///< data folder with labels.pt (not the training data)
   std::string out = "";               ///< output folder; "" = RUN/eval
+  int64_t tta_views = 0;              ///< polygon models: each angle is the circular mean over the image turned to v angles (0 = 8 for polygon models, 1 otherwise)
   RuntimeSettings runtime;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EvalSettings, model, data, out, runtime)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EvalSettings, model, data, out, tta_views, runtime)
 
 /// Settings of `emgan orient predict`.
 struct PredictSettings {
@@ -111,9 +115,10 @@ struct PredictSettings {
   std::string input = "";             ///< an image file or a folder of images (any emgan format), square, model size
   int64_t order = 0;                  ///< symmetry order (number of sides) of the particles; 0 = required
   std::string output = "";            ///< CSV written; "" = print only
+  int64_t tta_views = 0;              ///< as EvalSettings::tta_views
   RuntimeSettings runtime;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PredictSettings, model, input, order, output, runtime)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PredictSettings, model, input, order, output, tta_views, runtime)
 
 /// Options of the orientation network.
 struct OrientNetOptions {
@@ -206,11 +211,18 @@ struct LoadedModel {
   std::string kind = "polygon";  ///< data kind it was trained on
   bool folded = false;     ///< predictions are folded angles in [0, 180/n] (kinds projection1d, polyhedron)
   torch::Tensor zero_rot;  ///< polyhedron3d: `[orders, 3, 3]` frame fix Z, predictions are net(x) Z^T
+  int64_t tta_views = 1;   ///< polygon models: predict_angles averages over the image turned to this many angles
 };
+/// Sets `model.tta_views` from a setting (0 = 8 for polygon models, 1 otherwise);
+/// ConfigError for a negative value or more than one view on a non-polygon model.
+void set_tta_views(LoadedModel& model, int64_t views);
 /// Loads RUN/model.pt on `device` (IoError naming the file otherwise).
 LoadedModel load_model(const fs::path& run_dir, const torch::Device& device);
 /// Angles `[N]` in [0, 360/n) degrees (folded models: [0, 180/n]) of raw samples
-/// `[N, 1, S, S]` (or `[N, 1, S]` for a dims-1 model) of orders `[N]`.
+/// `[N, 1, S, S]` (or `[N, 1, S]` for a dims-1 model) of orders `[N]`. Polygon models
+/// with `tta_views` v > 1: the preprocessed image turned by phi_j = j 360 / v shows the
+/// polygon at theta - phi_j; the angle is the circular mean (period 360/n) of the
+/// network's angle of each turned image plus phi_j.
 torch::Tensor predict_angles(LoadedModel& model, const torch::Tensor& raw_images, const torch::Tensor& order);
 /// polyhedron3d models: rotations `[N, 3, 3]` of raw images `[N, 1, S, S]` of orders
 /// (rotation group sizes) `[N]`, the frame fixed (net(x) Z^T); ConfigError otherwise.
