@@ -63,6 +63,8 @@ void register_generate(CLI::App& root, const Context& ctx) {
   t->add_option("--g-norm", train.g_norm, "dcgan: generator norm batch | instance")->capture_default_str();
   t->add_flag("--spectral-norm,!--no-spectral-norm", train.spectral_norm, "dcgan/vaegan: spectral norm on D");
   t->add_option("--kl-weight", train.kl_weight, "vae/vaegan: KL weight")->capture_default_str();
+  t->add_option("--pixel-weight", train.pixel_weight,
+                "vaegan: weight of the pixel reconstruction term in the encoder and decoder losses (0 = feature reconstruction only)");
   t->add_option("--gamma", train.gamma, "vaegan: weight of feature reconstruction in the decoder loss")
       ->capture_default_str();
   t->add_option("--log-every", train.log_every, "iterations between metrics rows")->capture_default_str();

@@ -199,7 +199,8 @@ void validate(const GenerateTrainSettings& s) {
               s.image_size, " must be 64, 128 or 256");
   check_choice("g_norm", s.g_norm, {"batch", "instance"});
   EMGAN_CHECK(ConfigError, s.log_every >= 1 && s.checkpoint_every >= 1, "log_every and checkpoint_every must be >= 1");
-  EMGAN_CHECK(ConfigError, s.kl_weight >= 0.0 && s.gamma >= 0.0, "kl_weight and gamma must be >= 0");
+  EMGAN_CHECK(ConfigError, s.kl_weight >= 0.0 && s.gamma >= 0.0 && s.pixel_weight >= 0.0, "kl_weight ", s.kl_weight,
+              ", gamma ", s.gamma, " and pixel_weight ", s.pixel_weight, " must be >= 0");
 }
 
 std::string TrainSummary::last_line() const {

@@ -178,12 +178,21 @@ class TwoDRecipe : public Recipe {
     opt_d_->step();
     for (auto& p : discriminator_->parameters()) p.set_requires_grad(false);
     const auto f_real = discriminator_->features(real).detach();
-    const auto feat = (discriminator_->features(rec) - f_real).pow(2).mean();
+    // Per-image sum over the feature map, averaged over the batch: the same scale as the
+    // KL (a per-image sum over the latent) and the pixel reconstruction loss. An
+    // element mean made it ~1e3 times smaller than the KL, and the encoder collapsed
+    // onto the prior (measured: identical samples, empty reconstructions).
+    const auto feat = (discriminator_->features(rec) - f_real).pow(2).sum() / static_cast<double>(n);
     const auto kl = models::kl_divergence(mu, logvar);
     const auto adv = gan_->generator_loss(discriminator_->forward(rec)) + gan_->generator_loss(discriminator_->forward(prior));
     const auto floss = fraction_loss(prior, targets_, s_.fraction_weight);
-    const auto loss_e = s_.kl_weight * kl + feat;
-    const auto loss_g = s_.gamma * feat + adv + floss;
+    // Pixel anchor (pixel_weight): without it the encoder collapsed onto the prior on the
+    // real electrode (KL ~1, empty reconstructions, samples all alike); with it the
+    // decoder has to use z (measured in docs/GENERATE.md).
+    const auto recon = reconstruction_loss(rec, real, phases_);
+    const auto pix = s_.pixel_weight * recon;
+    const auto loss_e = s_.kl_weight * kl + feat + pix;
+    const auto loss_g = s_.gamma * feat + adv + floss + pix;
     const auto e_params = encoder_->parameters();
     const auto g_params = g()->parameters();
     const auto grads_e = torch::autograd::grad({loss_e}, e_params, {}, /*retain_graph=*/true);
@@ -195,7 +204,7 @@ class TwoDRecipe : public Recipe {
     opt_g_->step();
     for (auto& p : discriminator_->parameters()) p.set_requires_grad(true);
     return {{"loss_d", loss_d.item<double>()}, {"loss_g", adv.item<double>()},
-            {"recon", reconstruction_loss(rec, real, phases_).item<double>()}, {"kl", kl.item<double>()},
+            {"recon", recon.item<double>()}, {"kl", kl.item<double>()},
             {"feature_recon", feat.item<double>()}, {"fraction_loss", floss.item<double>()}};
   }
 

@@ -80,7 +80,8 @@ struct GenerateTrainSettings {
   std::string g_norm = "batch";        ///< (dcgan) generator norm: batch | instance
   bool spectral_norm = true;           ///< (dcgan, vaegan) spectral normalisation on the discriminator
   double kl_weight = 1.0;              ///< (vae, vaegan) weight of the KL term
-  double gamma = 1.0;                  ///< (vaegan) weight of the feature reconstruction (mean squared error of D features) in the decoder loss, beside the adversarial term
+  double gamma = 1.0;                  ///< (vaegan) weight of the feature reconstruction (squared error of D features, summed per image) in the decoder loss, beside the adversarial term
+  double pixel_weight = 1.0;           ///< (vaegan) weight of the pixel reconstruction loss (as the vae's) added to the encoder and decoder losses; 0 = Larsen et al.'s feature-only reconstruction, which collapsed on the real electrode (docs/GENERATE.md)
   // ---- bookkeeping
   int64_t log_every = 10;              ///< iterations between metrics rows
   int64_t checkpoint_every = 100;      ///< iterations between checkpoints
@@ -93,7 +94,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GenerateTrainSettings, model, da
                                                 iterations, batch_size, optim, width, latent_channels,
                                                 latent_size, critic_steps, real_batch, gp_lambda, target_fractions,
                                                 fraction_weight, image_size, latent, g_norm, spectral_norm,
-                                                kl_weight, gamma, log_every, checkpoint_every, sample_size, runtime)
+                                                kl_weight, gamma, pixel_weight, log_every, checkpoint_every, sample_size, runtime)
 
 /// Checks choices and ranges; throws ConfigError naming the setting and value.
 void validate(const GenerateTrainSettings& settings);
