@@ -624,8 +624,7 @@ TrainSummary run_train(const TrainSettings& s) {
   const int64_t n = a.size(0);
 
   OrientNetOptions net_opts(size, min_order, max_order);
-  const int64_t width = s.width;
-  net_opts.width(width).dims(kind_dims(kind)).outputs(rotation ? 6 : 3);
+  net_opts.width(s.width).dims(kind_dims(kind)).outputs(rotation ? 6 : 3);
   OrientNet net(net_opts);
   net->to(device);
   torch::optim::Adam optim(net->parameters(), torch::optim::AdamOptions(s.lr));
@@ -638,9 +637,9 @@ TrainSummary run_train(const TrainSettings& s) {
     torch::serialize::InputArchive ar;
     train::read_archive(ckpt, ar, device);
     const Json meta = read_meta(ckpt);
-    EMGAN_CHECK(ConfigError, meta.value("method", "") == s.method && meta.value("width", int64_t{0}) == width,
+    EMGAN_CHECK(ConfigError, meta.value("method", "") == s.method && meta.value("width", int64_t{0}) == s.width,
                 ckpt.string(), ": checkpoint of method '", meta.value("method", ""), "' width ",
-                meta.value("width", int64_t{0}), " cannot resume a run of method '", s.method, "' width ", width,
+                meta.value("width", int64_t{0}), " cannot resume a run of method '", s.method, "' width ", s.width,
                 " (use --no-resume or another --out)");
     torch::serialize::InputArchive m, o;
     ar.read("model", m);
@@ -786,7 +785,7 @@ TrainSummary run_train(const TrainSettings& s) {
       f << (epoch + 1) << "," << last_loss << "," << lr << "," << secs << "\n";
     }
     torch::serialize::OutputArchive ar;
-    Json meta{{"epoch", epoch + 1}, {"method", s.method}, {"width", width}, {"config", config}};
+    Json meta{{"epoch", epoch + 1}, {"method", s.method}, {"width", s.width}, {"config", config}};
     ar.write("meta", c10::IValue(meta.dump()));
     torch::serialize::OutputArchive m(ar.compilation_unit()), o(ar.compilation_unit());
     net->save(m);
