@@ -27,6 +27,13 @@ torch::Tensor decode_angle(const torch::Tensor& vec, const torch::Tensor& order)
   return wrap_angle(psi / n, 360.0 / n);
 }
 
+torch::Tensor circular_mean_deg(const torch::Tensor& angles_deg, const torch::Tensor& order) {
+  const int64_t n = angles_deg.size(0), v = angles_deg.size(1);
+  const auto ord = order.to(angles_deg.device());
+  const auto phase = encode_angle(angles_deg.reshape({n * v}), ord.repeat_interleave(v)).view({n, v, 2}).mean(1);
+  return decode_angle(phase, ord);
+}
+
 torch::Tensor symmetric_error_deg(const torch::Tensor& pred_deg, const torch::Tensor& truth_deg,
                                   const torch::Tensor& order) {
   const auto period = symmetry_period_deg(order.to(pred_deg.device()));

@@ -858,8 +858,7 @@ TrainSummary run_train(const TrainSettings& s) {
     }
     const auto ord_v = refs[1].repeat_interleave(views, 0);
     const auto raw = decode_angle(net->forward_order(turned, ord_v).slice(1, 0, 2), ord_v) + phi.repeat({nref});
-    const auto ph = encode_angle(raw, ord_v).view({nref, views, 2}).mean(1);  // mean unit phase per reference
-    const auto ang = decode_angle(ph, refs[1]).cpu();
+    const auto ang = circular_mean_deg(raw.view({nref, views}), refs[1]).cpu();
     for (int64_t i = 0; i < nref; ++i) {
       const auto k = refs[1][i].item<int64_t>();
       double z = ang[i].item<double>();
@@ -979,13 +978,13 @@ torch::Tensor predict_angles(LoadedModel& model, const torch::Tensor& raw_images
     const auto od = ord.slice(0, i, i + 256);
     torch::Tensor ang;
     if (model.tta_views > 1) {
-      auto phase = torch::zeros({x.size(0), 2}, x.options());
+      std::vector<torch::Tensor> views;
       for (int64_t j = 0; j < model.tta_views; ++j) {
         const double phi = 360.0 * static_cast<double>(j) / static_cast<double>(model.tta_views);
         const auto turned = j == 0 ? x : rotate_images(x, torch::full({x.size(0)}, phi, x.options()));
-        phase = phase + encode_angle(head_to_angle(model.net->forward_order(turned, od), od, model.angle_loss) + phi, od);
+        views.push_back(head_to_angle(model.net->forward_order(turned, od), od, model.angle_loss) + phi);
       }
-      ang = decode_angle(phase, od);
+      ang = circular_mean_deg(torch::stack(views, 1), od);
     } else {
       ang = head_to_angle(model.net->forward_order(x, od), od, model.angle_loss);
     }

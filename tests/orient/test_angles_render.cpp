@@ -250,3 +250,11 @@ TEST(OrientRender, RotatingAPolygonImageSubtractsTheAngle) {
     EXPECT_GT(err_other, 3.0 * err) << "phi=" << phi << ": " << err_other << " vs " << err;
   }
 }
+
+TEST(OrientAngles, CircularMeanRespectsThePeriod) {
+  // Square (period 90): 88 and 2 average to 0 (not 45); triangle (period 120): 10, 20, 30 -> 20.
+  const auto mean = circular_mean_deg(torch::tensor({{88.0f, 2.0f, 0.0f}, {10.0f, 20.0f, 30.0f}}),
+                                      torch::tensor({4, 3}));
+  const auto err = symmetric_error_deg(mean, torch::tensor({0.0f, 20.0f}), torch::tensor({4, 3}));
+  EXPECT_LT(err.max().item<double>(), 1e-3) << mean;
+}

@@ -26,6 +26,11 @@ torch::Tensor encode_angle(const torch::Tensor& theta_deg, const torch::Tensor& 
 /// origin.
 torch::Tensor decode_angle(const torch::Tensor& vec, const torch::Tensor& order);
 
+/// Circular mean of each row of `angles_deg` `[N, V]` with period 360/n (`order`
+/// `[N]`): the angle of the mean phase (cos n theta, sin n theta) of the V values, in
+/// [0, 360/n). Used to average one image's estimates over in-plane turns.
+torch::Tensor circular_mean_deg(const torch::Tensor& angles_deg, const torch::Tensor& order);
+
 /// `theta_deg` wrapped into [0, period) degrees (`period` broadcastable).
 torch::Tensor wrap_angle(const torch::Tensor& theta_deg, const torch::Tensor& period);
 
