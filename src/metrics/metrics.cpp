@@ -124,6 +124,21 @@ double psnr(const torch::Tensor& pred, const torch::Tensor& target, double data_
   return batch_mean(psnr_per_image(pred, target, data_range));
 }
 
+torch::Tensor noise_sigma_per_image(const torch::Tensor& images) {
+  auto x = as_nchw(images, "images");
+  EMGAN_CHECK(ConfigError, x.size(2) >= 3 && x.size(3) >= 3, "noise_sigma: images of shape ", shape_str(images),
+              " are too small; expected at least 3x3 pixels");
+  x = x.to(torch::kDouble);
+  const int64_t n = x.size(0), c = x.size(1);
+  const auto d2 = torch::tensor({1.0, -2.0, 1.0}, x.options());
+  const auto kernel = torch::outer(d2, d2).view({1, 1, 3, 3});
+  const auto response = torch::conv2d(x.reshape({n * c, 1, x.size(2), x.size(3)}), kernel);
+  const double scale = std::sqrt(std::acos(-1.0) / 2.0) / 6.0;
+  return response.abs().mean({1, 2, 3}).view({n, c}).mean(1) * scale;
+}
+
+double noise_sigma(const torch::Tensor& images) { return batch_mean(noise_sigma_per_image(images)); }
+
 int64_t ssim_window_size(const SsimOptions& options) {
   check_ssim_options(options);
   const auto radius = static_cast<int64_t>(options.truncate() * options.sigma() + 0.5);

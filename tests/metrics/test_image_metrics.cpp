@@ -234,3 +234,48 @@ TEST(Ssim, MatchesCpuOnGpu_CUDA) {
   EXPECT_TRUE(map.is_cuda());
   EXPECT_TRUE(torch::allclose(map.cpu(), m::ssim_map(x, y, 1.0), 1e-4, 1e-5));
 }
+
+// --- noise estimate --------------------------------------------------------------
+
+namespace {
+/// A smooth 2D field that is not of the f(x) + g(y) form the operator cancels exactly.
+torch::Tensor smooth_field(int64_t n) {
+  auto y = torch::arange(n, torch::kDouble).view({n, 1});
+  auto x = torch::arange(n, torch::kDouble).view({1, n});
+  return 0.5 + 0.2 * torch::sin(x / 9.0) * torch::cos(y / 13.0) + 0.1 * torch::exp(-((x - 60).square() + (y - 80).square()) / 800.0);
+}
+}  // namespace
+
+TEST(NoiseSigma, SeparableFieldsReadAsNoiseFree) {
+  const int64_t n = 64;
+  auto y = torch::arange(n, torch::kDouble).view({n, 1});
+  auto x = torch::arange(n, torch::kDouble).view({1, n});
+  auto f = torch::sin(x / 3.0) + torch::cos(y / 2.0).square() + 0.01 * x * y;
+  EXPECT_LT(m::noise_sigma(f), 1e-12);
+}
+
+TEST(NoiseSigma, RecoversTheSigmaOfAddedWhiteNoise) {
+  torch::manual_seed(3);
+  const auto clean = smooth_field(256);
+  EXPECT_LT(m::noise_sigma(clean), 2e-4);  // smooth structure contributes almost nothing
+  double prev = m::noise_sigma(clean);
+  for (double sigma : {0.01, 0.03, 0.1}) {
+    const auto noisy = clean + sigma * torch::randn_like(clean);
+    const double est = m::noise_sigma(noisy);
+    EXPECT_NEAR(est, sigma, 0.04 * sigma) << "sigma " << sigma;
+    EXPECT_GT(est, prev);
+    prev = est;
+  }
+}
+
+TEST(NoiseSigma, PerImageAndPerChannel) {
+  torch::manual_seed(4);
+  auto batch = smooth_field(128).to(torch::kFloat32).expand({2, 2, 128, 128}).clone();
+  batch[0] += 0.02 * torch::randn({2, 128, 128});
+  batch[1][0] += 0.05 * torch::randn({128, 128});  // channel 1 of image 1 stays clean
+  const auto s = m::noise_sigma_per_image(batch);
+  ASSERT_EQ(s.sizes(), torch::IntArrayRef({2}));
+  EXPECT_NEAR(s[0].item<double>(), 0.02, 0.002);
+  EXPECT_NEAR(s[1].item<double>(), 0.025, 0.0025);  // mean of 0.05 and ~0
+  EXPECT_THROW(m::noise_sigma(torch::zeros({2, 5})), emgan::ConfigError);
+}

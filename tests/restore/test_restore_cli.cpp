@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -140,6 +141,58 @@ TEST(RestoreReal, BaselinesOnThePartialStemExamples) {
     EXPECT_GT(row.rms_range, 0.5) << m;
     EXPECT_LT(row.rms_range, 30.0) << m;
   }
+  // The truths' own noise bounds every method from below (image 1 is nearly clean, image 2 is not).
+  for (const auto& row : summary.rows) {
+    EXPECT_GT(row.noise_floor, 0.0) << row.image << " " << row.method;
+    EXPECT_LT(row.noise_floor, row.rms_range) << row.image << " " << row.method;
+  }
   // On these noisy micrographs smoothing between path lines beats copying the nearest sample.
   EXPECT_LT(mean.at("linear").rms_range, mean.at("nearest").rms_range);
+}
+
+TEST(RestoreEval, NoiseFloorOfANoisyTruthBoundsTheBaselines) {
+  const auto dir = emgan::test::temp_dir();
+  const auto data = dir / "data";
+  fs::create_directories(data);
+  torch::manual_seed(11);
+  const int64_t n = 96;
+  auto y = torch::arange(n, torch::kFloat32).view({n, 1});
+  auto x = torch::arange(n, torch::kFloat32).view({1, n});
+  const auto clean = 0.5f + 0.3f * torch::sin(x / 11.0f) * torch::cos(y / 7.0f);
+  const double sigma = 0.04;
+  const auto truth = clean + sigma * torch::randn({n, n});
+  r::ScanPathOptions po;
+  po.coverage = 0.1;
+  const auto mask = r::path_mask(r::make_path("spiral", n, n, po));
+  emgan::io::write_image(data / "truth-1.tif", truth.unsqueeze(0));
+  emgan::io::write_image(data / "mask-1.tif", mask.unsqueeze(0));
+  emgan::io::write_image(data / "partial_scan-1.tif", (truth * mask).unsqueeze(0));
+  r::RestoreEvalSettings s;
+  s.data = data.string();
+  s.methods = {"nearest", "harmonic"};
+  s.out = (dir / "eval").string();
+  s.panels = 0;
+  s.runtime.threads = 1;
+  s.runtime.device = "cpu";
+  const auto summary = r::run_restore_eval(s);
+  const auto& mean = summary.mean.at("given");
+  const double range = (truth.max() - truth.min()).item<double>();
+  const double coverage = mean.at("harmonic").coverage;
+  const double expected = 100.0 * sigma / range * std::sqrt(1.0 - coverage);
+  EXPECT_NEAR(mean.at("harmonic").noise_floor, expected, 0.1 * expected);
+  EXPECT_DOUBLE_EQ(mean.at("nearest").noise_floor, mean.at("harmonic").noise_floor);
+  for (const auto& [m, row] : mean) EXPECT_GT(row.rms_range, row.noise_floor) << m;
+  // clean_rms estimates the error against the noise-free field (sampled pixels, kept as
+  // measured, counted as exact): compare with the harmonic restoration scored directly.
+  const auto m4 = (mask > 0.5).to(torch::kFloat32).view({1, 1, n, n});
+  const auto pred = r::classical_restore("harmonic", truth.view({1, 1, n, n}) * m4, m4);
+  const double direct =
+      100.0 * ((pred - clean.view({1, 1, n, n})) * (1 - m4)).square().mean().sqrt().item<double>() / range;
+  EXPECT_NEAR(mean.at("harmonic").clean_rms, direct, 0.1 * direct);
+  EXPECT_GT(mean.at("nearest").clean_rms, mean.at("harmonic").clean_rms);
+  EXPECT_NE(summary.last_line().find("noise_floor="), std::string::npos) << summary.last_line();
+  std::ifstream csv(dir / "eval" / "summary.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_NE(header.find("noise_floor_percent"), std::string::npos) << header;
 }

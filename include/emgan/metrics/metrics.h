@@ -59,6 +59,19 @@ torch::Tensor psnr_per_image(const torch::Tensor& pred, const torch::Tensor& tar
 /// Mean over the batch of psnr_per_image; dB.
 double psnr(const torch::Tensor& pred, const torch::Tensor& target, double data_range);
 
+// --- noise -------------------------------------------------------------------
+
+/// Standard deviation of the additive white noise of each image, estimated with
+/// Immerkaer's operator (Comput. Vis. Image Underst. 64, 1996): the image is
+/// convolved (valid part) with the outer product of two second differences,
+/// [1 -2 1] x [1 -2 1], which is zero on any f(x) + g(y) + a x y and so on smooth
+/// structure, and sigma = sqrt(pi / 2) / 6 * mean |response|. Fine structure near
+/// the pixel scale (lattice fringes of 2-3 px) reads as noise, so it is an upper
+/// estimate there. Per image, mean over channels. Images of at least 3x3; `[N]`, float64.
+torch::Tensor noise_sigma_per_image(const torch::Tensor& images);
+/// Mean over the batch of noise_sigma_per_image; intensity unit.
+double noise_sigma(const torch::Tensor& images);
+
 // --- SSIM ----------------------------------------------------------------------
 
 /// Settings of SSIM (Wang et al. 2004). The defaults reproduce the paper and

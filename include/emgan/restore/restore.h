@@ -207,13 +207,22 @@ struct EvalRow {
   double ssim = 0;
   double psnr = 0;      ///< dB
   double seconds = 0;   ///< restoration time
+  /// RMS % of range that a perfect, noise-free restoration would still score against
+  /// this truth: the truth's own noise (metrics::noise_sigma, % of range) x
+  /// sqrt(1 - coverage) (sampled pixels score 0). Same for every method of an image.
+  double noise_floor = 0;
+  /// Estimated RMS % of range against the noise-free truth: sqrt(rms_range^2 -
+  /// noise_floor^2) (the truth's noise is independent of any restoration at the
+  /// unsampled pixels, so the squared errors add; 0 when the difference is negative).
+  double clean_rms = 0;
 };
 
 /// Means per (set, method).
 struct EvalSummary {
   std::vector<EvalRow> rows;
   std::map<std::string, std::map<std::string, EvalRow>> mean;  ///< mean[set][method]
-  /// "given: best_baseline=<m> rms=<x>% restorer rms=<y>% (<z>% lower)" for the first set.
+  /// "given: best_baseline=<m> rms=<x>% restorer rms=<y>% (<z>% lower) noise_floor=<f>%
+  /// clean: best=<x'>% restorer=<y'>%" for the first set (clean = EvalRow::clean_rms).
   std::string last_line() const;
 };
 
