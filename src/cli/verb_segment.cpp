@@ -18,6 +18,9 @@ namespace emgan::cli {
 
 namespace {
 
+constexpr const char* kViewsHelp =
+    "test-time averaged mirror views of the segmenter: 1 (none), 2, 4 or 8 (flips of the image and its transpose)";
+
 void add_rough_options(CLI::App* sub, segment::RoughMaskSettings& r) {
   sub->add_option("--method", r.method, "rough segmentation: otsu | local")->capture_default_str();
   sub->add_option("--smooth-sigma", r.smooth_sigma, "smoothing before thresholding, px")->capture_default_str();
@@ -280,6 +283,7 @@ void register_segment(CLI::App& root, const Context& ctx) {
   pred_cmd->add_option("--input", pred.input, "image file or folder")->required();
   pred_cmd->add_option("--output", pred.output, "folder of the masks")->capture_default_str();
   pred_cmd->add_option("--threshold", pred.threshold, "probability threshold")->capture_default_str();
+  pred_cmd->add_option("--tta-views", pred.tta_views, kViewsHelp)->capture_default_str();
   add_config_option(pred_cmd);
   add_runtime_options(pred_cmd, pred.runtime);
   pred_cmd->callback([] {
@@ -311,6 +315,7 @@ void register_segment(CLI::App& root, const Context& ctx) {
   an_cmd->add_option("--truth", an.truth_csv, "known particles (phantom particles.csv) to compare with");
   an_cmd->add_flag("--exclude-border,!--include-border", an.exclude_border, "leave out particles cut by the border");
   an_cmd->add_option("--bins", an.bins, "histogram bins (0 = automatic)")->capture_default_str();
+  an_cmd->add_option("--tta-views", an.tta_views, kViewsHelp)->capture_default_str();
   an_cmd->add_flag("--size-filter,!--no-size-filter", an.size_filter,
                    "leave detections outside the size filter's area limits out of the PSD (limits over all images together)");
   an_cmd->add_option("--min-area-ratio", an.min_area_ratio,
@@ -336,6 +341,7 @@ void register_segment(CLI::App& root, const Context& ctx) {
   watch_cmd->add_option("dir", watch.dir, "folder the microscope writes into")->required();
   watch_cmd->add_option("--out", watch.out, "running PSD folder")->capture_default_str();
   watch_cmd->add_option("--model", watch.model, "segmenter model.pt (else the rough method)");
+  watch_cmd->add_option("--tta-views", watch.tta_views, kViewsHelp)->capture_default_str();
   watch_cmd->add_option("--pixel-size", watch.pixel_size_nm, "pixel size in nm (0 = from the files)")
       ->capture_default_str();
   watch_cmd->add_option("--poll", watch.poll_s, "seconds between folder scans")->capture_default_str();

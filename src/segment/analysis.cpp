@@ -188,7 +188,10 @@ AnalysisSummary run_analyze(const AnalyzeSettings& s) {
   AnalysisSummary sum;
   sum.mask_source = !s.masks.empty() ? "masks" : (!s.model.empty() ? "model" : "rough");
   std::unique_ptr<Segmenter> seg;
-  if (sum.mask_source == "model") seg = std::make_unique<Segmenter>(s.model, device);
+  if (sum.mask_source == "model") {
+    seg = std::make_unique<Segmenter>(s.model, device);
+    seg->set_views(s.tta_views);
+  }
 
   // Pass 1: segment, split and measure every image (the size filter needs them all).
   struct Measured {

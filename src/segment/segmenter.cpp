@@ -295,8 +295,32 @@ Segmenter::Segmenter(const fs::path& model_file, const torch::Device& device) : 
   net_->eval();
 }
 
+void check_views(int64_t views, const std::string& what) {
+  EMGAN_CHECK(ConfigError, views == 1 || views == 2 || views == 4 || views == 8, what, " ", views,
+              " is not a view count; expected 1, 2, 4 or 8");
+}
+
+void Segmenter::set_views(int64_t views) {
+  check_views(views, "segmenter: test-time views");
+  views_ = views;
+}
+
 torch::Tensor Segmenter::probability(const torch::Tensor& image) {
-  return predict_probability(*net_, normalize_image(image), device_);
+  const auto x = normalize_image(image);
+  auto sum = predict_probability(*net_, x, device_);
+  // View k: transpose when k >= 4, then flip W (bit 0) and H (bit 1); undone in reverse.
+  for (int64_t k = 1; k < views_; ++k) {
+    auto v = k >= 4 ? x.transpose(0, 1) : x;
+    std::vector<int64_t> dims;
+    if (k & 1) dims.push_back(1);
+    if (k & 2) dims.push_back(0);
+    if (!dims.empty()) v = v.flip(dims);
+    auto p = predict_probability(*net_, v.contiguous(), device_);
+    if (!dims.empty()) p = p.flip(dims);
+    if (k >= 4) p = p.transpose(0, 1);
+    sum = sum + p;
+  }
+  return views_ == 1 ? sum : (sum / static_cast<double>(views_)).contiguous();
 }
 
 torch::Tensor Segmenter::predict(const torch::Tensor& image, double threshold) {
@@ -314,6 +338,7 @@ int64_t run_segment_predict(const SegmentPredictSettings& s) {
   EMGAN_CHECK(ConfigError, s.threshold > 0 && s.threshold < 1, "threshold ", s.threshold, " must be in (0, 1)");
   const auto device = apply_runtime(s.runtime);
   Segmenter seg(s.model, device);
+  seg.set_views(s.tta_views);
   ensure_dir(s.output);
   const auto files = list_images(s.input);
   Progress progress("predict", static_cast<int64_t>(files.size()), "img");

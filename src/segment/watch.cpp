@@ -48,7 +48,10 @@ WatchSummary run_watch(const WatchSettings& s) {
   ensure_dir(out);
   save_json_file(out / "config.json", Json(s));
   std::unique_ptr<Segmenter> seg;
-  if (!s.model.empty()) seg = std::make_unique<Segmenter>(s.model, device);
+  if (!s.model.empty()) {
+    seg = std::make_unique<Segmenter>(s.model, device);
+    seg->set_views(s.tta_views);
+  }
   const auto readable = io::readable_extensions();
 
   struct Pending {

@@ -91,3 +91,31 @@ TEST(SegmentScores, KnownConfusion) {
   EXPECT_NEAR(sc.dice_particle, 16.0 / 17.0, 1e-9);
   EXPECT_NEAR(sc.mean_iou, 0.5 * (8.0 / 9.0 + 7.0 / 8.0), 1e-9);
 }
+
+TEST(Segmenter, AveragedViewsMakeThePredictionMirrorEquivariant) {
+  models::register_unetpp();
+  torch::manual_seed(2);
+  auto net = models::make_generator("unetpp", Json{{"encoder", "resnet18"}, {"depth", 3}, {"width", 8}});
+  const auto path = test::temp_dir() / "seg_views.pt";
+  models::save_model(*net, path, Json{{"task", "segment"}});
+  segment::Segmenter seg(path, torch::kCPU);
+  const auto x = torch::rand({40, 48});  // not square: the transposed views change the shape
+  auto gap = [&](const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); };
+  // One view: an untrained network is far from mirror-symmetric.
+  const auto p1 = seg.probability(x);
+  EXPECT_GT(gap(seg.probability(x.flip({1})), p1.flip({1})), 1e-3);
+  // Two views: equivariant to the left-right flip, not yet to the transpose.
+  seg.set_views(2);
+  const auto p2 = seg.probability(x);
+  EXPECT_LT(gap(seg.probability(x.flip({1})), p2.flip({1})), 1e-5);
+  EXPECT_GT(gap(seg.probability(x.t().contiguous()), p2.t()), 1e-3);
+  // Eight views: the whole symmetry group of the pixel grid.
+  seg.set_views(8);
+  const auto p8 = seg.probability(x);
+  EXPECT_EQ(p8.sizes(), x.sizes());
+  EXPECT_LT(gap(seg.probability(x.flip({0})), p8.flip({0})), 1e-5);
+  EXPECT_LT(gap(seg.probability(x.t().contiguous()), p8.t()), 1e-5);
+  EXPECT_LT(gap(seg.probability(torch::rot90(x, 1, {0, 1}).contiguous()), torch::rot90(p8, 1, {0, 1})), 1e-5);
+  EXPECT_THROW(seg.set_views(3), ConfigError);
+  EXPECT_THROW(seg.set_views(0), ConfigError);
+}

@@ -26,6 +26,7 @@ struct AnalyzeSettings {
   std::string model;         ///< segmenter model.pt used when no masks are given; "" = rough masks
   std::string out = "runs/psd";  ///< output folder
   double threshold = 0.5;    ///< probability threshold of the segmenter
+  int64_t tta_views = 8;     ///< test-time averaged views of the segmenter (Segmenter::set_views)
   RoughMaskSettings rough;   ///< the built-in segmentation (no masks, no model)
   WatershedSettings split;   ///< splitting of touching particles
   bool exclude_border = true;    ///< particles cut by the image border are not measured
@@ -52,7 +53,7 @@ struct AnalyzeSettings {
   /// The filter's rule; all zero (keeps everything) when size_filter is off.
   MaskFitSettings fit_settings() const;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AnalyzeSettings, images, masks, model, out, threshold, rough, split,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AnalyzeSettings, images, masks, model, out, threshold, tta_views, rough, split,
                                                 exclude_border, pixel_size_nm, bins, overlays, truth_csv, size_filter,
                                                 min_area_ratio, max_area_ratio, min_area_px, runtime)
 

@@ -110,12 +110,22 @@ class Segmenter {
   torch::Tensor probability(const torch::Tensor& image);
   /// probability > threshold, bool `[H, W]`.
   torch::Tensor predict(const torch::Tensor& image, double threshold = 0.5);
+  /// Test-time averaging: the probability is the mean over `views` mirror images of
+  /// the input (1 = none; 2 adds the left-right flip; 4 all flips; 8 the flips of the
+  /// image and of its transpose, the symmetries of the square pixel grid), each mapped
+  /// back before averaging. ConfigError for any other count.
+  void set_views(int64_t views);
+  int64_t views() const { return views_; }
   const models::GeneratorPtr& network() const { return net_; }
 
  private:
   models::GeneratorPtr net_;
   torch::Device device_;
+  int64_t views_ = 1;
 };
+
+/// Checks a test-time view count (1, 2, 4 or 8); `what` names the setting in the error.
+void check_views(int64_t views, const std::string& what);
 
 /// Settings of `emgan segment predict`.
 struct SegmentPredictSettings {
@@ -123,9 +133,11 @@ struct SegmentPredictSettings {
   std::string input;                  ///< image file or folder
   std::string output = "masks";       ///< folder of the masks (PNG 0/255, same stems)
   double threshold = 0.5;             ///< probability threshold
+  int64_t tta_views = 8;              ///< test-time averaged views (Segmenter::set_views)
   RuntimeSettings runtime;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SegmentPredictSettings, model, input, output, threshold, runtime)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SegmentPredictSettings, model, input, output, threshold, tta_views,
+                                                runtime)
 
 /// Writes a mask per input image; returns how many.
 int64_t run_segment_predict(const SegmentPredictSettings& settings);

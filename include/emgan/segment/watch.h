@@ -20,6 +20,7 @@ struct WatchSettings {
   std::string out = "runs/watch";  ///< running PSD folder
   std::string model;             ///< segmenter model.pt ("" = rough method)
   double threshold = 0.5;        ///< segmenter probability threshold
+  int64_t tta_views = 8;         ///< test-time averaged views of the segmenter (Segmenter::set_views)
   RoughMaskSettings rough;       ///< the rough method, when no model
   WatershedSettings split;       ///< splitting of touching particles
   bool exclude_border = true;    ///< leave out particles cut by the border
@@ -36,7 +37,7 @@ struct WatchSettings {
   double min_area_px = 0.0;      ///< absolute floor, px
   RuntimeSettings runtime;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WatchSettings, dir, out, model, threshold, rough, split,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WatchSettings, dir, out, model, threshold, tta_views, rough, split,
                                                 exclude_border, pixel_size_nm, poll_s, settle_s, max_images,
                                                 idle_timeout_s, size_filter, min_area_ratio, max_area_ratio,
                                                 min_area_px, runtime)
