@@ -13,6 +13,7 @@
 #include "emgan/io/image.h"
 #include "emgan/metrics/metrics.h"
 #include "emgan/models/unetpp.h"
+#include "emgan/nn/mirror_views.h"
 #include "emgan/report/display.h"
 #include "emgan/report/grid.h"
 #include "emgan/report/html.h"
@@ -295,32 +296,14 @@ Segmenter::Segmenter(const fs::path& model_file, const torch::Device& device) : 
   net_->eval();
 }
 
-void check_views(int64_t views, const std::string& what) {
-  EMGAN_CHECK(ConfigError, views == 1 || views == 2 || views == 4 || views == 8, what, " ", views,
-              " is not a view count; expected 1, 2, 4 or 8");
-}
-
 void Segmenter::set_views(int64_t views) {
-  check_views(views, "segmenter: test-time views");
+  nn::check_mirror_views(views, "segmenter: test-time views");
   views_ = views;
 }
 
 torch::Tensor Segmenter::probability(const torch::Tensor& image) {
-  const auto x = normalize_image(image);
-  auto sum = predict_probability(*net_, x, device_);
-  // View k: transpose when k >= 4, then flip W (bit 0) and H (bit 1); undone in reverse.
-  for (int64_t k = 1; k < views_; ++k) {
-    auto v = k >= 4 ? x.transpose(0, 1) : x;
-    std::vector<int64_t> dims;
-    if (k & 1) dims.push_back(1);
-    if (k & 2) dims.push_back(0);
-    if (!dims.empty()) v = v.flip(dims);
-    auto p = predict_probability(*net_, v.contiguous(), device_);
-    if (!dims.empty()) p = p.flip(dims);
-    if (k >= 4) p = p.transpose(0, 1);
-    sum = sum + p;
-  }
-  return views_ == 1 ? sum : (sum / static_cast<double>(views_)).contiguous();
+  return nn::average_mirror_views(normalize_image(image), views_,
+                                  [&](const torch::Tensor& v) { return predict_probability(*net_, v, device_); });
 }
 
 torch::Tensor Segmenter::predict(const torch::Tensor& image, double threshold) {

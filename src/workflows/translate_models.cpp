@@ -16,6 +16,7 @@
 #include "emgan/losses/reconstruction.h"
 #include "emgan/models/model.h"
 #include "emgan/models/poly.h"
+#include "emgan/nn/mirror_views.h"
 #include "emgan/train/optim.h"
 #include "emgan/train/pix2pix.h"
 #include "emgan/train/trainer.h"
@@ -157,19 +158,7 @@ class Pix2PixTranslator : public Translator {
   /// The generator on one input `[1, C, H, W]` (eval mode, no grad), with the
   /// configured batch-norm statistics and test-time augmentation.
   torch::Tensor run_network(const torch::Tensor& in) {
-    if (!tta_) return forward_once(in);
-    torch::Tensor sum;
-    for (int64_t k = 0; k < 4; ++k) {
-      for (bool flip : {false, true}) {
-        auto t = torch::rot90(in, k, {2, 3});
-        if (flip) t = t.flip({3});
-        auto y = forward_once(t.contiguous());
-        if (flip) y = y.flip({3});
-        y = torch::rot90(y, -k, {2, 3});
-        sum = sum.defined() ? sum + y : y;
-      }
-    }
-    return sum / 8.0;
+    return nn::average_mirror_views(in, tta_ ? 8 : 1, [&](const torch::Tensor& t) { return forward_once(t); });
   }
 
   torch::Tensor forward_once(const torch::Tensor& in) {

@@ -111,9 +111,8 @@ class Segmenter {
   /// probability > threshold, bool `[H, W]`.
   torch::Tensor predict(const torch::Tensor& image, double threshold = 0.5);
   /// Test-time averaging: the probability is the mean over `views` mirror images of
-  /// the input (1 = none; 2 adds the left-right flip; 4 all flips; 8 the flips of the
-  /// image and of its transpose, the symmetries of the square pixel grid), each mapped
-  /// back before averaging. ConfigError for any other count.
+  /// the input (nn::average_mirror_views: 1 = none, 2, 4, or 8 = the symmetries of the
+  /// square pixel grid). ConfigError for any other count.
   void set_views(int64_t views);
   int64_t views() const { return views_; }
   const models::GeneratorPtr& network() const { return net_; }
@@ -123,9 +122,6 @@ class Segmenter {
   torch::Device device_;
   int64_t views_ = 1;
 };
-
-/// Checks a test-time view count (1, 2, 4 or 8); `what` names the setting in the error.
-void check_views(int64_t views, const std::string& what);
 
 /// Settings of `emgan segment predict`.
 struct SegmentPredictSettings {
