@@ -551,9 +551,10 @@ void validate(const TrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.spread_weight >= 0, "orient train: spread_weight ", s.spread_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.norm_weight >= 0, "orient train: norm_weight ", s.norm_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.cross_penalty >= 0, "orient train: cross_penalty ", s.cross_penalty, " must be >= 0");
-  EMGAN_CHECK(ConfigError, s.augment_scale >= 0 && s.augment_shift_px >= 0 && s.augment_noise >= 0,
+  EMGAN_CHECK(ConfigError, (s.augment_scale >= 0 || s.augment_scale == -1) &&
+                               (s.augment_shift_px >= 0 || s.augment_shift_px == -1) && s.augment_noise >= 0,
               "orient train: augment_scale ", s.augment_scale, ", augment_shift_px ", s.augment_shift_px,
-              ", augment_noise ", s.augment_noise, " must all be >= 0");
+              ", augment_noise ", s.augment_noise, " must all be >= 0 (scale and shift: or -1, automatic)");
   EMGAN_CHECK(ConfigError, s.render_supersample >= 1, "orient train: render_supersample ", s.render_supersample, " must be >= 1");
 }
 
@@ -578,13 +579,21 @@ torch::Tensor norm_penalty(const torch::Tensor& head) {
 /// Shift of the zero views (pixels, up to): the order of the stereo drift.
 constexpr double kZeroShiftPx = 1.5;
 
-TrainSummary run_train(const TrainSettings& s) {
-  validate(s);
+TrainSummary run_train(const TrainSettings& given) {
+  validate(given);
+  TrainSettings s = given;
   const auto device = apply_runtime(s.runtime);
   const fs::path data = s.data, out = s.out;
   ensure_dir(out);
   const auto start = std::chrono::steady_clock::now();
   Pairs pairs = load_pairs(data, device);
+  // Automatic angle-keeping augmentation (-1): on for polygon data. A label-free model
+  // can add any function of the particle's size to its angle and still satisfy the
+  // stereo and in-plane constraints (both images of a pair have one size); resized and
+  // shifted copies that must keep their angle rule that out (BENCHMARKS.md, issue 7).
+  const bool auto_augment = pairs.kind == "polygon" && s.method == "siamese";
+  if (s.augment_scale < 0) s.augment_scale = auto_augment ? kAutoAugmentScale : 0.0;
+  if (s.augment_shift_px < 0) s.augment_shift_px = auto_augment ? kAutoAugmentShiftPx : 0.0;
   torch::Tensor truth_a, truth_b;
   const bool rotation = is_rotation(pairs.kind);
   if (s.method == "supervised") {
@@ -1244,6 +1253,25 @@ EvalSummary run_eval(const EvalSettings& s) {
   metrics["folded"] = folded;
   metrics["tta_views"] = model.tta_views;
   metrics["data"] = data.string();
+  if (!folded && p.kind == "polygon") {
+    // Label-free self-consistency (needs no angle label, so it can be read on a user's
+    // own pairs): the stereo pairs (theta_b = theta_a + tilt), and each image a against
+    // itself turned in-plane by a random phi (shows theta_a - phi); one pass, no averaging.
+    const int64_t n = p.a.size(0);
+    const auto ord1 = p.order.to(torch::kLong);
+    const auto stereo =
+        symmetric_error_deg(pred.slice(0, n, 2 * n) - p.offset_deg.to(pred.dtype()), pred.slice(0, 0, n), ord1);
+    LoadedModel one = model;
+    one.tta_views = 1;
+    const auto phi = torch::rand({n}, p.a.options()) * 360.0;
+    const auto inplane = symmetric_error_deg(predict_angles(one, rotate_images(p.a, phi), ord1) + phi.to(pred.dtype()),
+                                             predict_angles(one, p.a, ord1), ord1);
+    auto rms = [](const torch::Tensor& e) { return e.square().mean().sqrt().item<double>(); };
+    metrics["label_free"] = {{"stereo_rms_deg", rms(stereo)},
+                             {"stereo_within_2", (stereo <= 2.0).to(torch::kFloat64).mean().item<double>()},
+                             {"inplane_rms_deg", rms(inplane)},
+                             {"inplane_within_2", (inplane <= 2.0).to(torch::kFloat64).mean().item<double>()}};
+  }
   std::vector<std::vector<std::string>> order_rows, dose_rows;
   auto row = [](const std::string& name, const Json& j) {
     return std::vector<std::string>{name, std::to_string(j["count"].get<int64_t>()),
@@ -1265,6 +1293,25 @@ EvalSummary run_eval(const EvalSettings& s) {
     dose_rows.push_back(row("dose " + fmt(d, 1) + " e/px", j));
   }
   save_json_file(out / "metrics.json", metrics);
+  {
+    // One row per image (a of every pair, then b), for the user's own analysis; the
+    // particle's circumradius when the data carries it (polygon and polyhedron data).
+    torch::serialize::InputArchive la;
+    train::read_archive(data / "labels.pt", la, torch::kCPU);
+    torch::Tensor radius;
+    const bool has_radius = la.try_read("radius_px", radius) && radius.numel() == p.a.size(0);
+    const auto tr = truth.cpu(), pr = pred.cpu(), ds = dose;
+    const int64_t n = p.a.size(0);
+    std::ostringstream csv;
+    csv << "pair,image,order,dose,truth_deg,pred_deg,error_deg" << (has_radius ? ",radius_px" : "") << "\n";
+    for (int64_t i = 0; i < 2 * n; ++i) {
+      csv << (i % n) << ',' << (i < n ? 'a' : 'b') << ',' << order_c[i].item<int64_t>() << ',' << ds[i].item<double>()
+          << ',' << tr[i].item<double>() << ',' << pr[i].item<double>() << ',' << err[i].item<double>();
+      if (has_radius) csv << ',' << radius[i % n].item<double>();
+      csv << '\n';
+    }
+    write_text_atomic(out / "predictions.csv", csv.str());
+  }
 
   // Figures: error vs true angle (in periods: the wrap is at 0 and 1), predicted vs
   // true, error histogram, example pairs.

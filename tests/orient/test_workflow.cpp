@@ -4,6 +4,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "emgan/core/config.h"
 #include "emgan/core/error.h"
@@ -145,7 +148,37 @@ TEST(OrientWorkflow, TinySiameseLearnsSquaresWithoutLabels) {
   const auto one = run_eval(ev);
   EXPECT_LT(one.mean_error, 3.0) << one.last_line();
   EXPECT_NE(one.mean_error, s.mean_error);
-  EXPECT_EQ(load_json_file(dir / "run" / "eval" / "metrics.json").at("tta_views").get<int64_t>(), 1);
+  // Automatic (-1) angle-keeping augmentation, resolved for polygon data and recorded.
+  const auto config = load_json_file(dir / "run" / "config.json");
+  EXPECT_EQ(config.at("augment_scale").get<double>(), kAutoAugmentScale);
+  EXPECT_EQ(config.at("augment_shift_px").get<double>(), kAutoAugmentShiftPx);
+  const auto metrics = load_json_file(dir / "run" / "eval" / "metrics.json");
+  EXPECT_EQ(metrics.at("tta_views").get<int64_t>(), 1);
+  // Label-free self-consistency of a model that learned: its stereo pairs and in-plane
+  // turns agree within a few degrees (a square's error by chance is 22.5 on average).
+  const auto& lf = metrics.at("label_free");
+  EXPECT_LT(lf.at("stereo_rms_deg").get<double>(), 5.0);
+  EXPECT_LT(lf.at("inplane_rms_deg").get<double>(), 5.0);
+  // One row per image; its errors average to the summary's.
+  std::ifstream csv(dir / "run" / "eval" / "predictions.csv");
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "pair,image,order,dose,truth_deg,pred_deg,error_deg,radius_px");
+  int64_t rows = 0;
+  double sum = 0;
+  while (std::getline(csv, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) f.push_back(c);
+    ASSERT_EQ(f.size(), 8u) << line;
+    sum += std::stod(f[6]);
+    ++rows;
+  }
+  EXPECT_EQ(rows, 200);
+  EXPECT_NEAR(sum / static_cast<double>(rows), one.mean_error, 1e-3 * one.mean_error + 1e-4);
+  t.augment_scale = -0.5;  // -1 (automatic) or >= 0
+  EXPECT_THROW(validate(t), ConfigError);
+  t.augment_scale = -1;
   t.zero_views = 0;
   EXPECT_THROW(validate(t), ConfigError);
   t.zero_views = 36;
