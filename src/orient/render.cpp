@@ -168,27 +168,33 @@ torch::Tensor rotate_images(const torch::Tensor& images, const torch::Tensor& an
 }
 
 torch::Tensor augment_same_angle(const torch::Tensor& images, double scale, double shift_px, double noise) {
-  EMGAN_CHECK(ConfigError, images.dim() == 4, "augment_same_angle: images of shape ", images.sizes(),
-              " given, expected [N, C, H, W]");
+  EMGAN_CHECK(ConfigError, images.dim() == 4 || images.dim() == 3, "augment_same_angle: images of shape ",
+              images.sizes(), " given, expected [N, C, H, W] (images) or [N, C, L] (profiles)");
   EMGAN_CHECK(ConfigError, scale >= 0 && shift_px >= 0 && noise >= 0, "augment_same_angle: scale ", scale,
               ", shift_px ", shift_px, ", noise ", noise, " must all be >= 0");
-  const int64_t n = images.size(0), h = images.size(2), w = images.size(3);
+  // Profiles are one-row images scaled and shifted along their length only.
+  const bool profile = images.dim() == 3;
+  const auto as_image = profile ? images.unsqueeze(2) : images;
+  const int64_t n = as_image.size(0), h = as_image.size(2), w = as_image.size(3);
   const auto fo = images.options().dtype(torch::kFloat32);
-  auto x = images.to(torch::kFloat32);
+  auto x = as_image.to(torch::kFloat32);
   if (scale > 0 || shift_px > 0) {
     // Log-uniform factor in [1/(1+scale), 1+scale]; the grid maps output to input
     // coordinates, so the input is sampled at (coords - shift) / factor.
     const double lmax = std::log1p(scale);
     const auto inv = torch::exp(-(torch::rand({n}, fo) * 2.0 - 1.0) * lmax);
     const auto tx = -(torch::rand({n}, fo) * 2.0 - 1.0) * (2.0 * shift_px / static_cast<double>(w));
-    const auto ty = -(torch::rand({n}, fo) * 2.0 - 1.0) * (2.0 * shift_px / static_cast<double>(h));
     const auto zero = torch::zeros({n}, fo);
-    const auto theta = torch::stack({torch::stack({inv, zero, tx * inv}, 1), torch::stack({zero, inv, ty * inv}, 1)}, 1);
-    const auto grid = F::affine_grid(theta, {n, images.size(1), h, w}, false);
+    const auto inv_y = profile ? torch::ones({n}, fo) : inv;
+    const auto ty = profile ? zero : -(torch::rand({n}, fo) * 2.0 - 1.0) * (2.0 * shift_px / static_cast<double>(h));
+    const auto theta =
+        torch::stack({torch::stack({inv, zero, tx * inv}, 1), torch::stack({zero, inv_y, ty * inv_y}, 1)}, 1);
+    const auto grid = F::affine_grid(theta, {n, as_image.size(1), h, w}, false);
     x = F::grid_sample(x, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
   }
   if (noise > 0) x = x + noise * x.std({1, 2, 3}, true, true) * torch::randn_like(x);
-  return normalise_images(x);
+  x = normalise_images(x);
+  return profile ? x.squeeze(2) : x;
 }
 
 }  // namespace emgan::orient

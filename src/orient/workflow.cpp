@@ -614,9 +614,6 @@ TrainSummary run_train(const TrainSettings& given) {
               "' data (use siamese or supervised)");
   EMGAN_CHECK(ConfigError, s.angle_loss == "periodic" || kind == "polygon", "orient train: angle_loss 'mse' is for polygon data; ",
               (data / "pairs.pt").string(), " holds '", kind, "' data (use the periodic loss)");
-  EMGAN_CHECK(ConfigError, kind_dims(kind) == 2 || (s.augment_scale == 0 && s.augment_shift_px == 0 && s.augment_noise == 0),
-              "orient train: the augment_* options act on 2D images; ", (data / "pairs.pt").string(), " holds '", kind,
-              "' profiles (set them to 0)");
   EMGAN_CHECK(IoError, refs[0].dim() == pairs.a.dim() && refs[0].sizes().slice(1) == pairs.a.sizes().slice(1),
               (data / "reference.pt").string(), ": reference of shape ", refs[0].sizes(), " does not match samples ",
               pairs.a.sizes());

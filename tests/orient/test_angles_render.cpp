@@ -173,6 +173,42 @@ TEST(OrientRender, AngleKeepingAugmentationKeepsTheAngle) {
   EXPECT_THROW(augment_same_angle(img, -0.1, 0.0, 0.0), emgan::ConfigError);
 }
 
+TEST(OrientRender, AngleKeepingAugmentationOfProfilesScalesAndShiftsAlongTheLength) {
+  const auto profile = render_polygons(one(4, 12.0, 9.0), 48, 4).sum(2);  // [1, 1, 48]
+  EXPECT_TRUE(torch::allclose(augment_same_angle(profile, 0.0, 0.0, 0.0), normalise_images(profile), 1e-5, 1e-5));
+  // Width (second moment about the centroid) of the part above the background.
+  auto moments = [](const torch::Tensor& p) {
+    const auto w = torch::relu(p.flatten() - p.flatten().min());
+    const auto x = torch::arange(p.size(-1), torch::kFloat32);
+    const double m = (w * x).sum().item<double>() / w.sum().item<double>();
+    return std::make_pair(m, std::sqrt((w * (x - m).square()).sum().item<double>() / w.sum().item<double>()));
+  };
+  const auto [c0, w0] = moments(profile);
+  torch::manual_seed(1);
+  const double scale = 0.3;
+  const auto scaled = augment_same_angle(profile.repeat({6, 1, 1}), scale, 0.0, 0.0);
+  ASSERT_EQ(scaled.sizes(), torch::IntArrayRef({6, 1, 48}));
+  double lo = 10, hi = 0;
+  for (int64_t i = 0; i < 6; ++i) {
+    const auto [c, w] = moments(scaled[i]);
+    EXPECT_NEAR(c, c0, 0.3) << i;  // scaled about the centre, where the particle sits
+    lo = std::min(lo, w / w0);
+    hi = std::max(hi, w / w0);
+  }
+  EXPECT_GT(lo, 1.0 / (1.0 + scale) - 0.03);
+  EXPECT_LT(hi, 1.0 + scale + 0.03);
+  EXPECT_GT(hi - lo, 0.05);  // the factors differ
+  const auto shifted = augment_same_angle(profile.repeat({6, 1, 1}), 0.0, 3.0, 0.0);
+  double moved = 0;
+  for (int64_t i = 0; i < 6; ++i) {
+    const auto [c, w] = moments(shifted[i]);
+    EXPECT_LE(std::abs(c - c0), 3.0 + 0.1) << i;
+    EXPECT_NEAR(w, w0, 0.05 * w0) << i;
+    moved = std::max(moved, std::abs(c - c0));
+  }
+  EXPECT_GT(moved, 0.5);
+}
+
 TEST(OrientAngles, FoldedAnglesGoldenValues) {
   const auto n = torch::tensor({4, 4, 4, 3, 3, 6});
   const auto theta = torch::tensor({10.0f, 80.0f, -10.0f, 100.0f, 50.0f, 359.0f});

@@ -59,7 +59,8 @@ torch::Tensor preprocess(const torch::Tensor& images, double denoise_sigma_px);
 /// (zero mean, unit std per profile). Same shape out.
 torch::Tensor preprocess_profiles(const torch::Tensor& profiles, double denoise_sigma_px);
 
-/// Angle-preserving augmentation of preprocessed images `[N, 1, H, W]`: each image is
+/// Angle-preserving augmentation of preprocessed images `[N, 1, H, W]` (or profiles
+/// `[N, 1, L]`, scaled and shifted along their length only): each image is
 /// scaled isotropically by a random factor in [1/(1+scale), 1+scale] about the centre
 /// and shifted by up to `shift_px` pixels in x and y (bilinear, background filled with
 /// each image's border value), then Gaussian noise of `noise` (units of the image
