@@ -65,13 +65,13 @@ void register_orient(CLI::App& root, const Context& ctx) {
   t->add_option("--norm-weight", train.norm_weight, "siamese: weight of the (|phase| - 1)^2 term");
   t->add_option("--cross-penalty", train.cross_penalty,
                 "siamese, folded kinds: cost of the branch where a pair crosses a mirror point");
-  t->add_option("--augment-scale", train.augment_scale,
-                 "siamese: random size factor in [1/(1+x), 1+x] (angle kept); -1 = 0.25 for polygons, else 0")
-      ->capture_default_str();
-  t->add_option("--augment-shift", train.augment_shift_px,
-                "siamese: random shift up to this many px (angle kept); -1 = 1.5 for polygons, else 0")
-      ->capture_default_str();
+  t->add_option("--augment-scale", train.augment_scale, "siamese: random size factor in [1/(1+x), 1+x] (angle kept)");
+  t->add_option("--augment-shift", train.augment_shift_px, "siamese: random shift up to this many px (angle kept)");
   t->add_option("--augment-noise", train.augment_noise, "siamese: added noise, units of the image std");
+  t->add_option("--size-weight", train.size_weight,
+                "siamese: weight of the size term (image a resized/shifted keeps its angle); -1 = 1 for polygons and "
+                "profiles, else 0")
+      ->capture_default_str();
   t->add_flag("--resume,!--no-resume", train.resume, "continue from RUN/checkpoint.pt");
   add_config_option(t);
   add_runtime_options(t, train.runtime);

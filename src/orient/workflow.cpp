@@ -551,10 +551,11 @@ void validate(const TrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.spread_weight >= 0, "orient train: spread_weight ", s.spread_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.norm_weight >= 0, "orient train: norm_weight ", s.norm_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.cross_penalty >= 0, "orient train: cross_penalty ", s.cross_penalty, " must be >= 0");
-  EMGAN_CHECK(ConfigError, (s.augment_scale >= 0 || s.augment_scale == -1) &&
-                               (s.augment_shift_px >= 0 || s.augment_shift_px == -1) && s.augment_noise >= 0,
+  EMGAN_CHECK(ConfigError, s.size_weight >= 0 || s.size_weight == -1, "orient train: size_weight ", s.size_weight,
+              " must be >= 0 (or -1, automatic)");
+  EMGAN_CHECK(ConfigError, s.augment_scale >= 0 && s.augment_shift_px >= 0 && s.augment_noise >= 0,
               "orient train: augment_scale ", s.augment_scale, ", augment_shift_px ", s.augment_shift_px,
-              ", augment_noise ", s.augment_noise, " must all be >= 0 (scale and shift: or -1, automatic)");
+              ", augment_noise ", s.augment_noise, " must all be >= 0");
   EMGAN_CHECK(ConfigError, s.render_supersample >= 1, "orient train: render_supersample ", s.render_supersample, " must be >= 1");
 }
 
@@ -587,13 +588,8 @@ TrainSummary run_train(const TrainSettings& given) {
   ensure_dir(out);
   const auto start = std::chrono::steady_clock::now();
   Pairs pairs = load_pairs(data, device);
-  // Automatic angle-keeping augmentation (-1): on for polygon data. A label-free model
-  // can add any function of the particle's size to its angle and still satisfy the
-  // stereo and in-plane constraints (both images of a pair have one size); resized and
-  // shifted copies that must keep their angle rule that out (BENCHMARKS.md, issue 7).
-  const bool auto_augment = pairs.kind == "polygon" && s.method == "siamese";
-  if (s.augment_scale < 0) s.augment_scale = auto_augment ? kAutoAugmentScale : 0.0;
-  if (s.augment_shift_px < 0) s.augment_shift_px = auto_augment ? kAutoAugmentShiftPx : 0.0;
+  // Automatic size term (-1): on for polygon and profile data (BENCHMARKS.md, issue 7).
+  if (s.size_weight < 0) s.size_weight = pairs.kind == "polygon" || pairs.kind == "projection1d" ? 1.0 : 0.0;
   torch::Tensor truth_a, truth_b;
   const bool rotation = is_rotation(pairs.kind);
   if (s.method == "supervised") {
@@ -746,6 +742,13 @@ TrainSummary run_train(const TrainSettings& given) {
         const auto consistency = folded ? folded_consistency_loss(pa, pb, ord, delta, s.cross_penalty)
                                         : offset_consistency_loss(pa, pb, ord, delta);
         loss = consistency + s.spread_weight * spread + s.norm_weight * (norm_penalty(ha) + norm_penalty(hb));
+        if (s.size_weight > 0) {
+          // Image a resized and shifted keeps its angle: rules out an angle offset that
+          // follows the particle's size, which the stereo pair (one size) cannot see.
+          const auto hs = net->forward_order(augment_same_angle(xa, kSizeTermScale, kSizeTermShiftPx, 0.0), ord);
+          loss = loss + s.size_weight * offset_consistency_loss(pa, hs.slice(1, 0, 2), ord, torch::zeros_like(delta)) +
+                 s.norm_weight * norm_penalty(hs);
+        }
         if (kind == "polygon" && s.inplane_weight > 0) {
           // A digital "stereo pair" with an exactly known offset of any size: image a
           // turned by a random angle shows the polygon at theta_a - angle (rotate_images

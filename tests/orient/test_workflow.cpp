@@ -148,10 +148,10 @@ TEST(OrientWorkflow, TinySiameseLearnsSquaresWithoutLabels) {
   const auto one = run_eval(ev);
   EXPECT_LT(one.mean_error, 3.0) << one.last_line();
   EXPECT_NE(one.mean_error, s.mean_error);
-  // Automatic (-1) angle-keeping augmentation, resolved for polygon data and recorded.
+  // The automatic (-1) size term, resolved for polygon data and recorded.
   const auto config = load_json_file(dir / "run" / "config.json");
-  EXPECT_EQ(config.at("augment_scale").get<double>(), kAutoAugmentScale);
-  EXPECT_EQ(config.at("augment_shift_px").get<double>(), kAutoAugmentShiftPx);
+  EXPECT_EQ(config.at("size_weight").get<double>(), 1.0);
+  EXPECT_EQ(config.at("augment_scale").get<double>(), 0.0);
   const auto metrics = load_json_file(dir / "run" / "eval" / "metrics.json");
   EXPECT_EQ(metrics.at("tta_views").get<int64_t>(), 1);
   // Label-free self-consistency of a model that learned: its stereo pairs and in-plane
@@ -176,9 +176,9 @@ TEST(OrientWorkflow, TinySiameseLearnsSquaresWithoutLabels) {
   }
   EXPECT_EQ(rows, 200);
   EXPECT_NEAR(sum / static_cast<double>(rows), one.mean_error, 1e-3 * one.mean_error + 1e-4);
-  t.augment_scale = -0.5;  // -1 (automatic) or >= 0
+  t.size_weight = -0.5;  // -1 (automatic) or >= 0
   EXPECT_THROW(validate(t), ConfigError);
-  t.augment_scale = -1;
+  t.size_weight = -1;
   t.zero_views = 0;
   EXPECT_THROW(validate(t), ConfigError);
   t.zero_views = 36;

@@ -68,10 +68,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DataSettings, out, kind, polyhed
                                                 radius_max, position_jitter, stereo_shift_px, offset_min_deg,
                                                 offset_max_deg, doses, gaussian_sigma, supersample, runtime)
 
-/// Automatic angle-keeping augmentation of label-free polygon training
-/// (TrainSettings::augment_scale / augment_shift_px = -1).
-constexpr double kAutoAugmentScale = 0.25;
-constexpr double kAutoAugmentShiftPx = 1.5;
+/// The size term of label-free training (TrainSettings::size_weight): image a resized by
+/// a factor in [1/(1+x), 1+x] and shifted up to this many pixels must keep its angle.
+constexpr double kSizeTermScale = 0.25;
+constexpr double kSizeTermShiftPx = 1.5;
 
 /// Settings of `emgan orient train`.
 struct TrainSettings {
@@ -94,19 +94,22 @@ struct TrainSettings {
   double zero_scale = 0.25;          ///< siamese, polygon: the zero views are also scaled by a random factor in [1/(1+x), 1+x] and shifted up to 1.5 px, as particles vary (0 = all at the reference's size and position)
   double norm_weight = 0.1;          ///< siamese: weight of the (|phase| - 1)^2 term (0: the phase may pass through 0)
   double cross_penalty = 0.6;        ///< siamese, folded kinds: cost of the branch where a pair straddles a mirror point (angles.h; measured in docs/ORIENT.md)
-  /// siamese: random size change of each image, factor in [1/(1+x), 1+x] (angle kept);
-  /// -1 = automatic: kAutoAugmentScale for polygon data, 0 for other kinds.
-  double augment_scale = -1.0;
-  /// siamese: random shift of each image, up to this many pixels (angle kept); -1 =
-  /// automatic: kAutoAugmentShiftPx for polygon data, 0 for other kinds.
-  double augment_shift_px = -1.0;
+  double augment_scale = 0.0;        ///< siamese: random size change of each image, factor in [1/(1+x), 1+x] (angle kept)
+  double augment_shift_px = 0.0;     ///< siamese: random shift of each image, up to this many pixels (angle kept)
   double augment_noise = 0.0;        ///< siamese: added Gaussian noise, units of the image standard deviation
+  /// siamese, images and profiles: weight of the size term, image a against a copy of
+  /// itself resized and shifted (kSizeTermScale, kSizeTermShiftPx), which must keep its
+  /// angle; the stereo pair itself is not augmented. A label-free model may otherwise add
+  /// any function of the particle's size to its angle: both images of a pair have one
+  /// size. -1 = automatic: 1 for polygon and projection1d data (measured), 0 for the
+  /// others (single-axis polyhedra: mixed, docs/ORIENT.md); 0 = off.
+  double size_weight = -1.0;
   bool resume = true;                ///< continue from RUN/checkpoint.pt when present
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainSettings, data, out, method, angle_loss, epochs, batch_size, lr,
                                                 width, denoise_sigma, render_supersample, spread_weight, spread_tau, stereo_loss, inplane_weight, zero_views, zero_noise, zero_scale, norm_weight, cross_penalty,
-                                                augment_scale, augment_shift_px, augment_noise, resume, runtime)
+                                                augment_scale, augment_shift_px, augment_noise, size_weight, resume, runtime)
 
 /// Settings of `emgan orient eval`.
 struct EvalSettings {
