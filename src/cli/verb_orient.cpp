@@ -69,8 +69,8 @@ void register_orient(CLI::App& root, const Context& ctx) {
   t->add_option("--augment-shift", train.augment_shift_px, "siamese: random shift up to this many px (angle kept)");
   t->add_option("--augment-noise", train.augment_noise, "siamese: added noise, units of the image std");
   t->add_option("--size-weight", train.size_weight,
-                "siamese: weight of the size term (image a resized/shifted keeps its angle); -1 = 1 for polygons and "
-                "profiles, else 0")
+                "siamese: weight of the size term (image a resized/shifted keeps its angle); -1 = 1, except 0 for "
+                "polyhedron3d")
       ->capture_default_str();
   t->add_flag("--resume,!--no-resume", train.resume, "continue from RUN/checkpoint.pt");
   add_config_option(t);

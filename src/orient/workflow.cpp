@@ -588,8 +588,9 @@ TrainSummary run_train(const TrainSettings& given) {
   ensure_dir(out);
   const auto start = std::chrono::steady_clock::now();
   Pairs pairs = load_pairs(data, device);
-  // Automatic size term (-1): on for polygon and profile data (BENCHMARKS.md, issue 7).
-  if (s.size_weight < 0) s.size_weight = pairs.kind == "polygon" || pairs.kind == "projection1d" ? 1.0 : 0.0;
+  // Automatic size term (-1): on wherever it applies, the single-angle kinds (BENCHMARKS.md,
+  // issue 7); polyhedron3d has no size term.
+  if (s.size_weight < 0) s.size_weight = is_rotation(pairs.kind) ? 0.0 : 1.0;
   torch::Tensor truth_a, truth_b;
   const bool rotation = is_rotation(pairs.kind);
   if (s.method == "supervised") {

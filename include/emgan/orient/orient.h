@@ -101,8 +101,8 @@ struct TrainSettings {
   /// itself resized and shifted (kSizeTermScale, kSizeTermShiftPx), which must keep its
   /// angle; the stereo pair itself is not augmented. A label-free model may otherwise add
   /// any function of the particle's size to its angle: both images of a pair have one
-  /// size. -1 = automatic: 1 for polygon and projection1d data (measured), 0 for the
-  /// others (single-axis polyhedra: mixed, docs/ORIENT.md); 0 = off.
+  /// size. -1 = automatic: 1 for the single-angle kinds (polygon, projection1d,
+  /// polyhedron; measured in docs/ORIENT.md), 0 for polyhedron3d (no size term); 0 = off.
   double size_weight = -1.0;
   bool resume = true;                ///< continue from RUN/checkpoint.pt when present
   RuntimeSettings runtime;
