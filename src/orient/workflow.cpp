@@ -588,11 +588,11 @@ TrainSummary run_train(const TrainSettings& given) {
   ensure_dir(out);
   const auto start = std::chrono::steady_clock::now();
   Pairs pairs = load_pairs(data, device);
-  // Automatic size term (-1): on wherever it applies, the single-angle kinds (BENCHMARKS.md,
-  // issue 7); polyhedron3d has no size term.
-  if (s.size_weight < 0) s.size_weight = is_rotation(pairs.kind) ? 0.0 : 1.0;
   torch::Tensor truth_a, truth_b;
   const bool rotation = is_rotation(pairs.kind);
+  // Automatic size term (-1): on wherever it applies, the single-angle kinds (BENCHMARKS.md,
+  // issue 7); polyhedron3d has no size term.
+  if (s.size_weight < 0) s.size_weight = rotation ? 0.0 : 1.0;
   if (s.method == "supervised") {
     const auto t = read_tensors(data / "labels.pt",
                                 rotation ? std::vector<std::string>{"rot_a", "rot_b"}
