@@ -25,7 +25,8 @@ void add_translate_options(CLI::App* sub, workflows::TranslateSettings& s) {
   sub->add_option("--epochs", p.epochs, "pix2pix: passes over the training images");
   sub->add_option("--batch-size", p.batch_size, "pix2pix: crops per step");
   sub->add_option("--crop", p.crop, "pix2pix: side of the training crops, px");
-  sub->add_option("--lr", p.lr, "pix2pix: learning rate");
+  sub->add_option("--lr", p.lr, "pix2pix: learning rate (-1 = automatic: 5e-4 for plain regression, 2e-4 with --lambda-gan > 0)");
+  sub->add_option("--beta1", p.beta1, "pix2pix: Adam beta1 (-1 = automatic: 0.9 for plain regression, 0.5 with --lambda-gan > 0)");
   sub->add_option("--optimizer", p.optimizer, "pix2pix: adam | adamw | sgd | rmsprop");
   sub->add_option("--rec-loss", p.rec_loss, "pix2pix: l1 | mse | l1+mse | ssim");
   sub->add_option("--lambda-gan", p.lambda_gan, "pix2pix: adversarial weight (0 = plain regression on the reconstruction loss, the default; 1 = pix2pix GAN)");

@@ -223,7 +223,8 @@ std::string CvSummary::last_line() const {
   return os.str();
 }
 
-CvSummary run_cv(const TranslateSettings& s) {
+CvSummary run_cv(const TranslateSettings& given) {
+  const TranslateSettings s = resolve_automatic(given);
   PreparedRun prep = prepare_run(s, Json(s));
   const torch::Device device = prep.device;
   const fs::path& run = prep.run;
@@ -393,7 +394,8 @@ CvSummary run_cv(const TranslateSettings& s) {
   return summary;
 }
 
-void run_train(const TranslateSettings& s) {
+void run_train(const TranslateSettings& given) {
+  const TranslateSettings s = resolve_automatic(given);
   PreparedRun prep = prepare_run(s, Json(s));
   const torch::Device device = prep.device;
   const fs::path& run = prep.run;
@@ -445,7 +447,9 @@ int64_t run_predict(const PredictSettings& s) {
   return done;
 }
 
-CvSummary run_tune(const TuneSettings& t) {
+CvSummary run_tune(const TuneSettings& given) {
+  TuneSettings t = given;
+  t.base = resolve_automatic(t.base);
   TranslateSettings base = t.base;
   EMGAN_CHECK(ConfigError, base.model == "pix2pix", "translate tune: model = '", base.model,
               "'; the grid (lr, batch size, optimizer, loss) is of pix2pix");

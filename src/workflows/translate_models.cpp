@@ -426,6 +426,14 @@ std::unique_ptr<Translator> train_pix2pix(const TranslateSettings& s, const std:
 
 }  // namespace
 
+TranslateSettings resolve_automatic(TranslateSettings s) {
+  auto& p = s.pix2pix;
+  const bool adversarial = p.lambda_gan > 0;
+  if (p.lr == -1.0) p.lr = adversarial ? 2e-4 : 5e-4;
+  if (p.beta1 == -1.0) p.beta1 = adversarial ? 0.5 : 0.9;
+  return s;
+}
+
 void validate(const TranslateSettings& s) {
   check_choice("model", s.model, {"pix2pix", "poly"});
   check_choice("protocol", s.protocol, {"strict", "paper"});
@@ -446,16 +454,19 @@ void validate(const TranslateSettings& s) {
   EMGAN_CHECK(ConfigError, p.crop >= 8, "pix2pix.crop = ", p.crop, " px must be >= 8");
   EMGAN_CHECK(ConfigError, p.crops_per_image >= 1, "pix2pix.crops_per_image = ", p.crops_per_image,
               " must be >= 1");
-  EMGAN_CHECK(ConfigError, p.lr > 0, "pix2pix.lr = ", p.lr, " must be > 0");
+  EMGAN_CHECK(ConfigError, p.lr > 0 || p.lr == -1.0, "pix2pix.lr = ", p.lr, " must be > 0 (or -1, automatic)");
+  EMGAN_CHECK(ConfigError, (p.beta1 >= 0 && p.beta1 < 1) || p.beta1 == -1.0, "pix2pix.beta1 = ", p.beta1,
+              " must be in [0, 1) (or -1, automatic)");
   EMGAN_CHECK(ConfigError, p.lambda_gan >= 0 && p.lambda_rec >= 0, "pix2pix.lambda_gan/lambda_rec = ",
               p.lambda_gan, "/", p.lambda_rec, " must be >= 0");
   if (s.model == "poly") models::poly_options_from_json(s.poly, "poly");
 }
 
-std::unique_ptr<Translator> train_translator(const TranslateSettings& s, const std::vector<torch::Tensor>& inputs,
+std::unique_ptr<Translator> train_translator(const TranslateSettings& given, const std::vector<torch::Tensor>& inputs,
                                              const std::vector<torch::Tensor>& targets,
                                              const std::vector<std::string>& groups, const fs::path& run_dir,
                                              torch::Device device, const TranslateEvalFn& eval) {
+  const TranslateSettings s = resolve_automatic(given);
   validate(s);
   EMGAN_CHECK(ConfigError, inputs.size() == targets.size() && !inputs.empty(), "translate: ", inputs.size(),
               " inputs and ", targets.size(), " targets; expected the same non-zero number");

@@ -208,6 +208,31 @@ TEST(Translate, RejectsBadSettings) {
   EXPECT_THROW(emgan::workflows::validate(s), emgan::ConfigError);
 }
 
+// Automatic learning rate and beta1 (-1): regression 5e-4 / 0.9, with the adversarial
+// term the pix2pix recipe's 2e-4 / 0.5; values given explicitly are kept, bad ones refused.
+TEST(Translate, AutomaticLearningRateFollowsTheAdversarialWeight) {
+  TranslateSettings s;
+  s.data = "x";
+  auto r = emgan::workflows::resolve_automatic(s);
+  EXPECT_DOUBLE_EQ(r.pix2pix.lr, 5e-4);
+  EXPECT_DOUBLE_EQ(r.pix2pix.beta1, 0.9);
+  s.pix2pix.lambda_gan = 1.0;
+  r = emgan::workflows::resolve_automatic(s);
+  EXPECT_DOUBLE_EQ(r.pix2pix.lr, 2e-4);
+  EXPECT_DOUBLE_EQ(r.pix2pix.beta1, 0.5);
+  s.pix2pix.lr = 1e-3;
+  s.pix2pix.beta1 = 0.8;
+  r = emgan::workflows::resolve_automatic(s);
+  EXPECT_DOUBLE_EQ(r.pix2pix.lr, 1e-3);
+  EXPECT_DOUBLE_EQ(r.pix2pix.beta1, 0.8);
+  EXPECT_NO_THROW(emgan::workflows::validate(s));
+  s.pix2pix.beta1 = 1.0;
+  EXPECT_THROW(emgan::workflows::validate(s), emgan::ConfigError);
+  s.pix2pix.beta1 = -1.0;
+  s.pix2pix.lr = 0.0;
+  EXPECT_THROW(emgan::workflows::validate(s), emgan::ConfigError);
+}
+
 // The polynomial baseline on the real pairs, 5 folds, strict protocol (~20 s).
 TEST(Translate, PolyOnRealPairs) {
   EMGAN_REQUIRE_SHARED("stem-conv2multislice");

@@ -59,8 +59,14 @@ struct Pix2PixTranslateSettings {
   double lambda_gan = 0.0;
   double lambda_rec = 100.0;            ///< weight of the reconstruction loss (lawrence2020: 50)
   std::string optimizer = "adam";       ///< adam | adamw | sgd | rmsprop
-  double lr = 2e-4;                     ///< learning rate of G and D
-  double beta1 = 0.5;                   ///< Adam beta1 (SGD momentum when optimizer is sgd)
+  /// Learning rate of G and D; -1 = automatic (resolve_automatic): 5e-4 for plain
+  /// regression (lambda_gan = 0), 2e-4 (the pix2pix recipe's) with the adversarial term.
+  double lr = -1.0;
+  /// Adam beta1 (SGD momentum when optimizer is sgd); -1 = automatic: 0.9 for plain
+  /// regression, 0.5 (pix2pix's) with the adversarial term. On the real pairs, fold 1 at
+  /// 240 epochs: 2e-4/0.5 10.49 %, 5e-4/0.5 10.27 %, 5e-4/0.9 10.02 %; 5-fold at 480
+  /// epochs: 10.06 -> 9.83 % (BENCHMARKS.md).
+  double beta1 = -1.0;
   int64_t batch_size = 4;               ///< crops per step
   int64_t epochs = 480;                 ///< passes over the training images (half constant rate, half linear decay); 480: best measured (BENCHMARKS.md), 240 halves the time for +0.6 points
   int64_t steps_per_epoch = 0;          ///< 0 = ceil(training images / batch size) * crops_per_image
@@ -121,6 +127,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TranslateSettings, data, input_p
                                                 target_pattern, model, out, folds, stratified,
                                                 only_fold, protocol, resume, panels, pix2pix,
                                                 poly, runtime)
+
+/// The settings with every automatic value (-1: pix2pix.lr, pix2pix.beta1) replaced by
+/// the one it stands for; the verbs save and use these.
+TranslateSettings resolve_automatic(TranslateSettings settings);
 
 /// Checks choices and ranges; throws ConfigError naming the setting and value.
 void validate(const TranslateSettings& settings);
