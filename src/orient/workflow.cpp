@@ -536,7 +536,8 @@ void validate(const TrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.angle_loss == "periodic" || s.method == "supervised",
               "orient train: angle_loss 'mse' (plain angle regression) needs the labels: use it with --method supervised, not '",
               s.method, "'");
-  EMGAN_CHECK(ConfigError, s.epochs >= 1, "orient train: epochs ", s.epochs, " must be >= 1");
+  EMGAN_CHECK(ConfigError, s.epochs >= 1 || s.epochs == -1, "orient train: epochs ", s.epochs,
+              " must be >= 1 (or -1, automatic)");
   EMGAN_CHECK(ConfigError, s.width >= 1, "orient train: width ", s.width, " must be >= 1");
   EMGAN_CHECK(ConfigError, s.batch_size >= 2, "orient train: batch_size ", s.batch_size, " must be >= 2");
   EMGAN_CHECK(ConfigError, s.lr > 0, "orient train: lr ", s.lr, " must be > 0");
@@ -593,6 +594,8 @@ TrainSummary run_train(const TrainSettings& given) {
   // Automatic size term (-1): on wherever it applies, the single-angle kinds (BENCHMARKS.md,
   // issue 7); polyhedron3d has no size term.
   if (s.size_weight < 0) s.size_weight = rotation ? 0.0 : 1.0;
+  // Automatic epochs (-1): the reconstruct method learns the high orders late (docs/ORIENT.md).
+  if (s.epochs < 0) s.epochs = s.method == "reconstruct" ? 120 : 60;
   if (s.method == "supervised") {
     const auto t = read_tensors(data / "labels.pt",
                                 rotation ? std::vector<std::string>{"rot_a", "rot_b"}

@@ -87,6 +87,24 @@ TEST(OrientWorkflow, TrainingNeverReadsTheLabelFile) {
   EXPECT_THROW(run_eval(ev), IoError);
 }
 
+// Automatic epochs (-1): 120 for reconstruct, 60 for the other methods, resolved before
+// training and recorded in config.json; 0 and other negatives are refused.
+TEST(OrientWorkflow, AutomaticEpochsFollowTheMethod) {
+  const auto dir = test::temp_dir();
+  run_data(tiny_data(dir / "data", 8, 7));
+  for (const auto& [method, expected] : std::vector<std::pair<std::string, int64_t>>{{"reconstruct", 120}, {"siamese", 60}}) {
+    auto t = tiny_train(dir / "data", dir / method, method, -1);
+    t.width = 2;
+    const auto r = run_train(t);
+    EXPECT_EQ(r.epochs, expected) << method;
+    EXPECT_EQ(load_json_file(dir / method / "config.json").at("epochs").get<int64_t>(), expected) << method;
+  }
+  auto t = tiny_train(dir / "data", dir / "bad", "siamese", 0);
+  EXPECT_THROW(validate(t), ConfigError);
+  t.epochs = -2;
+  EXPECT_THROW(validate(t), ConfigError);
+}
+
 TEST(OrientWorkflow, ResumeContinuesFromTheCheckpoint) {
   const auto dir = test::temp_dir();
   run_data(tiny_data(dir / "data", 40, 4));
