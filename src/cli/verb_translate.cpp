@@ -1,4 +1,4 @@
-// `emgan translate cv|train|predict|tune`.
+// `emgan translate cv|train|predict|ensemble|tune`.
 #include <iostream>
 
 #include "cli.h"
@@ -74,6 +74,18 @@ void register_translate(CLI::App& root, const Context& ctx) {
   pred_cmd->callback([] {
     const auto n = workflows::run_predict(pred);
     std::cout << "predicted " << n << " image(s) into " << pred.output << std::endl;
+  });
+
+  static workflows::EnsembleSettings ens;
+  load_config(ctx, "translate ensemble", ens);
+  auto* ens_cmd = tr->add_subcommand(
+      "ensemble", "average the test predictions of several cv runs (same data and folds) and score the average");
+  ens_cmd->add_option("--runs", ens.runs, "translate cv run folders (--only-fold runs count one each)")->required();
+  ens_cmd->add_option("--out", ens.out, "run directory");
+  add_config_option(ens_cmd);
+  ens_cmd->callback([] {
+    const auto summary = workflows::run_ensemble(ens);
+    std::cout << summary.last_line() << std::endl;
   });
 
   static workflows::TuneSettings tune;

@@ -9,9 +9,11 @@
 #include <iomanip>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "emgan/core/error.h"
 #include "emgan/core/progress.h"
@@ -199,6 +201,71 @@ void write_epoch_curves(const fs::path& run, const std::vector<int64_t>& folds, 
 
 /// What every translate verb does first: check the settings, choose the device,
 /// create the run folder, write the effective config and read the pairs.
+/// The "Results" section of a cross-validation report: per-fold table beside the
+/// published figures, the key figures and the per-material table.
+void add_results(report::Report& rep, const CvSummary& summary, const std::string& protocol,
+                 const std::string& model, const std::string& device) {
+  const auto& rows = summary.rows;
+  std::vector<std::vector<std::string>> table;
+  std::map<int64_t, std::vector<const CvRow*>> by_fold;
+  for (const auto& r : rows) by_fold[r.fold].push_back(&r);
+  std::vector<double> times;
+  for (const auto& r : rows) times.push_back(r.predict_s);
+  for (const auto& kv : by_fold) {
+    std::vector<double> f, ss, ps, fm, sm;
+    for (const auto* r : kv.second) {
+      f.push_back(r->frac_rmse);
+      ss.push_back(r->ssim);
+      ps.push_back(r->psnr);
+      fm.push_back(r->frac_rmse_max);
+      sm.push_back(r->ssim_max);
+    }
+    const size_t k = static_cast<size_t>(kv.first);
+    table.push_back({std::to_string(kv.first), std::to_string(kv.second.size()), fmt(mean_of(f), 2),
+                     fmt(std_of(f), 2), fmt(mean_of(ss), 4), fmt(mean_of(ps), 2), fmt(mean_of(fm), 2),
+                     fmt(mean_of(sm), 4), k < kPublishedFolds.size() ? fmt(kPublishedFolds[k], 0) : "-"});
+  }
+  table.push_back({"all", std::to_string(rows.size()), fmt(summary.mean_frac_rmse, 2), fmt(summary.std_frac_rmse, 2),
+                   fmt(summary.mean_ssim, 4), fmt(summary.mean_psnr, 2), fmt(summary.mean_frac_rmse_max, 2),
+                   fmt(summary.mean_ssim_max, 4), "10.8"});
+  rep.section("Results")
+      .paragraph("Published: pix2pix GAN of Lawrence et al. 2020, 5-fold fractional RMSE 7, 8, 12, 9, 18 % (mean "
+                 "10.8 %), SSIM 0.89 on fold 1 (their folds and loader, each image scaled by its own maximum); "
+                 "polynomial model of Combs et al. 2019: slightly over 9 % on average. Their folds are not ours: "
+                 "compare means, not fold by fold.")
+      .table({"fold", "images", "frac RMSE %", "std %", "SSIM", "PSNR dB", "frac RMSE % (max-scaled)",
+              "SSIM (max-scaled)", "published frac RMSE %"},
+             table,
+             "Protocol: " + protocol + "; model: " + model)
+      .paragraph("Max-scaled columns: the same predictions, prediction and truth each divided by its own maximum "
+                 "before comparing (the paper-comparable figure; it uses the truth's maximum at evaluation only, "
+                 "never to predict).")
+      .key_values({{"mean fractional RMSE", fmt(summary.mean_frac_rmse, 2) + " %"},
+                   {"worst fold", fmt(summary.worst_fold_frac_rmse, 2) + " %"},
+                   {"mean SSIM", fmt(summary.mean_ssim, 4)},
+                   {"mean PSNR", fmt(summary.mean_psnr, 2) + " dB"},
+                   {"prediction time per image (mean)", fmt(mean_of(times), 4) + " s"},
+                   {"device", device}});
+  std::map<std::string, std::vector<double>> by_mat;
+  for (const auto& r : rows) by_mat[r.material].push_back(r.frac_rmse);
+  std::vector<std::vector<std::string>> mat_rows;
+  for (const auto& kv : by_mat)
+    mat_rows.push_back({kv.first, std::to_string(kv.second.size()), fmt(mean_of(kv.second), 2)});
+  rep.table({"material", "images", "frac RMSE %"}, mat_rows, "Per material");
+}
+
+/// summary.json of a cross-validation.
+Json summary_json(const CvSummary& summary, const std::string& protocol, const std::string& model) {
+  std::vector<double> times;
+  for (const auto& r : summary.rows) times.push_back(r.predict_s);
+  return Json{{"mean_frac_rmse", summary.mean_frac_rmse}, {"std_frac_rmse", summary.std_frac_rmse},
+              {"worst_fold_frac_rmse", summary.worst_fold_frac_rmse}, {"mean_ssim", summary.mean_ssim},
+              {"mean_psnr", summary.mean_psnr}, {"folds", summary.folds},
+              {"mean_frac_rmse_max", summary.mean_frac_rmse_max}, {"mean_ssim_max", summary.mean_ssim_max},
+              {"images", summary.rows.size()}, {"mean_predict_s", mean_of(times)},
+              {"protocol", protocol}, {"model", model}};
+}
+
 struct PreparedRun {
   torch::Device device;
   fs::path run;
@@ -306,54 +373,7 @@ CvSummary run_cv(const TranslateSettings& given) {
   CvSummary summary = summarize(rows, static_cast<int64_t>(folds.size()));
   write_cv_csv(run / "cv.csv", rows);
 
-  // Per-fold table beside the published figures.
-  std::vector<std::vector<std::string>> table;
-  std::map<int64_t, std::vector<const CvRow*>> by_fold;
-  for (const auto& r : rows) by_fold[r.fold].push_back(&r);
-  std::vector<double> times;
-  for (const auto& r : rows) times.push_back(r.predict_s);
-  for (const auto& kv : by_fold) {
-    std::vector<double> f, ss, ps, fm, sm;
-    for (const auto* r : kv.second) {
-      f.push_back(r->frac_rmse);
-      ss.push_back(r->ssim);
-      ps.push_back(r->psnr);
-      fm.push_back(r->frac_rmse_max);
-      sm.push_back(r->ssim_max);
-    }
-    const size_t k = static_cast<size_t>(kv.first);
-    table.push_back({std::to_string(kv.first), std::to_string(kv.second.size()), fmt(mean_of(f), 2),
-                     fmt(std_of(f), 2), fmt(mean_of(ss), 4), fmt(mean_of(ps), 2), fmt(mean_of(fm), 2),
-                     fmt(mean_of(sm), 4), k < kPublishedFolds.size() ? fmt(kPublishedFolds[k], 0) : "-"});
-  }
-  table.push_back({"all", std::to_string(rows.size()), fmt(summary.mean_frac_rmse, 2), fmt(summary.std_frac_rmse, 2),
-                   fmt(summary.mean_ssim, 4), fmt(summary.mean_psnr, 2), fmt(summary.mean_frac_rmse_max, 2),
-                   fmt(summary.mean_ssim_max, 4), "10.8"});
-  rep.section("Results")
-      .paragraph("Published: pix2pix GAN of Lawrence et al. 2020, 5-fold fractional RMSE 7, 8, 12, 9, 18 % (mean "
-                 "10.8 %), SSIM 0.89 on fold 1 (their folds and loader, each image scaled by its own maximum); "
-                 "polynomial model of Combs et al. 2019: slightly over 9 % on average. Their folds are not ours: "
-                 "compare means, not fold by fold.")
-      .table({"fold", "images", "frac RMSE %", "std %", "SSIM", "PSNR dB", "frac RMSE % (max-scaled)",
-              "SSIM (max-scaled)", "published frac RMSE %"},
-             table,
-             "Protocol: " + s.protocol + "; model: " + s.model)
-      .paragraph("Max-scaled columns: the same predictions, prediction and truth each divided by its own maximum "
-                 "before comparing (the paper-comparable figure; it uses the truth's maximum at evaluation only, "
-                 "never to predict).")
-      .key_values({{"mean fractional RMSE", fmt(summary.mean_frac_rmse, 2) + " %"},
-                   {"worst fold", fmt(summary.worst_fold_frac_rmse, 2) + " %"},
-                   {"mean SSIM", fmt(summary.mean_ssim, 4)},
-                   {"mean PSNR", fmt(summary.mean_psnr, 2) + " dB"},
-                   {"prediction time per image (mean)", fmt(mean_of(times), 4) + " s"},
-                   {"device", device.str()}});
-  // Per material.
-  std::map<std::string, std::vector<double>> by_mat;
-  for (const auto& r : rows) by_mat[r.material].push_back(r.frac_rmse);
-  std::vector<std::vector<std::string>> mat_rows;
-  for (const auto& kv : by_mat)
-    mat_rows.push_back({kv.first, std::to_string(kv.second.size()), fmt(mean_of(kv.second), 2)});
-  rep.table({"material", "images", "frac RMSE %"}, mat_rows, "Per material");
+  add_results(rep, summary, s.protocol, s.model, device.str());
   if (!panel_images.empty()) {
     rep.section("Test images");
     rep.paragraph("Per fold, the first test images: convolution input (own contrast window), prediction, multislice "
@@ -384,13 +404,160 @@ CvSummary run_cv(const TranslateSettings& given) {
   }
   rep.section("Configuration").json(Json(s), "config.json (effective settings)");
   rep.write(run);
-  Json summary_json{{"mean_frac_rmse", summary.mean_frac_rmse}, {"std_frac_rmse", summary.std_frac_rmse},
-                    {"worst_fold_frac_rmse", summary.worst_fold_frac_rmse}, {"mean_ssim", summary.mean_ssim},
-                    {"mean_psnr", summary.mean_psnr}, {"folds", summary.folds},
-                    {"mean_frac_rmse_max", summary.mean_frac_rmse_max}, {"mean_ssim_max", summary.mean_ssim_max},
-                    {"images", rows.size()}, {"mean_predict_s", mean_of(times)},
-                    {"protocol", s.protocol}, {"model", s.model}};
-  save_json_file(run / "summary.json", summary_json);
+  save_json_file(run / "summary.json", summary_json(summary, s.protocol, s.model));
+  return summary;
+}
+
+namespace {
+
+/// (fold, material, id) of the rows of a `translate cv` run's cv.csv.
+std::vector<std::tuple<int64_t, std::string, std::string>> read_cv_keys(const fs::path& csv) {
+  std::ifstream in(csv);
+  EMGAN_CHECK(IoError, in.good(), csv.string(), ": cannot read; expected the cv.csv of a `translate cv` run");
+  std::string line;
+  std::getline(in, line);
+  EMGAN_CHECK(IoError, line.rfind("fold,material,id,", 0) == 0, csv.string(), ": header '", line,
+              "'; expected 'fold,material,id,...' (a translate cv table)");
+  std::vector<std::tuple<int64_t, std::string, std::string>> keys;
+  int64_t line_no = 1;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    std::string c;
+    while (std::getline(ss, c, ',')) cells.push_back(c);
+    EMGAN_CHECK(IoError, cells.size() >= 3, csv.string(), ": line ", line_no, " '", line,
+                "' has fewer than 3 columns (fold, material, id)");
+    int64_t fold = -1;
+    try {
+      fold = std::stoll(cells[0]);
+    } catch (const std::exception&) {
+      throw IoError(csv.string() + ": line " + std::to_string(line_no) + ": fold '" + cells[0] +
+                    "' is not an integer");
+    }
+    keys.emplace_back(fold, cells[1], cells[2]);
+  }
+  return keys;
+}
+
+}  // namespace
+
+CvSummary run_ensemble(const EnsembleSettings& e) {
+  EMGAN_CHECK(ConfigError, e.runs.size() >= 2, "translate ensemble: ", e.runs.size(),
+              " run(s) given; expected two or more `translate cv` run folders (--runs A B ...)");
+  // The runs must share what decides the folds and the units of the predictions.
+  std::vector<TranslateSettings> cfg;
+  for (const auto& r : e.runs) {
+    const fs::path c = fs::path(r) / "config.json";
+    EMGAN_CHECK(IoError, fs::exists(c), c.string(), ": not found; expected a `translate cv` run folder");
+    cfg.push_back(load_json_file(c).get<TranslateSettings>());
+  }
+  const TranslateSettings& s = cfg.front();
+  for (size_t i = 1; i < cfg.size(); ++i) {
+    const auto& o = cfg[i];
+    const std::string c = (fs::path(e.runs[i]) / "config.json").string();
+    auto same = [&](const std::string& what, const std::string& got, const std::string& want) {
+      EMGAN_CHECK(ConfigError, got == want, c, ": ", what, " = '", got, "'; expected '", want, "' as in ",
+                  (fs::path(e.runs[0]) / "config.json").string(), " (ensemble members share data, folds and protocol)");
+    };
+    same("data", fs::weakly_canonical(o.data).string(), fs::weakly_canonical(s.data).string());
+    same("folds", std::to_string(o.folds), std::to_string(s.folds));
+    same("seed", std::to_string(o.runtime.seed), std::to_string(s.runtime.seed));
+    same("stratified", o.stratified ? "true" : "false", s.stratified ? "true" : "false");
+    same("protocol", o.protocol, s.protocol);
+    same("input_pattern", o.input_pattern, s.input_pattern);
+    same("target_pattern", o.target_pattern, s.target_pattern);
+  }
+
+  // Which runs predicted each test image.
+  std::map<std::tuple<int64_t, std::string, std::string>, std::vector<fs::path>> members;
+  for (const auto& r : e.runs)
+    for (const auto& [fold, mat, id] : read_cv_keys(fs::path(r) / "cv.csv"))
+      members[{fold, mat, id}].push_back(fs::path(r) / ("fold_" + std::to_string(fold)) / "predictions" /
+                                         (mat + "_" + id + ".tif"));
+  EMGAN_CHECK(ConfigError, !members.empty(), "translate ensemble: the runs' cv.csv files list no test image");
+  size_t k = 0;
+  for (const auto& kv : members) k = std::max(k, kv.second.size());
+  for (const auto& [key, paths] : members)
+    EMGAN_CHECK(ConfigError, paths.size() == k, "translate ensemble: test image ", std::get<1>(key), " ",
+                std::get<2>(key), " (fold ", std::get<0>(key), ") is predicted by ", paths.size(), " run(s); expected ",
+                k, " like the other images (give every member's runs, covering the same folds)");
+  EMGAN_CHECK(ConfigError, k >= 2, "translate ensemble: every test image is predicted by one run only; expected the "
+                                   "runs of two or more members");
+
+  const fs::path run = e.out;
+  ensure_dir(run);
+  save_json_file(run / "config.json", Json(e));
+  Pairs pairs = load_pairs(s);
+  std::map<std::pair<std::string, std::string>, size_t> index;
+  for (size_t i = 0; i < pairs.ids.size(); ++i) index[{pairs.groups[i], pairs.ids[i]}] = i;
+  log_info("translate ensemble: " + std::to_string(members.size()) + " test images, " + std::to_string(k) +
+           " members, protocol " + s.protocol);
+
+  std::vector<CvRow> rows;
+  std::set<int64_t> folds;
+  std::map<int64_t, std::vector<size_t>> panel_idx;
+  std::map<int64_t, std::vector<torch::Tensor>> panel_pred;
+  Progress progress("translate ensemble", static_cast<int64_t>(members.size()), "img");
+  int64_t done = 0;
+  for (const auto& [key, paths] : members) {
+    const auto& [fold, mat, id] = key;
+    const auto it = index.find({mat, id});
+    EMGAN_CHECK(ConfigError, it != index.end(), paths.front().string(), ": image ", mat, " ", id, " is not in ", s.data);
+    const auto truth = eval_target(pairs.targets[it->second], s.protocol);
+    const auto t0 = std::chrono::steady_clock::now();
+    torch::Tensor sum;
+    for (const auto& p : paths) {
+      auto pred = data::load_checked_image(p).to(torch::kFloat64);
+      EMGAN_CHECK(IoError, pred.sizes() == truth.sizes(), p.string(), ": shape ", pred.sizes(), "; expected ",
+                  truth.sizes(), " (the size of ", mat, " ", id, ")");
+      sum = sum.defined() ? sum + pred : pred;
+    }
+    const auto pred = (sum / static_cast<double>(paths.size())).to(torch::kFloat32);
+    CvRow r = score(pred, truth);
+    r.fold = fold;
+    r.material = mat;
+    r.id = id;
+    r.predict_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rows.push_back(r);
+    folds.insert(fold);
+    io::write_image(run / ("fold_" + std::to_string(fold)) / "predictions" / (mat + "_" + id + ".tif"), pred);
+    if (static_cast<int64_t>(panel_idx[fold].size()) < s.panels) {
+      panel_idx[fold].push_back(it->second);
+      panel_pred[fold].push_back(pred);
+    }
+    progress.update(++done);
+  }
+  progress.finish();
+  CvSummary summary = summarize(rows, static_cast<int64_t>(folds.size()));
+  write_cv_csv(run / "cv.csv", summary.rows);
+
+  report::Report rep("emgan translate ensemble — " + std::to_string(k) + " members");
+  std::string member_list;
+  for (const auto& r : e.runs) member_list += (member_list.empty() ? "" : ", ") + r;
+  rep.section("Protocol")
+      .paragraph("Each test image's prediction is the mean of the predictions of " + std::to_string(k) +
+                 " members (cross-validation runs on the same folds: " + member_list +
+                 "); each member predicted it without having trained on it. The members' protocol:")
+      .paragraph(protocol_text(s));
+  add_results(rep, summary, s.protocol, "ensemble of " + std::to_string(k), "(predictions read from the runs)");
+  rep.section("Test images");
+  for (const auto& [fold, idx] : panel_idx) {
+    std::vector<torch::Tensor> in, truth;
+    std::vector<std::string> labels;
+    for (size_t j = 0; j < idx.size(); ++j) {
+      in.push_back(pairs.inputs[idx[j]]);
+      truth.push_back(eval_target(pairs.targets[idx[j]], s.protocol));
+      labels.push_back(pairs.groups[idx[j]] + " " + pairs.ids[idx[j]]);
+    }
+    const std::string panel = "fold_" + std::to_string(fold) + "/panels.png";
+    write_panels(run / panel, in, panel_pred[fold], truth, labels);
+    rep.image(panel, "fold " + std::to_string(fold) + ": input, ensemble prediction, truth, difference");
+  }
+  rep.section("Configuration").json(Json(e), "config.json");
+  rep.write(run);
+  save_json_file(run / "summary.json", summary_json(summary, s.protocol, "ensemble"));
   return summary;
 }
 

@@ -233,6 +233,67 @@ TEST(Translate, AutomaticLearningRateFollowsTheAdversarialWeight) {
   EXPECT_THROW(emgan::workflows::validate(s), emgan::ConfigError);
 }
 
+// An ensemble of cv runs averages the members' predictions image by image and scores
+// the average; an ensemble of a run with itself gives that run's figures; runs on other
+// folds, or covering the images unevenly, are refused.
+TEST(Translate, EnsembleAveragesTheMembersPredictions) {
+  const auto dir = emgan::test::temp_dir();
+  emgan::workflows::write_synthetic_pairs((dir / "data").string(), 6, 40, 56, 1);
+  auto a = small_settings(dir / "data", dir / "a", "poly");
+  a.poly = emgan::Json{{"window", 1}, {"degree", 1}};
+  auto b = small_settings(dir / "data", dir / "b", "poly");
+  b.poly = emgan::Json{{"window", 3}, {"degree", 2}};
+  const auto sa = emgan::workflows::run_cv(a);
+  const auto sb = emgan::workflows::run_cv(b);
+
+  emgan::workflows::EnsembleSettings e;
+  e.runs = {a.out, b.out};
+  e.out = (dir / "ab").string();
+  const auto se = emgan::workflows::run_ensemble(e);
+  ASSERT_EQ(se.rows.size(), 6u);
+  EXPECT_TRUE(fs::exists(dir / "ab" / "index.html"));
+  EXPECT_EQ(read_lines(dir / "ab" / "cv.csv").size(), 7u);
+  for (const auto& r : se.rows) {
+    const std::string name = r.material + "_" + r.id + ".tif";
+    const fs::path fold = "fold_" + std::to_string(r.fold);
+    const auto pa = emgan::io::read_image(dir / "a" / fold / "predictions" / name).data;
+    const auto pb = emgan::io::read_image(dir / "b" / fold / "predictions" / name).data;
+    const auto pe = emgan::io::read_image(dir / "ab" / fold / "predictions" / name).data;
+    EXPECT_TRUE(torch::allclose(pe, (pa + pb) / 2, 1e-5, 1e-7)) << name;
+  }
+  // The two members differ, so the average is not either of them.
+  EXPECT_NE(sa.mean_frac_rmse, sb.mean_frac_rmse);
+  EXPECT_NE(se.mean_frac_rmse, sa.mean_frac_rmse);
+
+  // A run averaged with itself reproduces its own figures.
+  e.runs = {a.out, a.out};
+  e.out = (dir / "aa").string();
+  const auto saa = emgan::workflows::run_ensemble(e);
+  EXPECT_NEAR(saa.mean_frac_rmse, sa.mean_frac_rmse, 1e-4);
+  EXPECT_NEAR(saa.worst_fold_frac_rmse, sa.worst_fold_frac_rmse, 1e-4);
+
+  // Other folds (another seed): refused, naming the setting.
+  auto c = small_settings(dir / "data", dir / "c", "poly");
+  c.runtime.seed = 7;
+  emgan::workflows::run_cv(c);
+  e.runs = {a.out, c.out};
+  e.out = (dir / "ac").string();
+  try {
+    emgan::workflows::run_ensemble(e);
+    ADD_FAILURE() << "runs with other folds were accepted";
+  } catch (const emgan::ConfigError& err) {
+    EXPECT_NE(std::string(err.what()).find("seed"), std::string::npos) << err.what();
+  }
+  // One fold of a member only: the images are covered unevenly.
+  auto d = small_settings(dir / "data", dir / "d", "poly");
+  d.only_fold = 1;
+  emgan::workflows::run_cv(d);
+  e.runs = {a.out, b.out, d.out};
+  EXPECT_THROW(emgan::workflows::run_ensemble(e), emgan::ConfigError);
+  e.runs = {a.out};
+  EXPECT_THROW(emgan::workflows::run_ensemble(e), emgan::ConfigError);
+}
+
 // The polynomial baseline on the real pairs, 5 folds, strict protocol (~20 s).
 TEST(Translate, PolyOnRealPairs) {
   EMGAN_REQUIRE_SHARED("stem-conv2multislice");

@@ -225,6 +225,25 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PredictSettings, model, input, o
 /// `emgan translate predict`; returns the number of images written.
 int64_t run_predict(const PredictSettings& settings);
 
+/// Settings of `emgan translate ensemble`: the test predictions of several
+/// cross-validation runs on the same data and folds, averaged image by image.
+struct EnsembleSettings {
+  /// `translate cv` run folders (config.json, cv.csv, fold_F/predictions/). Runs made
+  /// with `--only-fold` count as one run each: every test image must be covered by the
+  /// same number of runs (the members), and every run must share data, folds, seed,
+  /// stratification and protocol.
+  std::vector<std::string> runs;
+  std::string out = "runs/translate-ensemble";  ///< run folder: cv.csv, summary.json, index.html, predictions
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EnsembleSettings, runs, out)
+
+/// `emgan translate ensemble`: averages the members' predictions of every test image
+/// (physical units; nothing of the target is used), scores the average as `translate
+/// cv` does and writes the same figures and report. Throws ConfigError naming the run
+/// and the value when the runs do not share data, folds or protocol, or cover the
+/// images unevenly; IoError for a missing or unreadable file.
+CvSummary run_ensemble(const EnsembleSettings& settings);
+
 /// Settings of `emgan translate tune`: a grid searched inside the training folds.
 struct TuneSettings {
   TranslateSettings base;                 ///< everything not in the grid
