@@ -9,6 +9,7 @@
 #include <limits>
 #include <sstream>
 
+#include "emgan/core/fs.h"
 #include "emgan/core/config.h"
 #include "emgan/core/error.h"
 #include "emgan/report/charts.h"
@@ -653,19 +654,8 @@ std::string trim(const std::string& s) {
 }
 
 std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cell;
-  bool quoted = false;
-  for (char ch : line) {
-    if (ch == '"') quoted = !quoted;
-    if (ch == ',' && !quoted) {
-      cells.push_back(trim(cell));
-      cell.clear();
-    } else {
-      cell += ch;
-    }
-  }
-  cells.push_back(trim(cell));
+  auto cells = split_csv_line(line);
+  for (auto& c : cells) c = trim(c);
   return cells;
 }
 

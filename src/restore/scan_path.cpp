@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include "emgan/core/fs.h"
 #include "emgan/core/config.h"
 #include "emgan/core/error.h"
 #include "emgan/restore/ops.h"
@@ -255,13 +256,11 @@ void write_positions_csv(const fs::path& path, const ScanPath& p) {
 namespace {
 
 std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cell;
-  std::istringstream is(line);
-  while (std::getline(is, cell, ',')) {
+  auto out = split_csv_line(line);
+  for (auto& cell : out) {
     const auto b = cell.find_first_not_of(" \t\r");
     const auto e = cell.find_last_not_of(" \t\r");
-    out.push_back(b == std::string::npos ? "" : cell.substr(b, e - b + 1));
+    cell = b == std::string::npos ? "" : cell.substr(b, e - b + 1);
   }
   return out;
 }

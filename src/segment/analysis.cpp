@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "emgan/core/fs.h"
 #include "emgan/core/error.h"
 #include "emgan/core/progress.h"
 #include "emgan/io/image.h"
@@ -112,12 +113,7 @@ std::vector<double> read_truth_diameters(const fs::path& csv, bool include_borde
   EMGAN_CHECK(IoError, in.good(), csv.string(), ": cannot open the truth CSV");
   std::string line;
   std::getline(in, line);
-  std::vector<std::string> header;
-  {
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) header.push_back(cell);
-  }
+  const std::vector<std::string> header = split_csv_line(line);
   const auto col = [&](const std::string& name) {
     const auto it = std::find(header.begin(), header.end(), name);
     EMGAN_CHECK(IoError, it != header.end(), csv.string(), ": no column '", name, "' in the header '", line, "'");
@@ -129,10 +125,7 @@ std::vector<double> read_truth_diameters(const fs::path& csv, bool include_borde
   while (std::getline(in, line)) {
     ++row;
     if (line.empty()) continue;
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) cells.push_back(cell);
+    const auto cells = split_csv_line(line);
     EMGAN_CHECK(IoError, cells.size() == header.size(), csv.string(), ": line ", row, " has ", cells.size(),
                 " cells, expected ", header.size());
     if (!include_border && cells[cb] == "1") continue;

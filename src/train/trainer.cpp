@@ -8,6 +8,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "emgan/core/fs.h"
 #include "emgan/core/error.h"
 #include "emgan/core/progress.h"
 #include "emgan/core/runtime.h"
@@ -84,34 +85,6 @@ Batch FunctionBatchSource::next() {
 
 namespace {
 
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cur;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        cur += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        cur += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      cells.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  cells.push_back(cur);
-  return cells;
-}
-
 std::string csv_cell(const Json& v) {
   if (v.is_null()) return "";
   if (v.is_string()) {
@@ -174,7 +147,7 @@ void MetricsLog::load_csv_header() {
   if (!fs::exists(path)) return;
   std::ifstream in(path);
   std::string header;
-  if (std::getline(in, header) && !header.empty()) columns_ = split_csv(header);
+  if (std::getline(in, header) && !header.empty()) columns_ = split_csv_line(header);
 }
 
 void MetricsLog::rewrite_csv(const std::vector<std::string>& columns) {
@@ -183,9 +156,9 @@ void MetricsLog::rewrite_csv(const std::vector<std::string>& columns) {
   std::vector<std::string> out;
   out.push_back(join(columns, ","));
   if (!lines.empty()) {
-    const auto old = split_csv(lines[0]);
+    const auto old = split_csv_line(lines[0]);
     for (size_t i = 1; i < lines.size(); ++i) {
-      auto cells = split_csv(lines[i]);
+      auto cells = split_csv_line(lines[i]);
       std::vector<std::string> row;
       for (const auto& col : columns) {
         std::string v;
@@ -247,11 +220,11 @@ void MetricsLog::truncate_after(int64_t step) {
     if (fs::exists(path)) {
       auto lines = read_lines(path);
       if (lines.empty()) return;
-      const auto header = split_csv(lines[0]);
+      const auto header = split_csv_line(lines[0]);
       const auto it = std::find(header.begin(), header.end(), "step");
       std::vector<std::string> keep{lines[0]};
       for (size_t i = 1; i < lines.size(); ++i) {
-        const auto cells = split_csv(lines[i]);
+        const auto cells = split_csv_line(lines[i]);
         if (it != header.end()) {
           const size_t k = static_cast<size_t>(it - header.begin());
           if (k < cells.size() && !cells[k].empty() && std::stoll(cells[k]) > step) continue;

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "emgan/core/fs.h"
 #include "emgan/core/error.h"
 #include "emgan/core/progress.h"
 #include "emgan/data/dataset.h"
@@ -423,10 +424,7 @@ std::vector<std::tuple<int64_t, std::string, std::string>> read_cv_keys(const fs
   while (std::getline(in, line)) {
     ++line_no;
     if (line.empty()) continue;
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    std::string c;
-    while (std::getline(ss, c, ',')) cells.push_back(c);
+    const auto cells = split_csv_line(line);
     EMGAN_CHECK(IoError, cells.size() >= 3, csv.string(), ": line ", line_no, " '", line,
                 "' has fewer than 3 columns (fold, material, id)");
     int64_t fold = -1;

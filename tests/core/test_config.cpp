@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "emgan/core/config.h"
+#include "emgan/core/fs.h"
 #include "emgan/core/registry.h"
 #include "emgan/core/runtime.h"
 #include "emgan/core/progress.h"
@@ -99,4 +100,16 @@ TEST(Config, NestedStructsCheckedFreeFormObjectsNot) {
   EXPECT_EQ(s.free_form["anything"], 1);
   EXPECT_THROW(emgan::settings_from_json<Nested>(emgan::Json::parse(R"({"inner": {"epoch": 9}})"), "n.json"),
                emgan::ConfigError);
+}
+
+// One CSV splitter for every reader (metrics logs, charts, scan paths, particle tables,
+// cv tables): RFC 4180 quoting, no trimming, empty cells kept.
+TEST(Csv, SplitsQuotedCellsAndKeepsEmptyOnes) {
+  using emgan::split_csv_line;
+  EXPECT_EQ(split_csv_line("a,b,c"), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(split_csv_line("\"x, y\",2"), (std::vector<std::string>{"x, y", "2"}));
+  EXPECT_EQ(split_csv_line("\"say \"\"hi\"\"\",1"), (std::vector<std::string>{"say \"hi\"", "1"}));
+  EXPECT_EQ(split_csv_line("1,,3,"), (std::vector<std::string>{"1", "", "3", ""}));
+  EXPECT_EQ(split_csv_line(""), (std::vector<std::string>{""}));
+  EXPECT_EQ(split_csv_line(" a ,b"), (std::vector<std::string>{" a ", "b"}));
 }

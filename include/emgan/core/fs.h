@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace emgan {
 
@@ -21,6 +22,11 @@ void write_text_atomic(const fs::path& path, const std::string& text);
 
 /// Reads a whole file as text; throws IoError naming the path when it cannot.
 std::string read_text(const fs::path& path);
+
+/// Splits one line of a CSV file into its cells (RFC 4180: commas inside double
+/// quotes do not split, "" inside quotes is one quote; an empty line is one empty cell;
+/// a trailing comma gives a last empty cell). No trimming.
+std::vector<std::string> split_csv_line(const std::string& line);
 
 /// Lower-case extension of `path` without the dot ("tif" for "a/B.TIF"); for
 /// "x.tar.gz"-like names only the last part.
