@@ -64,8 +64,12 @@ void register_translate(CLI::App& root, const Context& ctx) {
   static workflows::PredictSettings pred;
   load_config(ctx, "translate predict", pred);
   auto* pred_cmd = tr->add_subcommand("predict", "predict multislice images (float32 TIFF, physical units) from convolution images");
-  pred_cmd->add_option("--model", pred.model, "model folder (RUN/model)")->required();
+  pred_cmd->add_option("--model", pred.model, "model folder (RUN/model); two or more: their predictions averaged")
+      ->required();
   pred_cmd->add_option("--input", pred.input, "convolution image file or folder")->required();
+  pred_cmd->add_option("--material", pred.material,
+                       "material of the images (needed by a model fitted on several materials): one of the model's "
+                       "materials, or 'pooled' for one it was not trained on");
   pred_cmd->add_option("--output", pred.output, "output folder");
   pred_cmd->add_flag("--png,!--no-png", pred.png, "also write PNG previews");
   pred_cmd->add_option("--tta", pred.tta, "flip/rotation averaging: model (as saved) | on | off (8x faster)");

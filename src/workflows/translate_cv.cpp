@@ -568,16 +568,52 @@ void run_train(const TranslateSettings& given) {
   auto translator = train_translator(s, pairs.inputs, pairs.targets, pairs.groups, run, device);
   translator->save(run / "model");
   log_info("model written to " + (run / "model").string());
+  const auto materials = translator->materials();
+  if (materials.size() >= 2) {
+    std::string list;
+    for (const auto& m : materials) list += (list.empty() ? "" : ", ") + m;
+    log_info("the model was fitted per material (" + list +
+             "): `translate predict` needs --material NAME (or 'pooled' for another material)");
+  }
+}
+
+std::string predict_group(const std::string& material, const std::vector<std::string>& model_materials,
+                          const std::string& model_path) {
+  if (model_materials.size() < 2 || material == "pooled") return "";
+  std::string list;
+  for (const auto& m : model_materials) list += (list.empty() ? "" : ", ") + m;
+  EMGAN_CHECK(ConfigError, !material.empty(), model_path, ": the model was fitted per material (", list,
+              "): its units differ between them. Name the images' material with --material NAME, or --material "
+              "pooled for a material it was not trained on");
+  EMGAN_CHECK(ConfigError, std::find(model_materials.begin(), model_materials.end(), material) != model_materials.end(),
+              model_path, ": material '", material, "' is not one the model was fitted on (", list,
+              "); use --material pooled for a material it was not trained on");
+  return material;
 }
 
 int64_t run_predict(const PredictSettings& s) {
   EMGAN_CHECK(ConfigError, !s.model.empty(), "translate predict: --model is required (RUN/model)");
   EMGAN_CHECK(ConfigError, !s.input.empty(), "translate predict: --input is required (a file or a folder)");
-  const torch::Device device = apply_runtime(s.runtime);
-  auto translator = load_translator(s.model, device);
   check_choice("tta", s.tta, {"model", "on", "off"});
-  if (s.tta != "model" && !translator->set_tta(s.tta == "on") && s.tta == "on")
-    log_info("warning: " + s.model + ": a " + translator->kind() + " model has no test-time averaging; --tta on ignored");
+  const torch::Device device = apply_runtime(s.runtime);
+  struct Member {
+    std::unique_ptr<Translator> translator;
+    std::string group;
+  };
+  std::vector<Member> members;
+  for (const auto& path : s.model) {
+    Member m{load_translator(path, device), ""};
+    m.group = predict_group(s.material, m.translator->materials(), path);
+    if (s.tta != "model" && !m.translator->set_tta(s.tta == "on") && s.tta == "on")
+      log_info("warning: " + path + ": a " + m.translator->kind() + " model has no test-time averaging; --tta on ignored");
+    if (!members.empty())
+      EMGAN_CHECK(ConfigError, m.translator->protocol() == members.front().translator->protocol(), path,
+                  ": protocol '", m.translator->protocol(), "' differs from ", s.model.front(), "'s '",
+                  members.front().translator->protocol(),
+                  "': an ensemble averages predictions in the same units (strict: physical; paper: each image / its max)");
+    members.push_back(std::move(m));
+  }
+  if (members.size() > 1) log_info("ensemble of " + std::to_string(members.size()) + " models: predictions averaged");
   std::vector<fs::path> files;
   if (fs::is_directory(s.input)) {
     files = data::list_image_files(s.input);
@@ -595,7 +631,12 @@ int64_t run_predict(const PredictSettings& s) {
     EMGAN_CHECK(IoError, x.dim() == 3 && x.size(0) == 1, f.string(), ": shape ", x.sizes(),
                 "; expected a single-channel 2D image");
     const auto t0 = std::chrono::steady_clock::now();
-    auto y = translator->predict(x);
+    torch::Tensor y;
+    for (auto& m : members) {
+      auto p = m.translator->predict(x, m.group);
+      y = y.defined() ? y + p : p;
+    }
+    if (members.size() > 1) y = y / static_cast<double>(members.size());
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const fs::path out = fs::path(s.output) / (f.stem().string() + ".tif");
     io::write_image(out, y);

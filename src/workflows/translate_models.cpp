@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "emgan/core/error.h"
 #include "emgan/core/progress.h"
@@ -74,10 +75,21 @@ struct TargetScaler {
 };
 
 // ---------------------------------------------------------------------------------
+/// Sorted names of a map's keys.
+template <class Map>
+std::vector<std::string> key_names(const Map& m) {
+  std::vector<std::string> names;
+  for (const auto& kv : m) names.push_back(kv.first);
+  return names;
+}
+
 class PolyTranslator : public Translator {
  public:
-  explicit PolyTranslator(models::PolyRegression poly) : poly_(std::move(poly)) {}
+  PolyTranslator(models::PolyRegression poly, std::string protocol)
+      : poly_(std::move(poly)), protocol_(std::move(protocol)) {}
   std::string kind() const override { return "poly"; }
+  std::vector<std::string> materials() const override { return key_names(poly_.group_gains()); }
+  std::string protocol() const override { return protocol_; }
   torch::Tensor predict(const torch::Tensor& convolution, const std::string& group) override {
     auto x = as_chw(convolution, "poly input");
     return poly_.predict(x[0], group).unsqueeze(0).to(torch::kFloat32);
@@ -85,12 +97,14 @@ class PolyTranslator : public Translator {
   void save(const fs::path& dir) const override {
     ensure_dir(dir);
     poly_.save(dir / "poly.json");
-    save_json_file(dir / "model.json", Json{{"format", kFormat}, {"kind", "poly"}, {"weights", "poly.json"}});
+    save_json_file(dir / "model.json",
+                   Json{{"format", kFormat}, {"kind", "poly"}, {"weights", "poly.json"}, {"protocol", protocol_}});
   }
   const models::PolyRegression& poly() const { return poly_; }
 
  private:
   models::PolyRegression poly_;
+  std::string protocol_;
 };
 
 // ---------------------------------------------------------------------------------
@@ -108,6 +122,15 @@ class Pix2PixTranslator : public Translator {
         base_(std::move(base)),
         device_(device) {}
   std::string kind() const override { return "pix2pix"; }
+  std::string protocol() const override { return protocol_; }
+  std::vector<std::string> materials() const override {
+    std::set<std::string> names;
+    if (protocol_ != "paper")
+      for (const auto& kv : target_scale_.scales) names.insert(kv.first);
+    if (base_)
+      for (const auto& kv : base_->group_gains()) names.insert(kv.first);
+    return {names.begin(), names.end()};
+  }
 
   /// Prediction options (saved with the model): 8-fold flip/rotation averaging, and
   /// "running" or "batch" batch-norm statistics.
@@ -480,7 +503,7 @@ std::unique_ptr<Translator> train_translator(const TranslateSettings& given, con
       y.push_back(s.protocol == "paper" ? t / own_max(t) : t);
     }
     poly.fit(x, y, groups);
-    return std::make_unique<PolyTranslator>(std::move(poly));
+    return std::make_unique<PolyTranslator>(std::move(poly), s.protocol);
   }
   return train_pix2pix(s, inputs, targets, groups, run_dir, device, eval);
 }
@@ -500,7 +523,10 @@ std::unique_ptr<Translator> load_translator(const fs::path& path, torch::Device 
               "', expected '", kFormat, "'); is it a model of another workflow?");
   const std::string kind = j.value("kind", "");
   if (kind == "poly") {
-    return std::make_unique<PolyTranslator>(models::PolyRegression::load(dir / j.value("weights", "poly.json")));
+    const std::string protocol = j.value("protocol", "strict");  // models of before 2026-11-22 lack it: strict
+    check_choice(file.string() + ": protocol", protocol, {"strict", "paper"});
+    return std::make_unique<PolyTranslator>(models::PolyRegression::load(dir / j.value("weights", "poly.json")),
+                                            protocol);
   }
   EMGAN_CHECK(ConfigError, kind == "pix2pix", file.string(), ": unknown translator kind '", kind,
               "' (expected poly or pix2pix)");

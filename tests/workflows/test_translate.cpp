@@ -133,7 +133,7 @@ TEST(Translate, PredictWritesFullSizeTiffs) {
   s.folds = 2;
   emgan::workflows::run_train(s);
   emgan::workflows::PredictSettings p;
-  p.model = (dir / "run" / "model").string();
+  p.model = {(dir / "run" / "model").string()};
   p.input = (dir / "data" / "synthetic" / "synthetic_convolution").string();
   p.output = (dir / "pred").string();
   p.runtime.threads = 1;
@@ -143,6 +143,73 @@ TEST(Translate, PredictWritesFullSizeTiffs) {
   EXPECT_EQ(in.sizes(), out.sizes());
   EXPECT_TRUE(torch::isfinite(out).all().item<bool>());
   EXPECT_TRUE(fs::exists(dir / "pred" / "synthetic_convolution_0.png"));
+}
+
+// A model fitted on two materials has per-material units (target scale, polynomial
+// gain): `translate predict` must be told the material, uses exactly that material's
+// fit, and averages several models when given more than one.
+TEST(Translate, PredictUsesTheNamedMaterialAndAveragesSeveralModels) {
+  const auto dir = emgan::test::temp_dir();
+  // Two materials whose multislice units differ by a factor of 3.
+  for (const auto& [material, seed] : std::vector<std::pair<std::string, uint64_t>>{{"matA", 11}, {"matB", 12}}) {
+    emgan::workflows::write_synthetic_pairs((dir / ("gen_" + material)).string(), 4, 40, 48, seed);
+    fs::create_directories(dir / "data");
+    fs::rename(dir / ("gen_" + material) / "synthetic", dir / "data" / material);
+  }
+  for (const auto& e : fs::directory_iterator(dir / "data" / "matB" / "synthetic_multislice")) {
+    auto t = emgan::io::read_image(e.path()).data;
+    emgan::io::write_image(e.path(), t * 3.0);
+  }
+  auto poly = small_settings(dir / "data", dir / "poly", "poly");
+  emgan::workflows::run_train(poly);
+  auto pix = small_settings(dir / "data", dir / "pix", "pix2pix");
+  emgan::workflows::run_train(pix);
+  const fs::path input = dir / "data" / "matB" / "synthetic_convolution" / "synthetic_convolution_1.txt";
+  const auto x = emgan::io::read_image(input).data;
+  auto predict = [&](std::vector<std::string> models, const std::string& material, const std::string& name) {
+    emgan::workflows::PredictSettings p;
+    p.model = std::move(models);
+    p.input = input.string();
+    p.output = (dir / name).string();
+    p.material = material;
+    p.png = false;
+    p.runtime.threads = 1;
+    EXPECT_EQ(emgan::workflows::run_predict(p), 1);
+    return emgan::io::read_image(dir / name / "synthetic_convolution_1.tif").data;
+  };
+  const std::string poly_model = (dir / "poly" / "model").string(), pix_model = (dir / "pix" / "model").string();
+  auto poly_t = emgan::workflows::load_translator(poly_model, torch::kCPU);
+  auto pix_t = emgan::workflows::load_translator(pix_model, torch::kCPU);
+  EXPECT_EQ(poly_t->materials(), (std::vector<std::string>{"matA", "matB"}));
+  EXPECT_EQ(pix_t->materials(), (std::vector<std::string>{"matA", "matB"}));
+  EXPECT_EQ(poly_t->protocol(), "strict");
+
+  // No material, or one the models do not know: refused, naming the model and the materials.
+  for (const std::string material : {"", "matC"}) {
+    try {
+      predict({poly_model}, material, "refused");
+      ADD_FAILURE() << "material '" << material << "' was accepted";
+    } catch (const emgan::ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(poly_model), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("matA, matB"), std::string::npos) << e.what();
+    }
+  }
+  // The named material's fit, not the pooled one (they differ: the units differ 3x).
+  const auto b = predict({poly_model}, "matB", "poly_b");
+  EXPECT_TRUE(torch::allclose(b, poly_t->predict(x, "matB"), 1e-5, 1e-7));
+  const auto pooled = predict({poly_model}, "pooled", "poly_pooled");
+  EXPECT_TRUE(torch::allclose(pooled, poly_t->predict(x, ""), 1e-5, 1e-7));
+  EXPECT_GT((b - pooled).abs().max().item<double>(), 1e-3 * b.abs().max().item<double>());
+  // Two models: the mean of their predictions.
+  const auto both = predict({poly_model, pix_model}, "matB", "both");
+  const auto expected = (poly_t->predict(x, "matB") + pix_t->predict(x, "matB")) / 2.0;
+  EXPECT_TRUE(torch::allclose(both, expected, 1e-4, 1e-6)) << (both - expected).abs().max().item<double>();
+  // Models trained under different protocols (units) are not averaged.
+  auto paper = small_settings(dir / "data", dir / "poly_paper", "poly");
+  paper.protocol = "paper";
+  emgan::workflows::run_train(paper);
+  EXPECT_THROW(predict({poly_model, (dir / "poly_paper" / "model").string()}, "matB", "mixed"),
+               emgan::ConfigError);
 }
 
 TEST(Translate, BadInputNamesTheFile) {
@@ -404,7 +471,7 @@ TEST(Translate, PredictTtaOverride) {
   emgan::workflows::run_train(s);
   auto predict = [&](const std::string& tta) {
     emgan::workflows::PredictSettings p;
-    p.model = (dir / "run" / "model").string();
+    p.model = {(dir / "run" / "model").string()};
     p.input = (dir / "data" / "synthetic" / "synthetic_convolution" / "synthetic_convolution_2.txt").string();
     p.output = (dir / ("pred_" + tta)).string();
     p.png = false;

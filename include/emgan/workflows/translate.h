@@ -183,6 +183,13 @@ class Translator {
   /// Turns the 8-fold flip/rotation averaging of predictions on or off; returns false
   /// (and changes nothing) for a model without it (poly).
   virtual bool set_tta(bool) { return false; }
+  /// The materials the model fitted separately (a target scale or a polynomial gain
+  /// per material), sorted; a prediction depends on which one is named when there are
+  /// two or more. Empty when nothing was fitted per material.
+  virtual std::vector<std::string> materials() const = 0;
+  /// Units of the predictions: "strict" (physical units) or "paper" (the target divided
+  /// by its own maximum).
+  virtual std::string protocol() const = 0;
 };
 
 /// Epoch callback of training: (epoch, translator) -> metrics to log.
@@ -211,16 +218,33 @@ void run_train(const TranslateSettings& settings);
 
 /// Settings of `emgan translate predict`.
 struct PredictSettings {
-  std::string model;          ///< model folder (RUN/model) or its model.json
+  /// Model folders (RUN/model) or their model.json files. With two or more, the
+  /// prediction is the mean of the models' predictions (an ensemble; they must share
+  /// the units, i.e. the protocol they were trained under).
+  std::vector<std::string> model;
   std::string input;          ///< a convolution image file or a folder of them
   std::string output = "predictions";  ///< output folder: <name>.tif (float32, physical units) + <name>.png
+  /// The material of the input images. Required for a model fitted on two or more
+  /// materials (its target scale and polynomial gain are per material; without the
+  /// right one the units are wrong): one of the model's materials, or "pooled" for a
+  /// material it was not trained on (the scale and gain of all training images).
+  /// Ignored by a model fitted on one material or none.
+  std::string material = "";
   bool png = true;            ///< also write PNG previews
   /// Test-time flip/rotation averaging: "model" (as saved with the model), "on" or
   /// "off" (one pass: 8x faster).
   std::string tta = "model";
   RuntimeSettings runtime;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PredictSettings, model, input, output, png, tta, runtime)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PredictSettings, model, input, output, material, png, tta, runtime)
+
+/// The group name to predict with, for `material` as given to `translate predict`
+/// and a model fitted on `model_materials`: "" (the pooled fit) for "pooled" or a model
+/// that does not depend on the material; else `material` itself. Throws ConfigError
+/// naming `model_path`, the value and the model's materials when the model needs a
+/// material and none, or one it does not know, is given.
+std::string predict_group(const std::string& material, const std::vector<std::string>& model_materials,
+                          const std::string& model_path);
 
 /// `emgan translate predict`; returns the number of images written.
 int64_t run_predict(const PredictSettings& settings);
