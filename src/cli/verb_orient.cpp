@@ -54,7 +54,9 @@ void register_orient(CLI::App& root, const Context& ctx) {
   t->add_option("--stereo-loss", train.stereo_loss,
                 "siamese, polyhedron3d: nearest (closest of the 4|G| candidates) | invariant (smooth, on a G-invariant embedding)");
   t->add_option("--inplane-weight", train.inplane_weight,
-                "siamese, polygon and polyhedron3d: weight of the digital in-plane rotation term (0: stereo pairs only)");
+                "siamese (polygon, polyhedron3d) and reconstruct: weight of the digital in-plane rotation term "
+                "(0: off)")
+      ->capture_default_str();
   t->add_option("--zero-views", train.zero_views,
                 "siamese, polygon: the zero is the circular mean over the reference turned to this many angles (1: reference alone)");
   t->add_flag("--zero-noise,!--no-zero-noise", train.zero_noise,

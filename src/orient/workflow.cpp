@@ -580,6 +580,8 @@ torch::Tensor norm_penalty(const torch::Tensor& head) {
 
 /// Shift of the zero views (pixels, up to): the order of the stereo drift.
 constexpr double kZeroShiftPx = 1.5;
+/// Reconstruct: training images per shape over which the renderer's zero is fitted.
+constexpr int64_t kZeroFitImages = 128;
 
 TrainSummary run_train(const TrainSettings& given) {
   validate(given);
@@ -768,6 +770,15 @@ TrainSummary run_train(const TrainSettings& given) {
         const auto rb = render_prediction(ha, ord, delta, size, s.denoise_sigma, s.render_supersample);
         const auto ra = render_prediction(hb, ord, -delta, size, s.denoise_sigma, s.render_supersample);
         loss = 0.5 * (torch::mse_loss(rb, xb) + torch::mse_loss(ra, xa)) + 0.1 * (norm_penalty(ha) + norm_penalty(hb));
+        if (s.inplane_weight > 0) {
+          // The digital pair of the siamese method (image a turned by a random angle has
+          // angle theta_a - angle) on the encoder: the rendering fixes the zero, this
+          // term makes the angle map turn with the particle.
+          const auto angle = torch::rand({xa.size(0)}, xa.options()) * 360.0;
+          const auto hc = net->forward_order(rotate_images(xa, angle), ord);
+          loss = loss + s.inplane_weight * offset_consistency_loss(ha.slice(1, 0, 2), hc.slice(1, 0, 2), ord, -angle) +
+                 0.1 * norm_penalty(hc);
+        }
       } else {
         const auto x = torch::cat({xa, xb});
         const auto o2 = torch::cat({ord, ord});
@@ -880,6 +891,49 @@ TrainSummary run_train(const TrainSettings& given) {
         z = fold_angle_deg(ang[i].view({1}), refs[1][i].view({1})).item<double>() > 0.5 * half ? half : 0.0;
       }
       zero[static_cast<size_t>(k - min_order)] = z;
+    }
+  }
+  if (s.method == "reconstruct") {
+    // The renderer's zero, fitted over many images instead of through the training
+    // gradient alone: per shape, the angle offset c that makes the renderer drawing the
+    // network's angle + c best reproduce the images themselves (the training loss, over
+    // kZeroFitImages images of the training set, no labels). Angles are the 8-view
+    // averages that eval/predict give by default. Coarse grid of the period, then fine.
+    torch::NoGradGuard ng;
+    for (int64_t k = min_order; k <= max_order; ++k) {
+      const auto sel = torch::nonzero(order == k).flatten().slice(0, 0, kZeroFitImages);
+      if (sel.size(0) == 0) continue;
+      const auto x = a.index_select(0, sel);
+      const auto ok = order.index_select(0, sel);
+      const auto h = net->forward_order(x, ok);
+      const auto single = decode_angle(h.slice(1, 0, 2), ok);
+      std::vector<torch::Tensor> views;
+      for (int64_t j = 0; j < 8; ++j) {
+        const double phi = 45.0 * static_cast<double>(j);
+        const auto turned = j == 0 ? x : rotate_images(x, torch::full({x.size(0)}, phi, x.options()));
+        views.push_back(decode_angle(net->forward_order(turned, ok).slice(1, 0, 2), ok) + phi);
+      }
+      const auto averaged = circular_mean_deg(torch::stack(views, 1), ok);
+      const auto to_averaged = averaged - single;
+      auto cost = [&](double c) {
+        const auto r = render_prediction(h, ok, to_averaged + c, size, s.denoise_sigma, s.render_supersample);
+        return torch::mse_loss(r, x).item<double>();
+      };
+      const double period = 360.0 / static_cast<double>(k);
+      double best = 0.0, best_cost = cost(0.0);
+      for (int pass = 0; pass < 2; ++pass) {
+        const double step = pass == 0 ? period / 45.0 : period / 45.0 / 10.0;
+        const double centre = best;
+        for (int64_t i = -22; i <= 22; ++i) {
+          if (pass == 1 && std::abs(i) > 10) continue;
+          const double c = centre + step * static_cast<double>(i);
+          const double v = cost(c);
+          if (v < best_cost) best_cost = v, best = c;
+        }
+      }
+      zero[static_cast<size_t>(k - min_order)] = -best;
+      log_info("orient train: reconstruct zero of order " + std::to_string(k) + ": " + fmt(-best, 3) + " deg (" +
+               std::to_string(sel.size(0)) + " images)");
     }
   }
   {

@@ -90,7 +90,11 @@ struct TrainSettings {
   int64_t render_supersample = 2;    ///< reconstruct: anti-aliasing of the differentiable renderer
   double spread_weight = 0.3;        ///< siamese: weight of the per-shape anti-collapse term (phases spread uniformly; polyhedron3d: rotation_spread_penalty)
   std::string stereo_loss = "nearest";  ///< siamese, polyhedron3d: nearest (stereo_rotation_loss) | invariant (stereo_invariant_loss), polyhedra.h
-  double inplane_weight = 1.0;       ///< siamese, polygon and polyhedron3d: weight of the in-plane term (image a digitally rotated by a random angle about the beam axis must give that rotation: polygon angle theta - angle, polyhedron3d Rz(angle) R)
+  /// Weight of the in-plane term (image a digitally rotated by a random angle about the
+  /// beam axis must give that rotation: polygon angle theta - angle, polyhedron3d Rz(angle) R);
+  /// siamese (polygon, polyhedron3d) and reconstruct (on the encoder's angle, beside the
+  /// rendering loss); 0 = off.
+  double inplane_weight = 1.0;
   double spread_tau = 0.02;          ///< siamese, polyhedron3d: length scale of rotation_spread_penalty, sin^2(angle / 2) (0.02: about 16 degrees)
   int64_t zero_views = 144;          ///< siamese, polygon: the zero is fixed from the reference image turned digitally to this many angles 0, 360/v, ... (circular mean; 1 = the reference alone)
   bool zero_noise = true;            ///< siamese, polygon: the turned reference views get the training images' noise (shot noise at doses drawn from pairs.pt, Gaussian read noise of data.json) before preprocessing
