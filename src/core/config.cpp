@@ -42,7 +42,7 @@ void check_settings_keys(const Json& given, const Json& defaults, const std::str
     }
     const Json& def = defaults.at(it.key());
     if (!compatible(it.value(), def)) {
-      throw ConfigError(source + ": setting '" + key + "' = " + it.value().dump() + " must be a " +
+      throw ConfigError(source + ": setting '" + key + "' = " + it.value().dump() + " must be of type " +
                         type_name(def) + " (default " + def.dump() + ")");
     }
     // An object whose default is empty is free-form (e.g. a model's options, checked
