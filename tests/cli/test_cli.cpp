@@ -6,6 +6,7 @@
 #include <fstream>
 #include <regex>
 
+#include "emgan/core/config.h"
 #include "emgan/io/image.h"
 #include "test_util.h"
 
@@ -88,4 +89,16 @@ TEST(Cli, DemoSyntheticDataAndTranslateCvLastLine) {
   std::string last = r.out.substr(r.out.rfind("mean_frac_rmse="));
   EXPECT_TRUE(std::regex_search(last, std::regex(R"(^mean_frac_rmse=[0-9.]+ mean_ssim=-?[0-9.]+ folds=3 images=6)")))
       << last;
+  // train, then predict with two models (--model takes several: their mean).
+  r = run("translate train --data " + (dir / "demo" / "data").string() + " --model poly --out " +
+          (dir / "model").string() + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string model = (dir / "model" / "model").string();
+  const fs::path input = dir / "demo" / "data" / "synthetic" / "synthetic_convolution";
+  ASSERT_TRUE(fs::is_directory(input));
+  r = run("translate predict --model " + model + " " + model + " --input " + input.string() + " --output " +
+          (dir / "pred").string() + " --no-png --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("predicted 6 image(s)"), std::string::npos) << r.out;
+  EXPECT_EQ(emgan::load_json_file(dir / "pred" / "config.json").at("model").size(), 2u);
 }
