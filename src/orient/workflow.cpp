@@ -127,6 +127,21 @@ torch::Tensor head_to_angle(const torch::Tensor& head, const torch::Tensor& orde
   return decode_angle(head.slice(1, 0, 2), order);
 }
 
+/// The network's angle of each preprocessed image `x` (raw, before the zero), averaged
+/// over the image turned to `views` evenly spaced angles (circular mean, period 360/n);
+/// views <= 1: one pass.
+torch::Tensor view_averaged_angles(OrientNet& net, const torch::Tensor& x, const torch::Tensor& order, int64_t views,
+                                   const std::string& angle_loss) {
+  if (views <= 1) return head_to_angle(net->forward_order(x, order), order, angle_loss);
+  std::vector<torch::Tensor> turned_angles;
+  for (int64_t j = 0; j < views; ++j) {
+    const double phi = 360.0 * static_cast<double>(j) / static_cast<double>(views);
+    const auto turned = j == 0 ? x : rotate_images(x, torch::full({x.size(0)}, phi, x.options()));
+    turned_angles.push_back(head_to_angle(net->forward_order(turned, order), order, angle_loss) + phi);
+  }
+  return circular_mean_deg(torch::stack(turned_angles, 1), order);
+}
+
 /// The "meta" JSON text of an orientation checkpoint or model archive.
 Json read_meta(const fs::path& path) {
   torch::serialize::InputArchive ar;
@@ -906,15 +921,8 @@ TrainSummary run_train(const TrainSettings& given) {
       const auto x = a.index_select(0, sel);
       const auto ok = order.index_select(0, sel);
       const auto h = net->forward_order(x, ok);
-      const auto single = decode_angle(h.slice(1, 0, 2), ok);
-      std::vector<torch::Tensor> views;
-      for (int64_t j = 0; j < 8; ++j) {
-        const double phi = 45.0 * static_cast<double>(j);
-        const auto turned = j == 0 ? x : rotate_images(x, torch::full({x.size(0)}, phi, x.options()));
-        views.push_back(decode_angle(net->forward_order(turned, ok).slice(1, 0, 2), ok) + phi);
-      }
-      const auto averaged = circular_mean_deg(torch::stack(views, 1), ok);
-      const auto to_averaged = averaged - single;
+      const auto single = head_to_angle(h, ok, s.angle_loss);
+      const auto to_averaged = view_averaged_angles(net, x, ok, 8, s.angle_loss) - single;
       auto cost = [&](double c) {
         const auto r = render_prediction(h, ok, to_averaged + c, size, s.denoise_sigma, s.render_supersample);
         return torch::mse_loss(r, x).item<double>();
@@ -1043,18 +1051,7 @@ torch::Tensor predict_angles(LoadedModel& model, const torch::Tensor& raw_images
   for (int64_t i = 0; i < raw_images.size(0); i += 256) {
     const auto x = preprocess_all(raw_images.slice(0, i, i + 256), model.denoise_sigma);
     const auto od = ord.slice(0, i, i + 256);
-    torch::Tensor ang;
-    if (model.tta_views > 1) {
-      std::vector<torch::Tensor> views;
-      for (int64_t j = 0; j < model.tta_views; ++j) {
-        const double phi = 360.0 * static_cast<double>(j) / static_cast<double>(model.tta_views);
-        const auto turned = j == 0 ? x : rotate_images(x, torch::full({x.size(0)}, phi, x.options()));
-        views.push_back(head_to_angle(model.net->forward_order(turned, od), od, model.angle_loss) + phi);
-      }
-      ang = circular_mean_deg(torch::stack(views, 1), od);
-    } else {
-      ang = head_to_angle(model.net->forward_order(x, od), od, model.angle_loss);
-    }
+    const auto ang = view_averaged_angles(model.net, x, od, model.tta_views, model.angle_loss);
     const auto zero = model.zero_deg.index_select(0, od - o.min_order());
     parts.push_back(model.folded ? fold_angle_deg(ang - zero, od) : wrap_angle(ang - zero, symmetry_period_deg(od)));
   }

@@ -570,9 +570,7 @@ void run_train(const TranslateSettings& given) {
   log_info("model written to " + (run / "model").string());
   const auto materials = translator->materials();
   if (materials.size() >= 2) {
-    std::string list;
-    for (const auto& m : materials) list += (list.empty() ? "" : ", ") + m;
-    log_info("the model was fitted per material (" + list +
+    log_info("the model was fitted per material (" + join(materials) +
              "): `translate predict` needs --material NAME (or 'pooled' for another material)");
   }
 }
@@ -580,8 +578,7 @@ void run_train(const TranslateSettings& given) {
 std::string predict_group(const std::string& material, const std::vector<std::string>& model_materials,
                           const std::string& model_path) {
   if (model_materials.size() < 2 || material == "pooled") return "";
-  std::string list;
-  for (const auto& m : model_materials) list += (list.empty() ? "" : ", ") + m;
+  const std::string list = join(model_materials);
   EMGAN_CHECK(ConfigError, !material.empty(), model_path, ": the model was fitted per material (", list,
               "): its units differ between them. Name the images' material with --material NAME, or --material "
               "pooled for a material it was not trained on");
