@@ -40,6 +40,23 @@ DataSettings tiny_data(const fs::path& dir, int64_t count, uint64_t seed) {
   return d;
 }
 
+/// The 320 training / 100 test pairs of squares of the tiny learning tests (seeds 5 / 6);
+/// with `label_free`, the training labels file is replaced by text no reader accepts.
+void square_sets(const fs::path& dir, bool label_free) {
+  run_data(tiny_data(dir / "train", 320, 5));
+  run_data(tiny_data(dir / "test", 100, 6));
+  if (label_free) write_text_atomic(dir / "train" / "labels.pt", "not read by a label-free method");
+}
+
+/// Eval settings of `model` on `data`, on the CPU.
+EvalSettings cpu_eval(const fs::path& model, const fs::path& data) {
+  EvalSettings ev;
+  ev.model = model.string();
+  ev.data = data.string();
+  ev.runtime.device = "cpu";
+  return ev;
+}
+
 torch::Tensor read_tensor(const fs::path& file, const std::string& name) {
   torch::serialize::InputArchive ar;
   ar.load_from(file.string());
@@ -129,14 +146,9 @@ TEST(OrientWorkflow, ResumeContinuesFromTheCheckpoint) {
 TEST(OrientWorkflow, TinyTrainEvalLearnsBetterThanChance) {
   // The supervised upper bound on 320 pairs of squares.
   const auto dir = test::temp_dir();
-  run_data(tiny_data(dir / "train", 320, 5));
-  run_data(tiny_data(dir / "test", 100, 6));
+  square_sets(dir, false);
   run_train(tiny_train(dir / "train", dir / "run", "supervised", 12));
-  EvalSettings ev;
-  ev.model = (dir / "run").string();
-  ev.data = (dir / "test").string();
-  ev.runtime.device = "cpu";
-  const auto s = run_eval(ev);
+  const auto s = run_eval(cpu_eval(dir / "run", dir / "test"));
   // A random guess on a square (period 90) has a mean error of 22.5 degrees and is
   // within 5 degrees 11 % of the time.
   EXPECT_LT(s.mean_error, 5.0) << s.last_line();
@@ -152,17 +164,11 @@ TEST(OrientWorkflow, TinyReconstructLearnsSquaresWithTheInPlaneTerm) {
   // measured with the CLI, 1.32 deg mean error, and 0.69 without the in-plane term,
   // which on the 64 px 3..8-gon benchmark lifts the octagon: docs/ORIENT.md.)
   const auto dir = test::temp_dir();
-  run_data(tiny_data(dir / "train", 320, 5));
-  run_data(tiny_data(dir / "test", 100, 6));
-  write_text_atomic(dir / "train" / "labels.pt", "not read by a label-free method");
+  square_sets(dir, true);
   auto t = tiny_train(dir / "train", dir / "run", "reconstruct", 40);
   ASSERT_EQ(t.inplane_weight, 1.0);  // the default
   run_train(t);
-  EvalSettings ev;
-  ev.model = (dir / "run").string();
-  ev.data = (dir / "test").string();
-  ev.runtime.device = "cpu";
-  const auto s = run_eval(ev);
+  const auto s = run_eval(cpu_eval(dir / "run", dir / "test"));
   // Chance on a square: mean error 22.5 deg, 11 % within 5.
   EXPECT_LT(s.mean_error, 3.0) << s.last_line();
   EXPECT_GT(s.within_5, 0.8) << s.last_line();
@@ -174,15 +180,10 @@ TEST(OrientWorkflow, TinySiameseLearnsSquaresWithoutLabels) {
   // Label-free on the same 320 pairs: the stereo pairs plus the digital in-plane term
   // (image a turned by a random angle). Chance: mean error 22.5 deg, 11 % within 5.
   const auto dir = test::temp_dir();
-  run_data(tiny_data(dir / "train", 320, 5));
-  run_data(tiny_data(dir / "test", 100, 6));
-  write_text_atomic(dir / "train" / "labels.pt", "not read by a label-free method");
+  square_sets(dir, true);
   auto t = tiny_train(dir / "train", dir / "run", "siamese", 40);
   run_train(t);
-  EvalSettings ev;
-  ev.model = (dir / "run").string();
-  ev.data = (dir / "test").string();
-  ev.runtime.device = "cpu";
+  auto ev = cpu_eval(dir / "run", dir / "test");
   const auto s = run_eval(ev);  // default: the angle averaged over 8 in-plane turns
   EXPECT_LT(s.mean_error, 3.0) << s.last_line();
   EXPECT_GT(s.within_5, 0.8) << s.last_line();
