@@ -66,7 +66,16 @@ void register_orient(CLI::App& root, const Context& ctx) {
   t->add_option("--spread-tau", train.spread_tau, "siamese, polyhedron3d: length scale of the spread term, sin^2(angle/2)");
   t->add_option("--norm-weight", train.norm_weight, "siamese: weight of the (|phase| - 1)^2 term");
   t->add_option("--cross-penalty", train.cross_penalty,
-                "siamese, folded kinds: cost of the branch where a pair crosses a mirror point");
+                "siamese, folded kinds: cost of the branch where a pair crosses a mirror point (see --cross-mode)")
+      ->capture_default_str();
+  t->add_option("--cross-mode", train.cross_mode,
+                "siamese, folded kinds: offset (cross_penalty x (1 - cos(n offset)) per crossing pair) | constant "
+                "(cross_penalty per crossing pair)")
+      ->capture_default_str();
+  t->add_option("--cross-penalty-start", train.cross_penalty_start,
+                "siamese, folded kinds: crossing cost at the start, lowered to --cross-penalty over the first half "
+                "(-1: none)")
+      ->capture_default_str();
   t->add_option("--augment-scale", train.augment_scale, "siamese: random size factor in [1/(1+x), 1+x] (angle kept)");
   t->add_option("--augment-shift", train.augment_shift_px, "siamese: random shift up to this many px (angle kept)");
   t->add_option("--augment-noise", train.augment_noise, "siamese: added noise, units of the image std");

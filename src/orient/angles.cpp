@@ -93,16 +93,17 @@ torch::Tensor fold_phase(const torch::Tensor& vec) {
 
 torch::Tensor folded_consistency_loss(const torch::Tensor& phase_a, const torch::Tensor& phase_b,
                                       const torch::Tensor& order, const torch::Tensor& offset_deg,
-                                      double cross_penalty) {
+                                      double cross_penalty, bool relative_penalty) {
   const auto fa = fold_phase(phase_a), fb = fold_phase(phase_b);
   const auto nd = offset_deg.to(phase_a.device(), torch::kFloat32) * order.to(phase_a.device(), torch::kFloat32) * kDegToRad;
+  const auto penalty = relative_penalty ? cross_penalty * (1.0 - torch::cos(nd)) : torch::full_like(nd, cross_penalty);
   const auto conj = torch::tensor({1.0f, -1.0f}, fa.options()).view({1, 2});
   // Each candidate: the source phase with sign s, rotated by n offset; it crosses a
   // mirror point (0 or 180 degrees of phase) when the rotation changes the sign of y.
   auto branch = [&](const torch::Tensor& v, const torch::Tensor& to, const torch::Tensor& d) {
     const auto c = rotate_phase(v, d);
     const auto crossed = (c.select(1, 1) * v.select(1, 1) < 0).to(c.scalar_type());
-    return 0.5 * (to - fold_phase(c)).pow(2).sum(1) + cross_penalty * crossed;
+    return 0.5 * (to - fold_phase(c)).pow(2).sum(1) + penalty * crossed;
   };
   auto one_way = [&](const torch::Tensor& from, const torch::Tensor& to, const torch::Tensor& d) {
     return torch::minimum(branch(from, to, d), branch(from * conj, to, d));

@@ -558,6 +558,7 @@ void validate(const TrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.lr > 0, "orient train: lr ", s.lr, " must be > 0");
   EMGAN_CHECK(ConfigError, s.denoise_sigma >= 0, "orient train: denoise_sigma ", s.denoise_sigma, " must be >= 0");
   check_choice("orient train: stereo_loss", s.stereo_loss, {"nearest", "invariant"});
+  check_choice("orient train: cross_mode", s.cross_mode, {"constant", "offset"});
   EMGAN_CHECK(ConfigError, s.inplane_weight >= 0, "orient train: inplane_weight ", s.inplane_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.zero_views >= 1 && s.zero_views <= 3600, "orient train: zero_views ", s.zero_views,
               " must be in 1..3600");
@@ -567,6 +568,8 @@ void validate(const TrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.spread_weight >= 0, "orient train: spread_weight ", s.spread_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.norm_weight >= 0, "orient train: norm_weight ", s.norm_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.cross_penalty >= 0, "orient train: cross_penalty ", s.cross_penalty, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.cross_penalty_start >= 0 || s.cross_penalty_start == -1, "orient train: cross_penalty_start ",
+              s.cross_penalty_start, " must be >= 0 (or -1, no schedule)");
   EMGAN_CHECK(ConfigError, s.size_weight >= 0 || s.size_weight == -1, "orient train: size_weight ", s.size_weight,
               " must be >= 0 (or -1, automatic)");
   EMGAN_CHECK(ConfigError, s.augment_scale >= 0 && s.augment_shift_px >= 0 && s.augment_noise >= 0,
@@ -691,6 +694,12 @@ TrainSummary run_train(const TrainSettings& given) {
       const int64_t global = epoch * steps_per_epoch + step;
       lr = s.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(global) / static_cast<double>(total_steps)));
       for (auto& g : optim.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+      // The crossing cost, from cross_penalty_start down to cross_penalty over the first
+      // half of the run (start < 0: constant).
+      const double progress_frac = static_cast<double>(global) / static_cast<double>(total_steps);
+      const double cross = s.cross_penalty_start < 0
+                               ? s.cross_penalty
+                               : s.cross_penalty + (s.cross_penalty_start - s.cross_penalty) * std::max(0.0, 1.0 - 2.0 * progress_frac);
       const auto idx = perm.slice(0, step * s.batch_size, (step + 1) * s.batch_size);
       const auto xa = a.index_select(0, idx), xb = b.index_select(0, idx);
       const auto ord = order.index_select(0, idx);
@@ -760,7 +769,7 @@ TrainSummary run_train(const TrainSettings& given) {
           return phase_spread_penalty(folded ? square_phase(fold_phase(p)) : p, ord, min_order, max_order);
         };
         const auto spread = spread_of(pa) + spread_of(pb);
-        const auto consistency = folded ? folded_consistency_loss(pa, pb, ord, delta, s.cross_penalty)
+        const auto consistency = folded ? folded_consistency_loss(pa, pb, ord, delta, cross, s.cross_mode == "offset")
                                         : offset_consistency_loss(pa, pb, ord, delta);
         loss = consistency + s.spread_weight * spread + s.norm_weight * (norm_penalty(ha) + norm_penalty(hb));
         if (s.size_weight > 0) {

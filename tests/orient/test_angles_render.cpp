@@ -272,6 +272,40 @@ TEST(OrientAngles, CrossPenaltyChargesOnlyPairsThatStraddleAMirrorPoint) {
   EXPECT_LT(folded_consistency_loss(a, b, order, offset, 0.3).item<double>(), 1e-6);
 }
 
+TEST(OrientAngles, RelativeCrossPenaltyFollowsTheOffset) {
+  // Penalty x (1 - cos(n offset)): half of what a constant output pays on the branch
+  // that does not cross, for every offset, where a constant 0.3 exceeded that cost at
+  // small phase offsets (order 2, offset 10 degrees: 1 - cos 20 = 0.060).
+  const auto order = torch::tensor({2, 4});
+  const auto offset = torch::tensor({10.0f, 10.0f});  // phase offsets 20 and 40 degrees
+  const auto c = encode_angle(torch::tensor({5.0f, 5.0f}), order);  // phases 10, 20: psi_a + psi_b = n offset
+  const double c20 = 1 - std::cos(20 * M_PI / 180), c40 = 1 - std::cos(40 * M_PI / 180);
+  // Per pair min(penalty, the non-crossing branch 1 - cos(n offset)), averaged.
+  EXPECT_NEAR(folded_consistency_loss(c, c, order, offset, 0.3).item<double>(), 0.5 * (c20 + c40), 1e-4);
+  EXPECT_NEAR(folded_consistency_loss(c, c, order, offset, 0.5, true).item<double>(), 0.5 * 0.5 * (c20 + c40), 1e-4);
+  // A pair at its true angles that straddles the mirror point (theta -3 -> 7: folded 3
+  // and 7, phases 6 and 14) against a dead zone at the mirror point (both at 0). a -> b:
+  // the non-crossing branch, 1 - cos 12; b -> a: the crossing one, residual 0 + penalty.
+  const auto o2 = torch::tensor({2});
+  const auto one = torch::tensor({10.0f});
+  const auto a = encode_angle(torch::tensor({3.0f}), o2), b = encode_angle(torch::tensor({7.0f}), o2);
+  const auto dead = encode_angle(torch::tensor({0.0f}), o2);
+  const double c12 = 1 - std::cos(12 * M_PI / 180);
+  auto loss = [&](const torch::Tensor& x, const torch::Tensor& y, double pen, bool rel) {
+    return folded_consistency_loss(x, y, o2, one, pen, rel).item<double>();
+  };
+  EXPECT_NEAR(loss(a, b, 0.5, true), 0.5 * (c12 + 0.5 * c20), 1e-4);
+  EXPECT_NEAR(loss(dead, dead, 0.5, true), c20, 1e-4);
+  // Relative: the truth is cheaper than the dead zone. Constant 0.3: the dead zone is
+  // cheaper (b -> a pays min(0.3, 1 - cos 28)), which is what the tetrahedron learned.
+  EXPECT_LT(loss(a, b, 0.5, true), loss(dead, dead, 0.5, true));
+  EXPECT_GT(loss(a, b, 0.3, false), loss(dead, dead, 0.3, false));
+  // Pairs away from the mirror points pay nothing in either mode.
+  const auto p = encode_angle(torch::tensor({20.0f}), o2), q = encode_angle(torch::tensor({30.0f}), o2);
+  EXPECT_LT(loss(p, q, 0.5, true), 1e-6);
+  EXPECT_LT(loss(p, q, 0.3, false), 1e-6);
+}
+
 // The siamese in-plane term and the zero fix rely on this sense: rotate_images turns
 // clockwise on screen, so a polygon at theta turned by phi is the polygon at theta - phi.
 TEST(OrientRender, RotatingAPolygonImageSubtractsTheAngle) {

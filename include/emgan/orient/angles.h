@@ -105,9 +105,14 @@ torch::Tensor fold_phase(const torch::Tensor& vec);
 /// offset / 2) satisfies on average -- the collapse the penalty keeps the network from.
 /// Zero for a network that gives the true folded angle (with cross_penalty 0, or for
 /// pairs that do not straddle a mirror point); at most 2 + cross_penalty.
+/// With `relative_penalty`, a pair's penalty is cross_penalty x (1 - cos(n offset)), the
+/// cost a constant output pays on the branch that does not cross, so that (for
+/// cross_penalty < 1) crossing at the true angles stays cheaper than a dead zone at the
+/// mirror point for every offset; a constant penalty above 1 - cos(n offset) (small
+/// orders, small offsets) made the tetrahedron's network stop short of the mirror points.
 torch::Tensor folded_consistency_loss(const torch::Tensor& phase_a, const torch::Tensor& phase_b,
                                       const torch::Tensor& order, const torch::Tensor& offset_deg,
-                                      double cross_penalty = 0.0);
+                                      double cross_penalty = 0.0, bool relative_penalty = false);
 
 /// The complex square of the unit phases `[N, 2]`: (cos 2 psi, sin 2 psi). Folded
 /// phases (psi in [0, 180]) of uniformly spread angles have a non-zero mean; their

@@ -100,7 +100,21 @@ struct TrainSettings {
   bool zero_noise = true;            ///< siamese, polygon: the turned reference views get the training images' noise (shot noise at doses drawn from pairs.pt, Gaussian read noise of data.json) before preprocessing
   double zero_scale = 0.25;          ///< siamese, polygon: the zero views are also scaled by a random factor in [1/(1+x), 1+x] and shifted up to 1.5 px, as particles vary (0 = all at the reference's size and position)
   double norm_weight = 0.1;          ///< siamese: weight of the (|phase| - 1)^2 term (0: the phase may pass through 0)
-  double cross_penalty = 0.6;        ///< siamese, folded kinds: cost of the branch where a pair straddles a mirror point (angles.h; measured in docs/ORIENT.md)
+  /// siamese, folded kinds: cost of the branch where a pair straddles a mirror point
+  /// (folded_consistency_loss, angles.h), times 1 - cos(n offset) with cross_mode
+  /// "offset" (the default): 0.5 = half of what a constant output pays. Measured in
+  /// docs/ORIENT.md: the constant penalty (0.3 / 0.6) left the tetrahedron at 8-89 %
+  /// within 5 deg, the relative 0.5 gives 96-97 % (and profiles 99.2-99.3 %).
+  double cross_penalty = 0.5;
+  /// siamese, folded kinds: "offset" (cross_penalty x (1 - cos(n offset)) per straddling
+  /// pair) or "constant" (cross_penalty per straddling pair, the earlier loss).
+  std::string cross_mode = "offset";
+  /// siamese, folded kinds: crossing cost at the start, lowered linearly to cross_penalty
+  /// over the first half of the run; -1 = no schedule. A high start keeps the network from
+  /// the constant-output collapse early on (32 px squares' profiles: 0.5 throughout failed
+  /// one seed of six, 63 % within 5 deg; 1.0 -> 0.5 none, 90-95 %), the low end lets pairs
+  /// cross the mirror points at their true angles (docs/ORIENT.md, "Tenth session").
+  double cross_penalty_start = 1.0;
   double augment_scale = 0.0;        ///< siamese: random size change of each image, factor in [1/(1+x), 1+x] (angle kept)
   double augment_shift_px = 0.0;     ///< siamese: random shift of each image, up to this many pixels (angle kept)
   double augment_noise = 0.0;        ///< siamese: added Gaussian noise, units of the image standard deviation
@@ -115,7 +129,7 @@ struct TrainSettings {
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainSettings, data, out, method, angle_loss, epochs, batch_size, lr,
-                                                width, denoise_sigma, render_supersample, spread_weight, spread_tau, stereo_loss, inplane_weight, zero_views, zero_noise, zero_scale, norm_weight, cross_penalty,
+                                                width, denoise_sigma, render_supersample, spread_weight, spread_tau, stereo_loss, inplane_weight, zero_views, zero_noise, zero_scale, norm_weight, cross_penalty, cross_mode, cross_penalty_start,
                                                 augment_scale, augment_shift_px, augment_noise, size_weight, resume, runtime)
 
 /// Settings of `emgan orient eval`.
