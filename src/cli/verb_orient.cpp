@@ -83,6 +83,12 @@ void register_orient(CLI::App& root, const Context& ctx) {
                 "siamese: weight of the size term (image a resized/shifted keeps its angle); -1 = 1, except 0 for "
                 "polyhedron3d")
       ->capture_default_str();
+  t->add_option("--restarts", train.restarts,
+                "train this many candidates (seeds seed, seed+1, ...) for --restart-fraction of the epochs and finish "
+                "the one with the lowest training loss; -1 = 3 for siamese on polyhedron3d data, 1 otherwise")
+      ->capture_default_str();
+  t->add_option("--restart-fraction", train.restart_fraction, "share of the epochs each restart candidate trains")
+      ->capture_default_str();
   t->add_flag("--resume,!--no-resume", train.resume, "continue from RUN/checkpoint.pt");
   add_config_option(t);
   add_runtime_options(t, train.runtime);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <iomanip>
 #include <sstream>
 
@@ -568,6 +569,10 @@ void validate(const TrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.spread_weight >= 0, "orient train: spread_weight ", s.spread_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.norm_weight >= 0, "orient train: norm_weight ", s.norm_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.cross_penalty >= 0, "orient train: cross_penalty ", s.cross_penalty, " must be >= 0");
+  EMGAN_CHECK(ConfigError, (s.restarts >= 1 && s.restarts <= 100) || s.restarts == -1, "orient train: restarts ",
+              s.restarts, " must be in 1..100 (or -1, automatic)");
+  EMGAN_CHECK(ConfigError, s.restart_fraction > 0 && s.restart_fraction <= 1, "orient train: restart_fraction ",
+              s.restart_fraction, " must be in (0, 1]");
   EMGAN_CHECK(ConfigError, s.cross_penalty_start >= 0 || s.cross_penalty_start == -1, "orient train: cross_penalty_start ",
               s.cross_penalty_start, " must be >= 0 (or -1, no schedule)");
   EMGAN_CHECK(ConfigError, s.size_weight >= 0 || s.size_weight == -1, "orient train: size_weight ", s.size_weight,
@@ -601,8 +606,29 @@ constexpr double kZeroShiftPx = 1.5;
 /// Reconstruct: training images per shape over which the renderer's zero is fitted.
 constexpr int64_t kZeroFitImages = 128;
 
-TrainSummary run_train(const TrainSettings& given) {
-  validate(given);
+namespace {
+
+/// The automatic epochs (-1): the reconstruct method learns the high orders late (docs/ORIENT.md).
+int64_t resolved_epochs(const TrainSettings& s) {
+  if (s.epochs >= 0) return s.epochs;
+  return s.method == "reconstruct" ? 120 : 60;
+}
+
+/// Mean loss of the last epoch in a run's metrics.csv (NaN when it has none).
+double last_logged_loss(const fs::path& metrics) {
+  std::ifstream f(metrics);
+  std::string line, last;
+  while (std::getline(f, line))
+    if (!line.empty()) last = line;
+  const auto comma = last.find(',');
+  if (comma == std::string::npos || last.rfind("epoch", 0) == 0) return std::nan("");
+  return std::stod(last.substr(comma + 1));
+}
+
+/// One training run; with `stop_epoch` > 0 it stops after that epoch (checkpoint written,
+/// learning-rate schedule still that of the full run) without fixing the zero or writing
+/// model.pt: a restart candidate.
+TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
   TrainSettings s = given;
   const auto device = apply_runtime(s.runtime);
   const fs::path data = s.data, out = s.out;
@@ -614,8 +640,7 @@ TrainSummary run_train(const TrainSettings& given) {
   // Automatic size term (-1): on wherever it applies, the single-angle kinds (BENCHMARKS.md,
   // issue 7); polyhedron3d has no size term.
   if (s.size_weight < 0) s.size_weight = rotation ? 0.0 : 1.0;
-  // Automatic epochs (-1): the reconstruct method learns the high orders late (docs/ORIENT.md).
-  if (s.epochs < 0) s.epochs = s.method == "reconstruct" ? 120 : 60;
+  s.epochs = resolved_epochs(s);
   if (s.method == "supervised") {
     const auto t = read_tensors(data / "labels.pt",
                                 rotation ? std::vector<std::string>{"rot_a", "rot_b"}
@@ -683,9 +708,10 @@ TrainSummary run_train(const TrainSettings& given) {
   const int64_t steps_per_epoch = (n + s.batch_size - 1) / s.batch_size;
   const int64_t total_steps = steps_per_epoch * s.epochs;
   double last_loss = 0.0;
-  Progress progress("orient train " + s.method, total_steps - epoch0 * steps_per_epoch, "step");
+  const int64_t last_epoch = stop_epoch > 0 ? std::min(stop_epoch, s.epochs) : s.epochs;
+  Progress progress("orient train " + s.method, std::max<int64_t>(0, (last_epoch - epoch0) * steps_per_epoch), "step");
   int64_t done = 0;
-  for (int64_t epoch = epoch0; epoch < s.epochs; ++epoch) {
+  for (int64_t epoch = epoch0; epoch < last_epoch; ++epoch) {
     net->train();
     const auto perm = torch::randperm(n, torch::TensorOptions().dtype(torch::kLong).device(device));
     double sum = 0.0;
@@ -844,6 +870,10 @@ TrainSummary run_train(const TrainSettings& given) {
     train::write_archive_atomic(ckpt, ar);
   }
   progress.finish("loss=" + fmt(last_loss, 4));
+  if (last_epoch < s.epochs) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return {last_epoch, last_loss, secs};
+  }
 
   // Fix the zero: the angle the network gives each reference image (at the chosen zero
   // orientation) becomes 0. The reconstruct and supervised methods have an absolute
@@ -974,6 +1004,65 @@ TrainSummary run_train(const TrainSettings& given) {
   rep.write(out);
   log_info("orient train: wrote " + (out / "model.pt").string());
   return {s.epochs, last_loss, secs};
+}
+
+TrainSummary train_with_restarts(const TrainSettings& given) {
+  // Restarts: candidates with seeds seed, seed + 1, ... trained for the first
+  // restart_fraction of the run; the one with the lowest training loss (label-free) is
+  // finished. A resumed run that has already chosen goes on with its choice.
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path out = given.out, chosen_file = out / "candidates.json";
+  TrainSettings fin = given;
+  if (given.resume && fs::exists(chosen_file) && fs::exists(out / "checkpoint.pt")) {
+    fin.runtime.seed = load_json_file(chosen_file).at("chosen_seed").get<uint64_t>();
+    log_info("orient train: resuming the chosen candidate (seed " + std::to_string(fin.runtime.seed) + ")");
+  } else {
+    const int64_t epochs = resolved_epochs(given);
+    const int64_t stop = std::max<int64_t>(1, std::llround(given.restart_fraction * static_cast<double>(epochs)));
+    ensure_dir(out / "candidates");
+    std::ostringstream csv;
+    csv << "seed,epochs,loss\n";
+    double best = std::numeric_limits<double>::infinity();
+    fs::path best_dir;
+    for (int64_t i = 0; i < given.restarts; ++i) {
+      TrainSettings c = given;
+      c.restarts = 1;
+      c.runtime.seed = given.runtime.seed + static_cast<uint64_t>(i);
+      const fs::path dir = out / "candidates" / ("seed_" + std::to_string(c.runtime.seed));
+      c.out = dir.string();
+      log_info("orient train: candidate " + std::to_string(i + 1) + "/" + std::to_string(given.restarts) + " (seed " +
+               std::to_string(c.runtime.seed) + "), " + std::to_string(stop) + " of " + std::to_string(epochs) + " epochs");
+      train_once(c, stop);
+      const double loss = last_logged_loss(dir / "metrics.csv");
+      csv << c.runtime.seed << ',' << stop << ',' << loss << '\n';
+      if (std::isfinite(loss) && loss < best) best = loss, best_dir = dir, fin.runtime.seed = c.runtime.seed;
+    }
+    write_text_atomic(out / "candidates.csv", csv.str());
+    EMGAN_CHECK(TrainingError, !best_dir.empty(), "orient train: no restart candidate finished with a finite loss (",
+                (out / "candidates.csv").string(), ")");
+    ensure_dir(out);
+    fs::copy_file(best_dir / "checkpoint.pt", out / "checkpoint.pt", fs::copy_options::overwrite_existing);
+    fs::copy_file(best_dir / "metrics.csv", out / "metrics.csv", fs::copy_options::overwrite_existing);
+    save_json_file(chosen_file, Json{{"chosen_seed", fin.runtime.seed}, {"loss", best}, {"epochs", stop}});
+    log_info("orient train: chose seed " + std::to_string(fin.runtime.seed) + " (loss " + fmt(best, 5) + ")");
+  }
+  fin.resume = true;
+  auto r = train_once(fin, 0);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace
+
+TrainSummary run_train(const TrainSettings& given) {
+  validate(given);
+  TrainSettings s = given;
+  // Automatic restarts (-1): 3 for the label-free full-3D runs, which learned with 3 seeds
+  // of 4 and whose training loss tells which (docs/ORIENT.md); 1 otherwise.
+  if (s.restarts < 0)
+    s.restarts = s.method == "siamese" && read_kind(fs::path(s.data) / "pairs.pt") == "polyhedron3d" ? 3 : 1;
+  if (s.restarts <= 1) return train_once(s, 0);
+  return train_with_restarts(s);
 }
 
 // ----------------------------------------------------------------------------- inference

@@ -143,6 +143,56 @@ TEST(OrientWorkflow, ResumeContinuesFromTheCheckpoint) {
   EXPECT_THROW(validate(t), ConfigError);  // plain angle MSE needs labels
 }
 
+TEST(OrientWorkflow, RestartsFinishTheCandidateWithTheLowestLoss) {
+  const auto dir = test::temp_dir();
+  run_data(tiny_data(dir / "data", 64, 4));
+  auto t = tiny_train(dir / "data", dir / "restarts", "siamese", 5);
+  t.restarts = 3;
+  t.restart_fraction = 0.4;  // 2 of 5 epochs per candidate
+  run_train(t);
+  // candidates.csv: one row per seed 3, 4, 5 with its loss after 2 epochs; the chosen
+  // one has the lowest.
+  std::ifstream csv(dir / "restarts" / "candidates.csv");
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "seed,epochs,loss");
+  double best = 1e9;
+  uint64_t best_seed = 0;
+  int rows = 0;
+  while (std::getline(csv, line)) {
+    const auto c1 = line.find(','), c2 = line.find(',', c1 + 1);
+    EXPECT_EQ(std::stoull(line.substr(0, c1)), 3u + static_cast<uint64_t>(rows));
+    EXPECT_EQ(line.substr(c1 + 1, c2 - c1 - 1), "2");
+    const double loss = std::stod(line.substr(c2 + 1));
+    if (loss < best) best = loss, best_seed = std::stoull(line.substr(0, c1));
+    ++rows;
+  }
+  EXPECT_EQ(rows, 3);
+  const auto chosen = load_json_file(dir / "restarts" / "candidates.json");
+  EXPECT_EQ(chosen.at("chosen_seed").get<uint64_t>(), best_seed);
+  // Finishing the candidate is the same run as training that seed straight through:
+  // same learning-rate schedule, optimizer and random state from its checkpoint.
+  auto straight = tiny_train(dir / "data", dir / "straight", "siamese", 5);
+  straight.runtime.seed = best_seed;
+  straight.restarts = 1;
+  run_train(straight);
+  EXPECT_TRUE(torch::allclose(read_weights(dir / "restarts"), read_weights(dir / "straight")));
+  std::ifstream m(dir / "restarts" / "metrics.csv");
+  int lines = 0;
+  while (std::getline(m, line)) ++lines;
+  EXPECT_EQ(lines, 6);  // header + 5 epochs (2 of the candidate, 3 after)
+  EXPECT_EQ(load_json_file(dir / "restarts" / "config.json").at("restarts").get<int64_t>(), 3);
+  // Automatic (-1): a single run on polygon data, no candidates.
+  auto single = tiny_train(dir / "data", dir / "single", "siamese", 1);
+  run_train(single);
+  EXPECT_FALSE(fs::exists(dir / "single" / "candidates"));
+  t.restarts = 0;
+  EXPECT_THROW(validate(t), ConfigError);
+  t.restarts = 2;
+  t.restart_fraction = 0.0;
+  EXPECT_THROW(validate(t), ConfigError);
+}
+
 TEST(OrientWorkflow, TinyTrainEvalLearnsBetterThanChance) {
   // The supervised upper bound on 320 pairs of squares.
   const auto dir = test::temp_dir();

@@ -125,12 +125,19 @@ struct TrainSettings {
   /// size. -1 = automatic: 1 for the single-angle kinds (polygon, projection1d,
   /// polyhedron; measured in docs/ORIENT.md), 0 for polyhedron3d (no size term); 0 = off.
   double size_weight = -1.0;
+  /// Label-free restarts: train this many candidates (seeds seed, seed + 1, ...) for the
+  /// first restart_fraction of the run, keep the one with the lowest training loss and
+  /// finish it (RUN/candidates/, candidates.csv); 1 = a single run; -1 = automatic: 3 for
+  /// siamese on polyhedron3d data, 1 otherwise. The label-free 3D runs learn or not by
+  /// seed, and their training loss tells which (docs/ORIENT.md).
+  int64_t restarts = -1;
+  double restart_fraction = 0.4;     ///< share of the epochs the restart candidates are trained for
   bool resume = true;                ///< continue from RUN/checkpoint.pt when present
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainSettings, data, out, method, angle_loss, epochs, batch_size, lr,
                                                 width, denoise_sigma, render_supersample, spread_weight, spread_tau, stereo_loss, inplane_weight, zero_views, zero_noise, zero_scale, norm_weight, cross_penalty, cross_mode, cross_penalty_start,
-                                                augment_scale, augment_shift_px, augment_noise, size_weight, resume, runtime)
+                                                augment_scale, augment_shift_px, augment_noise, size_weight, restarts, restart_fraction, resume, runtime)
 
 /// Settings of `emgan orient eval`.
 struct EvalSettings {
