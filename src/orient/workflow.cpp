@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <limits>
 #include <iomanip>
+#include <limits>
 #include <sstream>
 
 #include "emgan/core/progress.h"
@@ -870,6 +870,8 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
     train::write_archive_atomic(ckpt, ar);
   }
   progress.finish("loss=" + fmt(last_loss, 4));
+  // A resumed run with no epoch left reports the loss its last epoch logged.
+  if (epoch0 >= last_epoch) last_loss = last_logged_loss(metrics);
   if (last_epoch < s.epochs) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return {last_epoch, last_loss, secs};
