@@ -273,6 +273,11 @@ TEST(OrientWorkflow3d, SiameseNeverReadsTheLabelFile) {
     return torch::cat(ps);
   };
   EXPECT_TRUE(torch::equal(weights(dir / "clean"), weights(dir / "corrupt")));
+  // Automatic restarts for siamese on this kind: three candidates, the choice recorded.
+  EXPECT_EQ(load_json_file(dir / "clean" / "config.json").at("restarts").get<int64_t>(), 3);
+  for (const char* seed : {"seed_3", "seed_4", "seed_5"})
+    EXPECT_TRUE(fs::exists(dir / "clean" / "candidates" / seed / "metrics.csv")) << seed;
+  EXPECT_TRUE(fs::exists(dir / "clean" / "candidates.json"));
   auto m = load_model(dir / "clean", torch::kCPU);
   EXPECT_EQ(m.net->options.outputs(), 6);
   EXPECT_EQ(m.zero_rot.sizes(), (std::vector<int64_t>{1, 3, 3}));
