@@ -14,6 +14,7 @@
 #include "emgan/orient/orient.h"
 #include "emgan/orient/polyhedra.h"
 #include "emgan/orient/render.h"
+#include "emgan/report/metrics_log.h"
 #include "emgan/report/report.h"
 #include "emgan/train/checkpoint.h"
 
@@ -616,13 +617,9 @@ int64_t resolved_epochs(const TrainSettings& s) {
 
 /// Mean loss of the last epoch in a run's metrics.csv (NaN when it has none).
 double last_logged_loss(const fs::path& metrics) {
-  std::ifstream f(metrics);
-  std::string line, last;
-  while (std::getline(f, line))
-    if (!line.empty()) last = line;
-  const auto comma = last.find(',');
-  if (comma == std::string::npos || last.rfind("epoch", 0) == 0) return std::nan("");
-  return std::stod(last.substr(comma + 1));
+  if (!fs::exists(metrics)) return std::nan("");
+  const auto table = report::read_metrics_log(metrics);
+  return table.rows() == 0 || !table.has("loss") ? std::nan("") : table.column("loss").back();
 }
 
 /// One training run; with `stop_epoch` > 0 it stops after that epoch (checkpoint written,
@@ -872,7 +869,7 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
   progress.finish("loss=" + fmt(last_loss, 4));
   // A resumed run with no epoch left reports the loss its last epoch logged.
   if (epoch0 >= last_epoch) last_loss = last_logged_loss(metrics);
-  if (last_epoch < s.epochs) {
+  if (stop_epoch > 0) {  // a restart candidate: the chosen one is finished by run_train
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return {last_epoch, last_loss, secs};
   }
