@@ -49,7 +49,13 @@ void register_orient(CLI::App& root, const Context& ctx) {
   t->add_option("--lr", train.lr, "Adam learning rate (cosine decay)");
   t->add_option("--width", train.width, "channels of the first convolution");
   t->add_option("--denoise-sigma", train.denoise_sigma, "Gaussian denoise of the preprocessing, px");
-  t->add_option("--render-supersample", train.render_supersample, "reconstruct: renderer anti-aliasing");
+  t->add_option("--generator", train.generator,
+                "reconstruct: learned (a generator network trained with the encoder) | renderer (the polygon renderer of "
+                "the data with a learned size)")
+      ->capture_default_str();
+  t->add_option("--generator-width", train.generator_width, "reconstruct, learned: generator channels at full resolution")
+      ->capture_default_str();
+  t->add_option("--render-supersample", train.render_supersample, "reconstruct, renderer: anti-aliasing");
   t->add_option("--spread-weight", train.spread_weight, "siamese: per-shape anti-collapse weight (phases spread over the batch)");
   t->add_option("--stereo-loss", train.stereo_loss,
                 "siamese, polyhedron3d: nearest (closest of the 4|G| candidates) | invariant (smooth, on a G-invariant embedding)");

@@ -153,6 +153,23 @@ torch::Tensor preprocess_profiles(const torch::Tensor& profiles, double denoise_
   return normalise_images(blur_profiles(shifted, denoise_sigma_px));
 }
 
+torch::Tensor radial_profile(const torch::Tensor& images, int64_t bins) {
+  EMGAN_CHECK(ConfigError, images.dim() == 4 && images.size(1) == 1 && images.size(2) == images.size(3) && bins >= 1,
+              "radial_profile: images of shape ", images.sizes(), " and ", bins,
+              " bins given, expected square [N, 1, S, S] and bins >= 1");
+  const int64_t s = images.size(2);
+  const auto opt = images.options();
+  const auto c = torch::arange(s, opt) - 0.5 * static_cast<double>(s - 1);
+  const auto r = torch::sqrt(c.view({-1, 1}).pow(2) + c.view({1, -1}).pow(2)).flatten();
+  const auto lo = torch::floor(r);
+  const auto frac = r - lo;
+  // Weights [S*S, bins]: (1 - frac) to ring floor(r), frac to the next one.
+  const auto ring = torch::arange(bins, opt).view({1, -1});
+  const auto w = (1.0 - frac).view({-1, 1}) * (lo.view({-1, 1}) == ring) + frac.view({-1, 1}) * ((lo + 1).view({-1, 1}) == ring);
+  const auto norm = w.sum(0).clamp_min(1e-6);
+  return images.reshape({images.size(0), s * s}).matmul(w) / norm;
+}
+
 torch::Tensor rotate_images(const torch::Tensor& images, const torch::Tensor& angle_deg) {
   EMGAN_CHECK(ConfigError, images.dim() == 4 && images.size(2) == images.size(3) && angle_deg.numel() == images.size(0),
               "rotate_images: images of shape ", images.sizes(), " and ", angle_deg.numel(),

@@ -561,6 +561,8 @@ void validate(const TrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.denoise_sigma >= 0, "orient train: denoise_sigma ", s.denoise_sigma, " must be >= 0");
   check_choice("orient train: stereo_loss", s.stereo_loss, {"nearest", "invariant"});
   check_choice("orient train: cross_mode", s.cross_mode, {"constant", "offset"});
+  check_choice("orient train: generator", s.generator, {"learned", "renderer"});
+  EMGAN_CHECK(ConfigError, s.generator_width >= 1, "orient train: generator_width ", s.generator_width, " must be >= 1");
   EMGAN_CHECK(ConfigError, s.inplane_weight >= 0, "orient train: inplane_weight ", s.inplane_weight, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.zero_views >= 1 && s.zero_views <= 3600, "orient train: zero_views ", s.zero_views,
               " must be in 1..3600");
@@ -600,6 +602,12 @@ torch::Tensor norm_penalty(const torch::Tensor& head) {
   return (head.slice(1, 0, 2).norm(2, 1) - 1.0).pow(2).mean();
 }
 
+/// The phase of `head` `[N, >= 2]` turned by n x `delta_deg` for orders n `[N]`: the
+/// phase of its angle plus `delta_deg` (not normalised; the generator needs only its direction).
+torch::Tensor turned_phase(const torch::Tensor& head, const torch::Tensor& order, const torch::Tensor& delta_deg) {
+  return rotate_phase(head.slice(1, 0, 2), order.to(head.dtype()) * delta_deg * (M_PI / 180.0));
+}
+
 }  // namespace
 
 /// Shift of the zero views (pixels, up to): the order of the stereo drift.
@@ -636,7 +644,7 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
   const bool rotation = is_rotation(pairs.kind);
   // Automatic size term (-1): on wherever it applies, the single-angle kinds (BENCHMARKS.md,
   // issue 7); polyhedron3d has no size term.
-  if (s.size_weight < 0) s.size_weight = rotation ? 0.0 : 1.0;
+  if (s.size_weight < 0) s.size_weight = rotation ? 0.0 : 1.0;  // (reconstruct: learned generator only)
   s.epochs = resolved_epochs(s);
   if (s.method == "supervised") {
     const auto t = read_tensors(data / "labels.pt",
@@ -651,9 +659,12 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
   const auto refs = read_tensors(data / "reference.pt", {"ref", "ref_order"}, device);
   const std::string kind = pairs.kind;
   const bool folded = is_folded(kind);
+  // Both generators draw 2D images turned in-plane (the learned one turns a template,
+  // the renderer draws polygons); profiles, tilts out of the plane and folded angles
+  // have no generator yet.
   EMGAN_CHECK(ConfigError, s.method != "reconstruct" || kind == "polygon", "orient train: method 'reconstruct' ",
-              "(a polygon renderer) needs polygon data; ", (data / "pairs.pt").string(), " holds '", kind,
-              "' data (use siamese or supervised)");
+              "(its generators draw 2D images at an in-plane angle) needs polygon data; ", (data / "pairs.pt").string(),
+              " holds '", kind, "' data (use siamese or supervised)");
   EMGAN_CHECK(ConfigError, s.angle_loss == "periodic" || kind == "polygon", "orient train: angle_loss 'mse' is for polygon data; ",
               (data / "pairs.pt").string(), " holds '", kind, "' data (use the periodic loss)");
   EMGAN_CHECK(IoError, refs[0].dim() == pairs.a.dim() && refs[0].sizes().slice(1) == pairs.a.sizes().slice(1),
@@ -675,7 +686,16 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
   net_opts.width(s.width).dims(kind_dims(kind)).outputs(rotation ? 6 : 3);
   OrientNet net(net_opts);
   net->to(device);
-  torch::optim::Adam optim(net->parameters(), torch::optim::AdamOptions(s.lr));
+  // reconstruct, learned: the generator network, trained with the encoder by one optimiser.
+  const bool learned = s.method == "reconstruct" && s.generator == "learned";
+  OrientDecoder decoder{nullptr};
+  auto params = net->parameters();
+  if (learned) {
+    decoder = OrientDecoder(OrientDecoderOptions(size, min_order, max_order).width(s.generator_width));
+    decoder->to(device);
+    for (const auto& p : decoder->parameters()) params.push_back(p);
+  }
+  torch::optim::Adam optim(params, torch::optim::AdamOptions(s.lr));
 
   Json config = s;
   save_json_file(out / "config.json", config);
@@ -685,13 +705,21 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
     torch::serialize::InputArchive ar;
     train::read_archive(ckpt, ar, device);
     const Json meta = read_meta(ckpt);
-    EMGAN_CHECK(ConfigError, meta.value("method", "") == s.method && meta.value("width", int64_t{0}) == s.width,
+    const std::string gen = meta.value("generator", "");
+    EMGAN_CHECK(ConfigError, meta.value("method", "") == s.method && meta.value("width", int64_t{0}) == s.width &&
+                                 gen == (learned ? s.generator : std::string()),
                 ckpt.string(), ": checkpoint of method '", meta.value("method", ""), "' width ",
-                meta.value("width", int64_t{0}), " cannot resume a run of method '", s.method, "' width ", s.width,
-                " (use --no-resume or another --out)");
+                meta.value("width", int64_t{0}), (gen.empty() ? "" : " generator '" + gen + "'"),
+                " cannot resume a run of method '", s.method, "' width ", s.width,
+                (learned ? " generator 'learned'" : ""), " (use --no-resume or another --out)");
     torch::serialize::InputArchive m, o;
     ar.read("model", m);
     train::load_module_checked(*net, m, ckpt.string());
+    if (learned) {
+      torch::serialize::InputArchive d;
+      ar.read("decoder", d);
+      train::load_module_checked(*decoder, d, ckpt.string());
+    }
     ar.read("optimizer", o);
     optim.load(o);
     torch::Tensor rng;
@@ -814,9 +842,25 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
         }
       } else if (s.method == "reconstruct") {
         const auto ha = net->forward_order(xa, ord), hb = net->forward_order(xb, ord);
-        const auto rb = render_prediction(ha, ord, delta, size, s.denoise_sigma, s.render_supersample);
-        const auto ra = render_prediction(hb, ord, -delta, size, s.denoise_sigma, s.render_supersample);
+        torch::Tensor rb, ra;
+        if (learned) {
+          // The generator draws image b from angle(a) + offset and a's shape code, and a
+          // from angle(b) - offset and b's.
+          rb = decoder->forward(turned_phase(ha, ord, delta), ord, xa);
+          ra = decoder->forward(turned_phase(hb, ord, -delta), ord, xb);
+        } else {
+          rb = render_prediction(ha, ord, delta, size, s.denoise_sigma, s.render_supersample);
+          ra = render_prediction(hb, ord, -delta, size, s.denoise_sigma, s.render_supersample);
+        }
         loss = 0.5 * (torch::mse_loss(rb, xb) + torch::mse_loss(ra, xa)) + 0.1 * (norm_penalty(ha) + norm_penalty(hb));
+        if (learned && s.size_weight > 0) {
+          // The siamese size term: a learned generator could take an angle offset that
+          // follows the particle's size back through the shape code (the renderer's fixed
+          // convention cannot), so image a resized and shifted must keep its angle.
+          const auto hs = net->forward_order(augment_same_angle(xa, kSizeTermScale, kSizeTermShiftPx, 0.0), ord);
+          loss = loss + s.size_weight * offset_consistency_loss(ha.slice(1, 0, 2), hs.slice(1, 0, 2), ord, torch::zeros_like(delta)) +
+                 0.1 * norm_penalty(hs);
+        }
         if (s.inplane_weight > 0) {
           // The digital pair of the siamese method (image a turned by a random angle has
           // angle theta_a - angle) on the encoder: the rendering fixes the zero, this
@@ -857,10 +901,16 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
     }
     torch::serialize::OutputArchive ar;
     Json meta{{"epoch", epoch + 1}, {"method", s.method}, {"width", s.width}, {"config", config}};
+    if (learned) meta["generator"] = s.generator;
     ar.write("meta", c10::IValue(meta.dump()));
     torch::serialize::OutputArchive m(ar.compilation_unit()), o(ar.compilation_unit());
     net->save(m);
     ar.write("model", m);
+    if (learned) {
+      torch::serialize::OutputArchive d(ar.compilation_unit());
+      decoder->save(d);
+      ar.write("decoder", d);
+    }
     optim.save(o);
     ar.write("optimizer", o);
     ar.write("rng_cpu", train::get_rng_state().cpu);
@@ -875,8 +925,9 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
   }
 
   // Fix the zero: the angle the network gives each reference image (at the chosen zero
-  // orientation) becomes 0. The reconstruct and supervised methods have an absolute
-  // zero (the renderer's convention, the labels') and keep 0. Folded angles have an
+  // orientation) becomes 0; so for reconstruct with the learned generator, whose angle
+  // convention is its own. The renderer and supervised have an absolute zero (the
+  // renderer's convention, the labels') and keep 0 (the renderer's is refined below). Folded angles have an
   // absolute zero up to one mirror (phi and 180/n - phi satisfy the stereo loss
   // alike): the zero is 0 or 180/n, whichever the reference's folded angle is nearer.
   net->eval();
@@ -907,7 +958,7 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
     }
     zero_rot = to_vector(z);
   }
-  if (s.method == "siamese" && !rotation) {
+  if ((s.method == "siamese" || learned) && !rotation) {
     torch::NoGradGuard ng;
     // Polygons: the reference turned to v angles phi_j shows the shape at -phi_j; the
     // zero is the circular mean (period 360/n) of angle(turned) + phi_j, which
@@ -946,7 +997,7 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
       zero[static_cast<size_t>(k - min_order)] = z;
     }
   }
-  if (s.method == "reconstruct") {
+  if (s.method == "reconstruct" && !learned) {
     // The renderer's zero, fitted over many images instead of through the training
     // gradient alone: per shape, the angle offset c that makes the renderer drawing the
     // network's angle + c best reproduce the images themselves (the training loss, over
@@ -984,10 +1035,17 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
   }
   {
     torch::serialize::OutputArchive ar;
-    ar.write("meta", c10::IValue(model_meta(s, net_opts, zero, kind, zero_rot).dump()));
+    Json meta = model_meta(s, net_opts, zero, kind, zero_rot);
+    if (learned) meta["generator"] = s.generator, meta["generator_width"] = s.generator_width;
+    ar.write("meta", c10::IValue(meta.dump()));
     torch::serialize::OutputArchive m(ar.compilation_unit());
     net->save(m);
     ar.write("model", m);
+    if (learned) {  // kept with the model (not needed for inference): what it learned to draw
+      torch::serialize::OutputArchive d(ar.compilation_unit());
+      decoder->save(d);
+      ar.write("decoder", d);
+    }
     train::write_archive_atomic(out / "model.pt", ar);
   }
   report::write_learning_curves(metrics, out / "learning_curves.png",
@@ -999,6 +1057,32 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
                                  {"epochs", std::to_string(s.epochs)}, {"final loss", report::format_number(last_loss)},
                                  {"seconds (this call)", fmt(secs, 1)}});
   rep.image("learning_curves.png", "training loss per epoch");
+  if (learned) {
+    // What the generator learned: per order, the first training pair, image b as
+    // generated from angle(a) + offset, and the particle drawn at 0, 1/4, 1/2 and 3/4
+    // of its symmetry period (the model's own zero, before the fix).
+    torch::NoGradGuard ng;
+    std::vector<std::vector<torch::Tensor>> rows;
+    std::vector<std::string> labels;
+    for (int64_t k = min_order; k <= max_order; ++k) {
+      const auto sel = torch::nonzero(order == k).flatten().slice(0, 0, 1);
+      if (sel.size(0) == 0) continue;
+      const auto xa = a.index_select(0, sel), xb = b.index_select(0, sel), ok = order.index_select(0, sel);
+      const auto gen_b = decoder->forward(turned_phase(net->forward_order(xa, ok), ok, offset.index_select(0, sel)), ok, xa);
+      const auto code = decoder->shape_code(xa).repeat({4, 1});
+      const auto steps = torch::arange(4, xa.options()) * (90.0 / static_cast<double>(k));
+      const auto turn = decoder->generate(encode_angle(steps, ok.repeat({4})), ok.repeat({4}), code);
+      rows.push_back({xa[0], xb[0], gen_b[0], turn[0], turn[1], turn[2], turn[3]});
+      labels.push_back("n=" + std::to_string(k));
+    }
+    report::write_grid_png(out / "generator.png", rows,
+                           report::GridOptions()
+                               .column_titles({"image a", "image b", "generated b", "0", "1/4 period", "1/2", "3/4"})
+                               .row_labels(labels)
+                               .panel_scale(2));
+    rep.image("generator.png", "the learned generator: image b generated from angle(a) + offset, and the particle "
+                               "drawn at four angles of its symmetry period");
+  }
   rep.section("Configuration").json(config, "config.json");
   rep.write(out);
   log_info("orient train: wrote " + (out / "model.pt").string());

@@ -328,3 +328,21 @@ TEST(OrientAngles, CircularMeanRespectsThePeriod) {
   const auto err = symmetric_error_deg(mean, torch::tensor({0.0f, 20.0f}), torch::tensor({4, 3}));
   EXPECT_LT(err.max().item<double>(), 1e-3) << mean;
 }
+
+TEST(OrientRender, RadialProfileIgnoresTheAngleButSeesTheSize) {
+  // A square turned by 30 degrees has the same azimuthal mean; a larger square does not.
+  const auto a = render_polygons(one(4, 0.0, 9.0), 32, 4);
+  const auto b = render_polygons(one(4, 30.0, 9.0), 32, 4);
+  const auto big = render_polygons(one(4, 0.0, 12.0), 32, 4);
+  const auto pa = radial_profile(a, 16), pb = radial_profile(b, 16), pbig = radial_profile(big, 16);
+  ASSERT_EQ(pa.sizes(), (torch::IntArrayRef{1, 16}));
+  EXPECT_LT((pa - pb).abs().max().item<double>(), 0.05);
+  EXPECT_GT((pa - pbig).abs().max().item<double>(), 0.3);
+  // The rings of a square of circumradius 9 (inradius 6.4): full inside 6, empty beyond 9,
+  // partly covered in between.
+  EXPECT_NEAR(pa[0][3].item<double>(), 1.0, 0.02);
+  EXPECT_NEAR(pa[0][12].item<double>(), 0.0, 0.02);
+  EXPECT_GT(pa[0][7].item<double>(), 0.2);
+  EXPECT_LT(pa[0][7].item<double>(), 0.95);
+  EXPECT_THROW(radial_profile(torch::zeros({1, 1, 8, 9}), 4), emgan::ConfigError);
+}

@@ -87,7 +87,14 @@ struct TrainSettings {
   double lr = 2e-3;                  ///< Adam learning rate (cosine-decayed to 0 over the run)
   int64_t width = 16;                ///< channels of the first convolution (doubling twice); 32 reached 97.7 % within 2 deg on polygons with one seed, 61 % with another (docs/ORIENT.md)
   double denoise_sigma = 1.0;        ///< Gaussian denoise of the preprocessing, pixels
-  int64_t render_supersample = 2;    ///< reconstruct: anti-aliasing of the differentiable renderer
+  /// reconstruct: the image generator. "learned": a generator network (OrientDecoder)
+  /// trained with the encoder, told only the angle, the order and a rotation-free shape
+  /// code; its zero is arbitrary and fixed from the reference as in siamese. "renderer":
+  /// the differentiable polygon renderer of the data with a learned size (polygons only;
+  /// the angle convention of the data).
+  std::string generator = "learned";
+  int64_t generator_width = 8;       ///< reconstruct, learned: channels of the generator at full resolution
+  int64_t render_supersample = 2;    ///< reconstruct, renderer: anti-aliasing of the differentiable renderer
   double spread_weight = 0.3;        ///< siamese: weight of the per-shape anti-collapse term (phases spread uniformly; polyhedron3d: rotation_spread_penalty)
   std::string stereo_loss = "nearest";  ///< siamese, polyhedron3d: nearest (stereo_rotation_loss) | invariant (stereo_invariant_loss), polyhedra.h
   /// Weight of the in-plane term (image a digitally rotated by a random angle about the
@@ -136,7 +143,7 @@ struct TrainSettings {
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainSettings, data, out, method, angle_loss, epochs, batch_size, lr,
-                                                width, denoise_sigma, render_supersample, spread_weight, spread_tau, stereo_loss, inplane_weight, zero_views, zero_noise, zero_scale, norm_weight, cross_penalty, cross_mode, cross_penalty_start,
+                                                width, denoise_sigma, generator, generator_width, render_supersample, spread_weight, spread_tau, stereo_loss, inplane_weight, zero_views, zero_noise, zero_scale, norm_weight, cross_penalty, cross_mode, cross_penalty_start,
                                                 augment_scale, augment_shift_px, augment_noise, size_weight, restarts, restart_fraction, resume, runtime)
 
 /// Settings of `emgan orient eval`.
@@ -190,6 +197,52 @@ class OrientNetImpl : public torch::nn::Module {
   torch::nn::Sequential head_{nullptr};
 };
 TORCH_MODULE(OrientNet);
+
+/// Options of the reconstruct method's learned image generator (OrientDecoder).
+struct OrientDecoderOptions {
+  OrientDecoderOptions(int64_t size, int64_t min_order, int64_t max_order)
+      : size_(size), min_order_(min_order), max_order_(max_order) {}
+  TORCH_ARG(int64_t, size);        ///< output side, pixels (divisible by 16)
+  TORCH_ARG(int64_t, min_order);   ///< smallest symmetry order handled
+  TORCH_ARG(int64_t, max_order);   ///< largest symmetry order handled
+  TORCH_ARG(int64_t, width) = 8;   ///< channels at full resolution (x2, x4, x4 at 1/2, 1/4, 1/8, 1/16)
+  TORCH_ARG(int64_t, code_dim) = 8;  ///< length of the shape code
+};
+
+/// The reconstruct method's image generator, a learned network (no renderer). From a
+/// particle's symmetry order `[N]` (one-hot) and a shape code it generates a template,
+/// the preprocessed image `[N, 1, S, S]` of that particle at the generator's own zero:
+/// two fully connected layers to a 1/16-size feature map, four nearest-neighbour
+/// upsamplings each followed by a 3x3 convolution (no checkerboard of transposed
+/// convolutions), a last 3x3 convolution to one channel. The template is then turned to
+/// the angle theta of a phase (cos n theta, sin n theta) `[N, 2]` (rotate_images,
+/// differentiable in the angle): an in-plane turn of a projection is exact for any
+/// particle, so the network learns only what the particles look like, in one
+/// orientation. The shape code comes from the source image through its azimuthal mean
+/// (radial_profile, render.h) and a small MLP: size, contrast and shape, but by
+/// construction not the angle, so the generator can only draw image b at the angle it
+/// is given. Its zero is arbitrary (fixed afterwards from the reference, as in siamese).
+class OrientDecoderImpl : public torch::nn::Module {
+ public:
+  explicit OrientDecoderImpl(OrientDecoderOptions options);
+  /// Shape code `[N, code_dim]` of preprocessed source images `[N, 1, S, S]`.
+  torch::Tensor shape_code(const torch::Tensor& source);
+  /// Templates `[N, 1, S, S]` (the particles at the generator's zero) of orders `[N]` and
+  /// shape codes `[N, code_dim]`.
+  torch::Tensor templates(const torch::Tensor& order, const torch::Tensor& code);
+  /// Generated images `[N, 1, S, S]`: templates(order, code) turned to the angles of the
+  /// phases `[N, 2]` (any length > 0) for the orders `[N]`.
+  torch::Tensor generate(const torch::Tensor& phase, const torch::Tensor& order, const torch::Tensor& code);
+  /// generate(phase, order, shape_code(source)).
+  torch::Tensor forward(const torch::Tensor& phase, const torch::Tensor& order, const torch::Tensor& source);
+  OrientDecoderOptions options;
+
+ private:
+  torch::nn::Sequential code_{nullptr};
+  torch::nn::Sequential fc_{nullptr};
+  torch::nn::Sequential up_{nullptr};
+};
+TORCH_MODULE(OrientDecoder);
 
 /// What `run_train` measured.
 struct TrainSummary {

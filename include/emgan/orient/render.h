@@ -71,6 +71,13 @@ torch::Tensor preprocess_profiles(const torch::Tensor& profiles, double denoise_
 /// otherwise unchanged. Uses torch's default generator.
 torch::Tensor augment_same_angle(const torch::Tensor& images, double scale, double shift_px, double noise);
 
+/// Azimuthal mean of square images `[N, 1, S, S]` about the image centre ((S - 1) / 2,
+/// where preprocessing puts the centre of mass): `[N, bins]`, bin i the mean over the
+/// ring of radius i to i + 1 pixels (each pixel shared linearly between its two nearest
+/// rings); pixels beyond `bins` pixels are left out. A rotation about the centre leaves it
+/// unchanged (up to interpolation), so it describes a particle without its angle.
+torch::Tensor radial_profile(const torch::Tensor& images, int64_t bins);
+
 /// Rotates each image of `[N, C, H, W]` (square) about its centre by `angle_deg` `[N]`
 /// degrees, the sense of a right-handed rotation about the beam axis z in the particle
 /// frame (x right, y down): the projection of a particle at rotation R becomes that of
