@@ -64,11 +64,11 @@ void register_orient(CLI::App& root, const Context& ctx) {
                 "(0: off)")
       ->capture_default_str();
   t->add_option("--zero-views", train.zero_views,
-                "siamese, polygon: the zero is the circular mean over the reference turned to this many angles (1: reference alone)");
+                "siamese and reconstruct (learned), polygon: the zero is the circular mean over the reference turned to this many angles (1: reference alone)");
   t->add_flag("--zero-noise,!--no-zero-noise", train.zero_noise,
-              "siamese, polygon: give the turned reference views the training images' noise (doses of pairs.pt, data.json)");
+              "siamese and reconstruct (learned), polygon: give the turned reference views the training images' noise (doses of pairs.pt, data.json)");
   t->add_option("--zero-scale", train.zero_scale,
-                "siamese, polygon: the zero views also vary in size by [1/(1+x), 1+x] and position by 1.5 px (0: none)");
+                "siamese and reconstruct (learned), polygon: the zero views also vary in size by [1/(1+x), 1+x] and position by 1.5 px (0: none)");
   t->add_option("--spread-tau", train.spread_tau, "siamese, polyhedron3d: length scale of the spread term, sin^2(angle/2)");
   t->add_option("--norm-weight", train.norm_weight, "siamese: weight of the (|phase| - 1)^2 term");
   t->add_option("--cross-penalty", train.cross_penalty,
@@ -86,7 +86,7 @@ void register_orient(CLI::App& root, const Context& ctx) {
   t->add_option("--augment-shift", train.augment_shift_px, "siamese: random shift up to this many px (angle kept)");
   t->add_option("--augment-noise", train.augment_noise, "siamese: added noise, units of the image std");
   t->add_option("--size-weight", train.size_weight,
-                "siamese: weight of the size term (image a resized/shifted keeps its angle); -1 = 1, except 0 for "
+                "siamese and reconstruct (learned): weight of the size term (image a resized/shifted keeps its angle); -1 = 1, except 0 for "
                 "polyhedron3d")
       ->capture_default_str();
   t->add_option("--restarts", train.restarts,

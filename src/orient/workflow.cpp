@@ -863,8 +863,8 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
         }
         if (s.inplane_weight > 0) {
           // The digital pair of the siamese method (image a turned by a random angle has
-          // angle theta_a - angle) on the encoder: the rendering fixes the zero, this
-          // term makes the angle map turn with the particle.
+          // angle theta_a - angle) on the encoder: the rendering ties the particles'
+          // angles to one convention, this term makes the angle map turn with the particle.
           const auto angle = torch::rand({xa.size(0)}, xa.options()) * 360.0;
           const auto hc = net->forward_order(rotate_images(xa, angle), ord);
           loss = loss + s.inplane_weight * offset_consistency_loss(ha.slice(1, 0, 2), hc.slice(1, 0, 2), ord, -angle) +
@@ -927,8 +927,8 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
   // Fix the zero: the angle the network gives each reference image (at the chosen zero
   // orientation) becomes 0; so for reconstruct with the learned generator, whose angle
   // convention is its own. The renderer and supervised have an absolute zero (the
-  // renderer's convention, the labels') and keep 0 (the renderer's is refined below). Folded angles have an
-  // absolute zero up to one mirror (phi and 180/n - phi satisfy the stereo loss
+  // renderer's convention, the labels') and keep 0 (the renderer's is refined below).
+  // Folded angles have an absolute zero up to one mirror (phi and 180/n - phi satisfy the stereo loss
   // alike): the zero is 0 or 180/n, whichever the reference's folded angle is nearer.
   net->eval();
   std::vector<double> zero(static_cast<size_t>(max_order - min_order + 1), 0.0);
@@ -1169,6 +1169,8 @@ LoadedModel load_model(const fs::path& run_dir, const torch::Device& device) {
   m.zero_deg = torch::tensor(meta.at("zero_deg").get<std::vector<double>>(), torch::kFloat32).to(device);
   m.denoise_sigma = meta.at("denoise_sigma").get<double>();
   m.method = meta.at("method").get<std::string>();
+  // reconstruct models: "learned" or (written before the learned generator existed) "renderer".
+  if (m.method == "reconstruct") m.generator = meta.value("generator", std::string("renderer"));
   m.angle_loss = meta.value("angle_loss", "periodic");
   m.kind = meta.value("kind", "polygon");
   m.folded = is_folded(m.kind);
@@ -1327,6 +1329,7 @@ EvalSummary eval_rotations(LoadedModel& model, const Pairs& p, const fs::path& d
     metrics["median_error_without_frame_fix_deg"] = torch::quantile(raw_err.to(torch::kFloat64), 0.5).item<double>();
   }
   metrics["method"] = model.method;
+  if (!model.generator.empty()) metrics["generator"] = model.generator;
   metrics["kind"] = model.kind;
   metrics["error"] = "geodesic angle modulo the rotation group and the projection twin (polyhedra.h), degrees";
   metrics["data"] = data.string();
@@ -1484,6 +1487,7 @@ EvalSummary run_eval(const EvalSettings& s) {
   const auto all = torch::ones_like(err, torch::kBool);
   Json metrics = stats(all);
   metrics["method"] = model.method;
+  if (!model.generator.empty()) metrics["generator"] = model.generator;
   metrics["angle_loss"] = model.angle_loss;
   metrics["kind"] = model.kind;
   metrics["folded"] = folded;
@@ -1617,7 +1621,9 @@ EvalSummary run_eval(const EvalSettings& s) {
   sum.within_2_best_zero = metrics["within_2_best_zero"].get<double>();
   sum.within_5_best_zero = metrics["within_5_best_zero"].get<double>();
   const std::vector<std::string> header{"group", "images", "within 2 deg %", "within 5 deg %", "mean error deg", "median error deg"};
-  report::Report rep("Orientation evaluation: " + model.method + " (" + model.angle_loss + " angle loss)");
+  report::Report rep("Orientation evaluation: " + model.method +
+                     (model.generator.empty() ? "" : ", " + model.generator + " generator") + " (" + model.angle_loss +
+                     " angle loss)");
   rep.section("Summary").paragraph(sum.last_line());
   rep.table(header, {row("all", metrics)},
             folded ? "folded angles: modulo the symmetry (360/n) and the mirror theta ~ -theta, in [0, 180/n]"

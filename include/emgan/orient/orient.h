@@ -103,9 +103,9 @@ struct TrainSettings {
   /// rendering loss); 0 = off.
   double inplane_weight = 1.0;
   double spread_tau = 0.02;          ///< siamese, polyhedron3d: length scale of rotation_spread_penalty, sin^2(angle / 2) (0.02: about 16 degrees)
-  int64_t zero_views = 144;          ///< siamese, polygon: the zero is fixed from the reference image turned digitally to this many angles 0, 360/v, ... (circular mean; 1 = the reference alone)
-  bool zero_noise = true;            ///< siamese, polygon: the turned reference views get the training images' noise (shot noise at doses drawn from pairs.pt, Gaussian read noise of data.json) before preprocessing
-  double zero_scale = 0.25;          ///< siamese, polygon: the zero views are also scaled by a random factor in [1/(1+x), 1+x] and shifted up to 1.5 px, as particles vary (0 = all at the reference's size and position)
+  int64_t zero_views = 144;          ///< siamese and reconstruct-learned, polygon: the zero is fixed from the reference image turned digitally to this many angles 0, 360/v, ... (circular mean; 1 = the reference alone)
+  bool zero_noise = true;            ///< siamese and reconstruct-learned, polygon: the turned reference views get the training images' noise (shot noise at doses drawn from pairs.pt, Gaussian read noise of data.json) before preprocessing
+  double zero_scale = 0.25;          ///< siamese and reconstruct-learned, polygon: the zero views are also scaled by a random factor in [1/(1+x), 1+x] and shifted up to 1.5 px, as particles vary (0 = all at the reference's size and position)
   double norm_weight = 0.1;          ///< siamese: weight of the (|phase| - 1)^2 term (0: the phase may pass through 0)
   /// siamese, folded kinds: cost of the branch where a pair straddles a mirror point
   /// (folded_consistency_loss, angles.h), times 1 - cos(n offset) with cross_mode
@@ -125,7 +125,7 @@ struct TrainSettings {
   double augment_scale = 0.0;        ///< siamese: random size change of each image, factor in [1/(1+x), 1+x] (angle kept)
   double augment_shift_px = 0.0;     ///< siamese: random shift of each image, up to this many pixels (angle kept)
   double augment_noise = 0.0;        ///< siamese: added Gaussian noise, units of the image standard deviation
-  /// siamese, images and profiles: weight of the size term, image a against a copy of
+  /// siamese (images and profiles) and reconstruct with the learned generator: weight of the size term, image a against a copy of
   /// itself resized and shifted (kSizeTermScale, kSizeTermShiftPx), which must keep its
   /// angle; the stereo pair itself is not augmented. A label-free model may otherwise add
   /// any function of the particle's size to its angle: both images of a pair have one
@@ -301,6 +301,7 @@ struct LoadedModel {
   double denoise_sigma = 1.0;
   std::string method;      ///< siamese | reconstruct | supervised
   std::string angle_loss;  ///< periodic | mse (how the head encodes the angle)
+  std::string generator;   ///< reconstruct: learned | renderer (the image generator it was trained with); "" otherwise
   std::string kind = "polygon";  ///< data kind it was trained on
   bool folded = false;     ///< predictions are folded angles in [0, 180/n] (kinds projection1d, polyhedron)
   torch::Tensor zero_rot;  ///< polyhedron3d: `[orders, 3, 3]` frame fix Z, predictions are net(x) Z^T
