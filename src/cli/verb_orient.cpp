@@ -44,7 +44,7 @@ void register_orient(CLI::App& root, const Context& ctx) {
   t->add_option("--out", train.out, "run folder");
   t->add_option("--method", train.method, "siamese | reconstruct | supervised");
   t->add_option("--angle-loss", train.angle_loss, "periodic | mse (mse: plain angle regression, supervised only)");
-  t->add_option("--epochs", train.epochs, "passes over the pairs (-1 = automatic: 120 for reconstruct, 60 otherwise)");
+  t->add_option("--epochs", train.epochs, "passes over the pairs (-1 = automatic: 120 for reconstruct with the renderer, 60 otherwise)");
   t->add_option("--batch-size", train.batch_size, "pairs per step");
   t->add_option("--lr", train.lr, "Adam learning rate (cosine decay)");
   t->add_option("--width", train.width, "channels of the first convolution");

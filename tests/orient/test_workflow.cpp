@@ -104,17 +104,25 @@ TEST(OrientWorkflow, TrainingNeverReadsTheLabelFile) {
   EXPECT_THROW(run_eval(ev), IoError);
 }
 
-// Automatic epochs (-1): 120 for reconstruct, 60 for the other methods, resolved before
-// training and recorded in config.json; 0 and other negatives are refused.
+// Automatic epochs (-1): 120 for reconstruct with the renderer, 60 otherwise (the learned
+// generator included), resolved before training and recorded in config.json; 0 and other
+// negatives are refused.
 TEST(OrientWorkflow, AutomaticEpochsFollowTheMethod) {
   const auto dir = test::temp_dir();
   run_data(tiny_data(dir / "data", 8, 7));
-  for (const auto& [method, expected] : std::vector<std::pair<std::string, int64_t>>{{"reconstruct", 120}, {"siamese", 60}}) {
-    auto t = tiny_train(dir / "data", dir / method, method, -1);
+  struct Case {
+    std::string method, generator;
+    int64_t expected;
+  };
+  for (const auto& c : std::vector<Case>{{"reconstruct", "renderer", 120}, {"reconstruct", "learned", 60}, {"siamese", "learned", 60}}) {
+    const std::string name = c.method + "_" + c.generator;
+    auto t = tiny_train(dir / "data", dir / name, c.method, -1);
+    t.generator = c.generator;
     t.width = 2;
+    t.generator_width = 2;
     const auto r = run_train(t);
-    EXPECT_EQ(r.epochs, expected) << method;
-    EXPECT_EQ(load_json_file(dir / method / "config.json").at("epochs").get<int64_t>(), expected) << method;
+    EXPECT_EQ(r.epochs, c.expected) << name;
+    EXPECT_EQ(load_json_file(dir / name / "config.json").at("epochs").get<int64_t>(), c.expected) << name;
   }
   auto t = tiny_train(dir / "data", dir / "bad", "siamese", 0);
   EXPECT_THROW(validate(t), ConfigError);

@@ -79,9 +79,10 @@ struct TrainSettings {
   std::string out = "runs/orient";   ///< run folder
   std::string method = "siamese";    ///< siamese | reconstruct | supervised
   std::string angle_loss = "periodic";  ///< periodic | mse (mse: plain angle regression, supervised only)
-  /// Passes over the pairs; -1 = automatic: 120 for reconstruct (3000 64-px polygon pairs:
-  /// 38 / 79 / 93 / 96 % within 2 deg after 6 / 24 / 60 / 120 epochs), 60 otherwise
-  /// (siamese: 60 measured best, docs/ORIENT.md).
+  /// Passes over the pairs; -1 = automatic: 120 for reconstruct with the renderer (3000
+  /// 64-px polygon pairs: 38 / 79 / 93 / 96 % within 2 deg after 6 / 24 / 60 / 120
+  /// epochs), 60 otherwise (siamese: 60 measured best; reconstruct with the learned
+  /// generator: 100.0 % at 60 on three seeds, docs/ORIENT.md).
   int64_t epochs = -1;
   int64_t batch_size = 64;           ///< pairs per step
   double lr = 2e-3;                  ///< Adam learning rate (cosine-decayed to 0 over the run)
