@@ -206,7 +206,7 @@ struct OrientDecoderOptions {
   TORCH_ARG(int64_t, size);        ///< output side, pixels (divisible by 16)
   TORCH_ARG(int64_t, min_order);   ///< smallest symmetry order handled
   TORCH_ARG(int64_t, max_order);   ///< largest symmetry order handled
-  TORCH_ARG(int64_t, width) = 8;   ///< channels at full resolution (x2, x4, x4 at 1/2, 1/4, 1/8, 1/16)
+  TORCH_ARG(int64_t, width) = 8;   ///< channels at full resolution (2x at 1/2 resolution, 4x at 1/4, 1/8 and 1/16)
   TORCH_ARG(int64_t, code_dim) = 8;  ///< length of the shape code
 };
 
