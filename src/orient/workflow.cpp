@@ -608,6 +608,19 @@ torch::Tensor turned_phase(const torch::Tensor& head, const torch::Tensor& order
   return rotate_phase(head.slice(1, 0, 2), order.to(head.dtype()) * delta_deg * (M_PI / 180.0));
 }
 
+/// Writes the encoder into `ar` as "model" and, when defined, the learned generator as
+/// "decoder" (checkpoint.pt and model.pt alike).
+void write_networks(torch::serialize::OutputArchive& ar, const OrientNet& net, const OrientDecoder& decoder) {
+  torch::serialize::OutputArchive m(ar.compilation_unit());
+  net->save(m);
+  ar.write("model", m);
+  if (decoder) {
+    torch::serialize::OutputArchive d(ar.compilation_unit());
+    decoder->save(d);
+    ar.write("decoder", d);
+  }
+}
+
 }  // namespace
 
 /// Shift of the zero views (pixels, up to): the order of the stereo drift.
@@ -737,6 +750,14 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
   double last_loss = 0.0;
   const int64_t last_epoch = stop_epoch > 0 ? std::min(stop_epoch, s.epochs) : s.epochs;
   Progress progress("orient train " + s.method, std::max<int64_t>(0, (last_epoch - epoch0) * steps_per_epoch), "step");
+  // The size term (siamese, reconstruct with the learned generator): the phase of images
+  // x resized and shifted must equal `phase`, weighted by size_weight, plus `norm_w` times
+  // the norm penalty of the resized images' heads.
+  auto size_term = [&](const torch::Tensor& x, const torch::Tensor& phase, const torch::Tensor& ord, double norm_w) {
+    const auto hs = net->forward_order(augment_same_angle(x, kSizeTermScale, kSizeTermShiftPx, 0.0), ord);
+    return s.size_weight * offset_consistency_loss(phase, hs.slice(1, 0, 2), ord, torch::zeros({x.size(0)}, x.options())) +
+           norm_w * norm_penalty(hs);
+  };
   int64_t done = 0;
   for (int64_t epoch = epoch0; epoch < last_epoch; ++epoch) {
     net->train();
@@ -828,9 +849,7 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
         if (s.size_weight > 0) {
           // Image a resized and shifted keeps its angle: rules out an angle offset that
           // follows the particle's size, which the stereo pair (one size) cannot see.
-          const auto hs = net->forward_order(augment_same_angle(xa, kSizeTermScale, kSizeTermShiftPx, 0.0), ord);
-          loss = loss + s.size_weight * offset_consistency_loss(pa, hs.slice(1, 0, 2), ord, torch::zeros_like(delta)) +
-                 s.norm_weight * norm_penalty(hs);
+          loss = loss + size_term(xa, pa, ord, s.norm_weight);
         }
         if (kind == "polygon" && s.inplane_weight > 0) {
           // A digital "stereo pair" with an exactly known offset of any size: image a
@@ -859,9 +878,7 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
           // The siamese size term: a learned generator could take an angle offset that
           // follows the particle's size back through the shape code (the renderer's fixed
           // convention cannot), so image a resized and shifted must keep its angle.
-          const auto hs = net->forward_order(augment_same_angle(xa, kSizeTermScale, kSizeTermShiftPx, 0.0), ord);
-          loss = loss + s.size_weight * offset_consistency_loss(ha.slice(1, 0, 2), hs.slice(1, 0, 2), ord, torch::zeros_like(delta)) +
-                 0.1 * norm_penalty(hs);
+          loss = loss + size_term(xa, ha.slice(1, 0, 2), ord, 0.1);
         }
         if (s.inplane_weight > 0) {
           // The digital pair of the siamese method (image a turned by a random angle has
@@ -905,14 +922,8 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
     Json meta{{"epoch", epoch + 1}, {"method", s.method}, {"width", s.width}, {"config", config}};
     if (learned) meta["generator"] = s.generator;
     ar.write("meta", c10::IValue(meta.dump()));
-    torch::serialize::OutputArchive m(ar.compilation_unit()), o(ar.compilation_unit());
-    net->save(m);
-    ar.write("model", m);
-    if (learned) {
-      torch::serialize::OutputArchive d(ar.compilation_unit());
-      decoder->save(d);
-      ar.write("decoder", d);
-    }
+    write_networks(ar, net, decoder);
+    torch::serialize::OutputArchive o(ar.compilation_unit());
     optim.save(o);
     ar.write("optimizer", o);
     ar.write("rng_cpu", train::get_rng_state().cpu);
@@ -1040,14 +1051,7 @@ TrainSummary train_once(const TrainSettings& given, int64_t stop_epoch) {
     Json meta = model_meta(s, net_opts, zero, kind, zero_rot);
     if (learned) meta["generator"] = s.generator, meta["generator_width"] = s.generator_width;
     ar.write("meta", c10::IValue(meta.dump()));
-    torch::serialize::OutputArchive m(ar.compilation_unit());
-    net->save(m);
-    ar.write("model", m);
-    if (learned) {  // kept with the model (not needed for inference): what it learned to draw
-      torch::serialize::OutputArchive d(ar.compilation_unit());
-      decoder->save(d);
-      ar.write("decoder", d);
-    }
+    write_networks(ar, net, decoder);  // the generator is not needed for inference: kept as what it learned to draw
     train::write_archive_atomic(out / "model.pt", ar);
   }
   report::write_learning_curves(metrics, out / "learning_curves.png",
