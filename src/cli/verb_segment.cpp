@@ -174,6 +174,22 @@ void register_segment(CLI::App& root, const Context& ctx) {
     std::cout << Json(st).dump() << std::endl;
   });
 
+  static std::string cal_model, cal_images, cal_masks;
+  static int64_t cal_views = 8;
+  static RuntimeSettings cal_runtime;
+  auto* cal_cmd = sg->add_subcommand(
+      "calibrate", "set a segmenter's probability threshold so its particles have the sizes of reference masks");
+  cal_cmd->add_option("--model", cal_model, "segmenter model.pt (its meta threshold is rewritten)")->required();
+  cal_cmd->add_option("--images", cal_images, "folder of images")->required();
+  cal_cmd->add_option("--masks", cal_masks, "folder of reference masks (same stems), e.g. cleaned rough masks")
+      ->required();
+  cal_cmd->add_option("--tta-views", cal_views, kViewsHelp)->capture_default_str();
+  add_runtime_options(cal_cmd, cal_runtime);
+  cal_cmd->callback([] {
+    const auto cal = segment::run_calibrate_threshold(cal_model, cal_images, cal_masks, cal_views, cal_runtime);
+    std::cout << Json(cal).dump() << std::endl;
+  });
+
   static segment::RandomMasksSettings masks;
   load_config(ctx, "segment masks", masks);
   auto* masks_cmd = sg->add_subcommand("masks", "step 2b: random masks of non-overlapping rotated ellipses");
@@ -282,7 +298,8 @@ void register_segment(CLI::App& root, const Context& ctx) {
   pred_cmd->add_option("--model", pred.model, "model.pt of `segment train`")->required();
   pred_cmd->add_option("--input", pred.input, "image file or folder")->required();
   pred_cmd->add_option("--output", pred.output, "folder of the masks")->capture_default_str();
-  pred_cmd->add_option("--threshold", pred.threshold, "probability threshold")->capture_default_str();
+  pred_cmd->add_option("--threshold", pred.threshold, "probability threshold (0 = the model's own)")
+      ->capture_default_str();
   pred_cmd->add_option("--tta-views", pred.tta_views, kViewsHelp)->capture_default_str();
   add_config_option(pred_cmd);
   add_runtime_options(pred_cmd, pred.runtime);
@@ -394,6 +411,12 @@ void register_segment(CLI::App& root, const Context& ctx) {
   pipe_cmd->add_flag("--clean-rough,!--no-clean-rough", pipe.clean_rough,
                      "pair the morphology GAN's images with rough masks cleaned of specks below the fitted minimum "
                      "area");
+  pipe_cmd->add_flag("--match-labels,!--no-match-labels", pipe.match_labels,
+                     "train the segmenter on the random masks redrawn to where the rough method finds the generated "
+                     "particles (label consistency; label_offset.json)");
+  pipe_cmd->add_flag("--calibrate,!--no-calibrate", pipe.calibrate,
+                     "calibrate the segmenter's probability threshold on the real images against their cleaned rough "
+                     "masks (threshold_calibration.json)");
   pipe_model.add(pipe_cmd);
   add_train_options(pipe_cmd, pipe.segmenter);
   add_rough_options(pipe_cmd, pipe.rough);

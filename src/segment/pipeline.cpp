@@ -2,7 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <limits>
+#include <map>
 
 #include "emgan/core/error.h"
 #include "emgan/core/progress.h"
@@ -79,21 +83,206 @@ int64_t run_random_masks(const RandomMasksSettings& s) {
   auto gen = data::make_generator(s.seed);
   int64_t placed = 0, requested = 0;
   Progress progress("masks", s.count, "mask");
+  Json ellipses = Json::object();
   for (int64_t i = 0; i < s.count; ++i) {
     const auto m = random_mask(ms, gen);
     char name[32];
     std::snprintf(name, sizeof name, "mask_%04lld.png", static_cast<long long>(i));
     write_mask_png(fs::path(s.out) / name, m.mask);
+    ellipses[name] = Json(m.ellipses);
     placed += static_cast<int64_t>(m.ellipses.size());
     requested += m.requested;
     progress.update(i + 1);
   }
   progress.finish();
+  save_json_file(fs::path(s.out) / "ellipses.json", ellipses);
   if (placed < requested) {
     log_info("masks: " + std::to_string(requested - placed) + " of " + std::to_string(requested) +
              " particles did not fit without overlap");
   }
   return placed;
+}
+
+int64_t run_redraw_masks(const fs::path& masks, const fs::path& out, double grow) {
+  EMGAN_CHECK(ConfigError, std::isfinite(grow), "redraw masks: grow ", grow, " must be finite");
+  const fs::path list_path = masks / "ellipses.json";
+  EMGAN_CHECK(IoError, fs::exists(list_path), list_path.string(),
+              ": not found (written by `segment masks` and the pipeline beside the random masks)");
+  std::map<std::string, std::vector<Ellipse>> by_mask;
+  try {
+    by_mask = load_json_file(list_path).get<std::map<std::string, std::vector<Ellipse>>>();
+  } catch (const Json::exception& e) {
+    throw IoError(list_path.string() + ": expected {mask file: [{cx, cy, a, b, angle}, ...]}: " + e.what());
+  }
+  const auto files = list_images(masks);
+  EMGAN_CHECK(IoError, !files.empty(), masks.string(), ": no readable mask");
+  ensure_dir(out);
+  int64_t done = 0;
+  for (const auto& f : files) {
+    const auto shape = binarize_mask(io::read_image(f).data);
+    const int64_t h = shape.size(0), w = shape.size(1);
+    auto mask = torch::zeros({h, w}, torch::kBool);
+    const auto it = by_mask.find(f.filename().string());
+    if (it != by_mask.end()) {
+      for (const auto& e : it->second) {
+        EMGAN_CHECK(IoError, e.a > 0 && e.b > 0 && std::isfinite(e.cx) && std::isfinite(e.cy) && std::isfinite(e.angle),
+                    list_path.string(), ": ", f.filename().string(), ": ellipse (cx ", e.cx, ", cy ", e.cy, ", a ", e.a,
+                    ", b ", e.b, ") needs finite values and a, b > 0");
+        // Each semi-axis changes by grow, down to half a pixel at least.
+        const double g = std::max({grow, 0.5 - e.a, 0.5 - e.b});
+        const auto win = ellipse_window(e, h, w, g, mask.options());
+        if (win.empty()) continue;
+        using torch::indexing::Slice;
+        const auto rows = Slice(win.y0, win.y1), cols = Slice(win.x0, win.x1);
+        mask.index_put_({rows, cols}, mask.index({rows, cols}) | (win.rho2 <= 1.0));
+      }
+    }
+    write_mask_png(out / f.filename(), mask);
+    ++done;
+  }
+  return done;
+}
+
+namespace {
+
+// Attributes the `test` pixels within 3 px of each particle of `reference` to the
+// nearest one (ties to the larger label) and appends, for each reference particle not
+// cut by the border, d(test) - d(reference) (equivalent diameters, px) to `differences`
+// and d(reference) to `diameters`; counts the particles and those with no test pixel.
+void attributed_diameters(const torch::Tensor& reference, const torch::Tensor& test, std::vector<double>& differences,
+                          std::vector<double>& diameters, int64_t& particles, int64_t& missed) {
+  int64_t k = 0;
+  const auto labels = label_components(reference, &k);
+  if (k == 0) return;
+  auto zone = labels.to(torch::kFloat32);
+  for (int64_t i = 0; i < 3; ++i) {
+    const auto grown = torch::nn::functional::max_pool2d(
+        zone.unsqueeze(0).unsqueeze(0), torch::nn::functional::MaxPool2dFuncOptions(3).stride(1).padding(1));
+    zone = torch::where(zone > 0, zone, grown.squeeze(0).squeeze(0));
+  }
+  const auto area = torch::bincount(zone.to(torch::kInt64).index({test.to(torch::kBool)}), {}, k + 1)
+                        .to(torch::kFloat64)
+                        .cpu();
+  for (const auto& p : measure_particles(labels)) {
+    if (p.touches_border) continue;
+    ++particles;
+    const double a = area[p.label].item<double>();
+    if (a <= 0) {
+      ++missed;
+      continue;
+    }
+    differences.push_back(2.0 * std::sqrt(a / M_PI) - p.eq_diameter_px);
+    diameters.push_back(p.eq_diameter_px);
+  }
+}
+
+double median_of(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+// The image of each mask of `masks`, by stem; IoError naming a mask without one.
+std::vector<std::pair<fs::path, fs::path>> image_mask_pairs(const fs::path& images, const fs::path& masks) {
+  const auto mask_files = list_images(masks);
+  EMGAN_CHECK(IoError, !mask_files.empty(), masks.string(), ": no readable mask");
+  std::map<std::string, fs::path> image_by_stem;
+  for (const auto& f : list_images(images)) image_by_stem[f.stem().string()] = f;
+  std::vector<std::pair<fs::path, fs::path>> out;
+  for (const auto& mf : mask_files) {
+    const auto found = image_by_stem.find(mf.stem().string());
+    EMGAN_CHECK(IoError, found != image_by_stem.end(), images.string(), ": no image for mask ", mf.string());
+    out.emplace_back(found->second, mf);
+  }
+  return out;
+}
+
+}  // namespace
+
+LabelOffset measure_label_offset(const fs::path& images, const fs::path& masks, const RoughMaskSettings& rough) {
+  validate(rough, "label offset: rough");
+  std::vector<double> differences, diameters;
+  LabelOffset out;
+  for (const auto& [image_file, mask_file] : image_mask_pairs(images, masks)) {
+    const auto mask = binarize_mask(io::read_image(mask_file).data);
+    const auto r = rough_mask(io::read_image(image_file).data, rough).to(mask.device());
+    EMGAN_CHECK(IoError, r.sizes() == mask.sizes(), image_file.string(), ": size ", r.sizes(),
+                " differs from its mask's ", mask.sizes());
+    attributed_diameters(mask, r, differences, diameters, out.particles, out.missed);
+  }
+  if (differences.empty()) return out;
+  out.median_diameter_difference_px = median_of(differences);
+  out.median_mask_diameter_px = median_of(diameters);
+  const double limit = 0.25 * out.median_mask_diameter_px;
+  out.offset_px = std::clamp(0.5 * out.median_diameter_difference_px, -limit, limit);
+  return out;
+}
+
+ThresholdCalibration calibrate_threshold(Segmenter& segmenter, const fs::path& images, const fs::path& reference) {
+  std::vector<torch::Tensor> probs, refs;
+  for (const auto& [image_file, mask_file] : image_mask_pairs(images, reference)) {
+    refs.push_back(binarize_mask(io::read_image(mask_file).data));
+    probs.push_back(segmenter.probability(io::read_image(image_file).data).cpu());
+    EMGAN_CHECK(IoError, probs.back().sizes() == refs.back().sizes(), image_file.string(), ": size ",
+                probs.back().sizes(), " differs from its mask's ", refs.back().sizes());
+  }
+  const auto out = calibrate_threshold(probs, refs);
+  if (out.particles == 0) log_info(reference.string() + ": no particle to calibrate the threshold on; it stays 0.5");
+  return out;
+}
+
+ThresholdCalibration calibrate_threshold(const std::vector<torch::Tensor>& probs, const std::vector<torch::Tensor>& refs) {
+  EMGAN_CHECK(ConfigError, probs.size() == refs.size(), "calibrate_threshold: ", probs.size(), " probability maps for ",
+              refs.size(), " reference masks");
+  double ref_area = 0;
+  for (const auto& r : refs) ref_area += r.sum().item<double>();
+  ThresholdCalibration out;
+  double best = std::numeric_limits<double>::infinity();
+  for (int i = 0; i <= 12; ++i) {
+    const double t = 0.2 + 0.05 * i;
+    out.thresholds.push_back(t);
+    std::vector<double> differences, diameters;
+    int64_t particles = 0, missed = 0;
+    double area = 0;
+    for (size_t j = 0; j < probs.size(); ++j) {
+      EMGAN_CHECK(ConfigError, probs[j].sizes() == refs[j].sizes(), "calibrate_threshold: probability ",
+                  probs[j].sizes(), " and reference ", refs[j].sizes(), " differ in size");
+      const auto m = probs[j] > t;
+      area += m.sum().item<double>();
+      attributed_diameters(refs[j], m, differences, diameters, particles, missed);
+    }
+    if (differences.empty() || area > 2.0 * ref_area) {
+      out.differences.push_back(std::numeric_limits<double>::quiet_NaN());
+      continue;
+    }
+    const double d = median_of(differences);
+    out.differences.push_back(d);
+    // Nearest 0; ties to the threshold nearest 0.5.
+    const double score = std::abs(d) + 1e-9 * std::abs(t - 0.5);
+    if (score < best) {
+      best = score;
+      out.threshold = t;
+      out.median_diameter_difference_px = d;
+      out.particles = particles;
+      out.missed = missed;
+    }
+  }
+  return out;
+}
+
+ThresholdCalibration run_calibrate_threshold(const fs::path& model, const fs::path& images, const fs::path& reference,
+                                             int64_t tta_views, const RuntimeSettings& runtime) {
+  const auto device = apply_runtime(runtime);
+  Segmenter seg(model, device);
+  seg.set_views(tta_views);
+  const auto cal = calibrate_threshold(seg, images, reference);
+  Json meta = seg.info().meta.is_object() ? seg.info().meta : Json::object();
+  meta["threshold"] = cal.threshold;
+  meta["threshold_calibration"] = Json(cal);
+  meta["threshold_calibration"]["images"] = images.string();
+  meta["threshold_calibration"]["reference"] = reference.string();
+  meta["threshold_calibration"]["tta_views"] = tta_views;
+  models::save_model(*seg.network(), model, meta);
+  return cal;
 }
 
 namespace {
@@ -281,13 +470,34 @@ fs::path run_pipeline(const PipelineSettings& s) {
   }
   steps.update(4);
 
-  log_info("pipeline 5/5: segmenter on (generated image, random mask) pairs");
+  fs::path labels = rm.out;
+  LabelOffset offset;
+  if (s.match_labels) {
+    offset = measure_label_offset(train_images, rm.out, s.rough);
+    save_json_file(run / "label_offset.json", Json(offset));
+    labels = run / "labels";
+    run_redraw_masks(rm.out, labels, offset.offset_px);
+    log_info("pipeline: generated particles are " + std::to_string(offset.median_diameter_difference_px) +
+             " px wider than their masks (median of " + std::to_string(offset.particles - offset.missed) + ", " +
+             std::to_string(offset.missed) + " missed); labels/ = random masks with semi-axes " +
+             (offset.offset_px >= 0 ? "+" : "") + std::to_string(offset.offset_px) + " px");
+  }
+  log_info("pipeline 5/5: segmenter on (generated image, label mask) pairs");
   auto sg = s.segmenter;
   sg.images = train_images.string();
-  sg.masks = rm.out;
+  sg.masks = labels.string();
   sg.out = (run / "segmenter").string();
   sg.runtime = s.runtime;
   const auto model = run_segment_train(sg);
+  ThresholdCalibration calibration;
+  if (s.calibrate) {
+    log_info("pipeline: calibrating the segmenter's threshold on the real images against rough_clean/");
+    calibration = run_calibrate_threshold(model, s.images, gan_masks, 8, s.runtime);
+    save_json_file(run / "threshold_calibration.json", Json(calibration));
+    log_info("pipeline: threshold " + std::to_string(calibration.threshold) + " (median diameter difference " +
+             std::to_string(calibration.median_diameter_difference_px) + " px over " +
+             std::to_string(calibration.particles - calibration.missed) + " rough particles)");
+  }
   steps.update(5);
   steps.finish();
 
@@ -297,6 +507,8 @@ fs::path run_pipeline(const PipelineSettings& s) {
                                    {"random masks", std::to_string(s.random_masks) + " in random_masks/"},
                                    {"morphology GAN", "morphology_gan/index.html"},
                                    {"contrast GAN", s.contrast ? "contrast_gan/index.html" : "not run"},
+                                   {"label consistency", s.match_labels ? Json(offset).dump() + " (labels/)" : "off"},
+                                   {"threshold calibration", s.calibrate ? Json(calibration).dump() : "off (0.5)"},
                                    {"segmenter", model.string()}});
   rep.section("Configuration").json(Json(s), "effective settings");
   rep.write(run);

@@ -289,10 +289,14 @@ fs::path run_segment_train(const SegmentTrainSettings& s) {
 
 Segmenter::Segmenter(const fs::path& model_file, const torch::Device& device) : device_(device) {
   models::register_unetpp();
-  models::ModelInfo info;
-  net_ = models::load_generator(model_file, device, &info);
-  EMGAN_CHECK(ConfigError, info.arch == "unetpp", model_file.string(), ": holds a '", info.arch,
+  net_ = models::load_generator(model_file, device, &info_);
+  EMGAN_CHECK(ConfigError, info_.arch == "unetpp", model_file.string(), ": holds a '", info_.arch,
               "' network, expected a segmenter (unetpp)");
+  if (info_.meta.is_object() && info_.meta.contains("threshold") && info_.meta.at("threshold").is_number()) {
+    threshold_ = info_.meta.at("threshold").get<double>();
+    EMGAN_CHECK(IoError, threshold_ > 0 && threshold_ < 1, model_file.string(), ": threshold ", threshold_,
+                " in its meta, expected a probability in (0, 1)");
+  }
   net_->eval();
 }
 
@@ -307,7 +311,7 @@ torch::Tensor Segmenter::probability(const torch::Tensor& image) {
 }
 
 torch::Tensor Segmenter::predict(const torch::Tensor& image, double threshold) {
-  return probability(image) > threshold;
+  return probability(image) > (threshold > 0 ? threshold : threshold_);
 }
 
 void write_mask_png(const fs::path& path, const torch::Tensor& mask) {
@@ -318,7 +322,8 @@ void write_mask_png(const fs::path& path, const torch::Tensor& mask) {
 
 int64_t run_segment_predict(const SegmentPredictSettings& s) {
   EMGAN_CHECK(ConfigError, !s.model.empty() && !s.input.empty(), "segment predict: --model and --input are required");
-  EMGAN_CHECK(ConfigError, s.threshold > 0 && s.threshold < 1, "threshold ", s.threshold, " must be in (0, 1)");
+  EMGAN_CHECK(ConfigError, s.threshold >= 0 && s.threshold < 1, "threshold ", s.threshold,
+              " must be in (0, 1), or 0 for the model's own");
   const auto device = apply_runtime(s.runtime);
   Segmenter seg(s.model, device);
   seg.set_views(s.tta_views);

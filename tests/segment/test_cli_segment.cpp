@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "emgan/core/config.h"
+#include "emgan/models/model.h"
 #include "test_util.h"
 
 namespace {
@@ -112,6 +113,20 @@ TEST(SegmentCli, TinyPipelineThenPredict) {
   EXPECT_TRUE(std::filesystem::exists(dir / "run/contrast_gan/generated/mask_0001.tif"));
   EXPECT_TRUE(std::filesystem::exists(dir / "run/segmenter/model.pt"));
   EXPECT_TRUE(std::filesystem::exists(dir / "run/index.html"));
+  // Step 6: the threshold calibrated on the real images is stored in the model's meta.
+  const auto cal = emgan::load_json_file(dir / "run/threshold_calibration.json");
+  const double t = cal.at("threshold").get<double>();
+  EXPECT_GE(t, 0.2);
+  EXPECT_LE(t, 0.8);
+  EXPECT_DOUBLE_EQ(emgan::models::read_model_info(dir / "run/segmenter/model.pt").meta.at("threshold").get<double>(), t);
+  r = run("segment calibrate --model " + runp + "/segmenter/model.pt --images " + ph + "/images --masks " + runp +
+          "/rough_clean --tta-views 1 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"threshold\""), std::string::npos) << r.out;
+  r = run("segment calibrate --model " + runp + "/segmenter/model.pt --images " + ph + "/images --masks " +
+          (dir / "nothing").string() + " --threads 1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("nothing"), std::string::npos) << r.out;
   r = run("segment predict --model " + runp + "/segmenter/model.pt --input " + ph + "/images --output " +
           (dir / "pred").string() + " --threads 1");
   ASSERT_EQ(r.code, 0) << r.out;

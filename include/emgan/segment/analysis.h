@@ -25,7 +25,7 @@ struct AnalyzeSettings {
   std::string masks;         ///< folder of masks (same stems); "" = segment the images
   std::string model;         ///< segmenter model.pt used when no masks are given; "" = rough masks
   std::string out = "runs/psd";  ///< output folder
-  double threshold = 0.5;    ///< probability threshold of the segmenter
+  double threshold = 0.0;    ///< probability threshold of the segmenter (0 = the model's own)
   int64_t tta_views = 8;     ///< test-time averaged views of the segmenter (Segmenter::set_views)
   RoughMaskSettings rough;   ///< the built-in segmentation (no masks, no model)
   WatershedSettings split;   ///< splitting of touching particles

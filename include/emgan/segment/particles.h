@@ -47,6 +47,7 @@ struct Ellipse {
   /// Equivalent diameter 2 sqrt(a b), px.
   double diameter() const;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Ellipse, cx, cy, a, b, angle)
 
 /// A window of an `[H, W]` image around ellipse `e` grown by `grow` px on each
 /// semi-axis: rows [y0, y1), columns [x0, x1) (clipped to the image; empty when the

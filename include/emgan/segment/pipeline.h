@@ -56,8 +56,71 @@ struct RandomMasksSettings {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RandomMasksSettings, stats, out, count, masks, seed)
 
-/// Draws settings.count masks into settings.out; returns the particles placed.
+/// Draws settings.count masks into settings.out; returns the particles placed. The
+/// placed ellipses are listed in settings.out/ellipses.json (mask file name -> list
+/// of {cx, cy, a, b, angle in radians}), so the masks can be redrawn (run_redraw_masks).
 int64_t run_random_masks(const RandomMasksSettings& settings);
+
+/// Redraws the masks of a `run_random_masks` folder from its ellipses.json with every
+/// semi-axis changed by `grow` px (negative shrinks; each semi-axis stays >= 0.5 px)
+/// into `out` (PNG 0/255, same names); grow 0 reproduces the masks exactly. Returns
+/// the masks written.
+int64_t run_redraw_masks(const fs::path& masks, const fs::path& out, double grow);
+
+/// How far the particles of generated images extend beyond (or fall short of) the
+/// masks they were generated from, as the rough method sees them (label consistency).
+struct LabelOffset {
+  int64_t particles = 0;   ///< mask particles measured (those not cut by the image border)
+  int64_t missed = 0;      ///< of them, particles with no rough pixel within 3 px
+  /// Median over the found particles of d(rough) - d(mask), the equivalent diameters
+  /// of the rough pixels attributed to a particle and of its mask, px.
+  double median_diameter_difference_px = 0.0;
+  double median_mask_diameter_px = 0.0;  ///< median d(mask) of the found particles, px
+  /// Semi-axis change that makes the masks agree: half the median difference, limited
+  /// to +-1/4 of the median mask diameter, px.
+  double offset_px = 0.0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LabelOffset, particles, missed, median_diameter_difference_px,
+                                                median_mask_diameter_px, offset_px)
+
+/// Measures the LabelOffset of generated `images` (folder, stems as in `masks`) and
+/// their `masks` (folder of PNG masks): the rough method (`rough`) segments each
+/// image; each rough pixel within 3 px of a mask particle is attributed to the
+/// nearest one (ties to the larger label); particles cut by the border are left out.
+LabelOffset measure_label_offset(const fs::path& images, const fs::path& masks, const RoughMaskSettings& rough);
+
+/// A segmenter's probability threshold calibrated against reference masks.
+struct ThresholdCalibration {
+  double threshold = 0.5;   ///< the chosen threshold (0.5 when nothing could be measured)
+  /// At it: the median over the reference particles found of d(segmenter) - d(reference), px.
+  double median_diameter_difference_px = 0.0;
+  int64_t particles = 0;    ///< reference particles measured (not cut by the border)
+  int64_t missed = 0;       ///< of them, with no segmenter pixel within 3 px at the chosen threshold
+  std::vector<double> thresholds;   ///< the candidates
+  std::vector<double> differences;  ///< median difference at each, px (null where rejected: flooded)
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ThresholdCalibration, threshold, median_diameter_difference_px,
+                                                particles, missed, thresholds, differences)
+
+/// Chooses the probability threshold (0.20, 0.25, ..., 0.80) at which the particles the
+/// segmenter finds in `images` have the equivalent diameters of the same particles in
+/// the `reference` masks (same stems): the threshold whose median per-particle diameter
+/// difference is nearest 0 (pixels attributed as in measure_label_offset). A threshold
+/// that marks more than twice the reference's particle area is rejected (the
+/// background floods). The label-free pipeline calibrates its segmenter on the real
+/// images against their cleaned rough masks: the segmenter then finds the particles
+/// the GANs taught it and draws their boundaries where the rough method draws them on
+/// real images, whatever the GANs' blur taught it.
+ThresholdCalibration calibrate_threshold(Segmenter& segmenter, const fs::path& images, const fs::path& reference);
+/// The same on probability maps (float `[H, W]`) and their reference masks (bool).
+ThresholdCalibration calibrate_threshold(const std::vector<torch::Tensor>& probabilities,
+                                         const std::vector<torch::Tensor>& references);
+
+/// calibrate_threshold, then stores the threshold in the model file's meta (atomically,
+/// with the calibration under "threshold_calibration"); predict, analyze and watch use
+/// it unless given a threshold.
+ThresholdCalibration run_calibrate_threshold(const fs::path& model, const fs::path& images, const fs::path& reference,
+                                             int64_t tta_views, const RuntimeSettings& runtime);
 
 /// Settings of the morphology GAN (pix2pix mask -> image) and its application.
 struct MorphologyGanSettings {
@@ -103,11 +166,21 @@ struct PipelineSettings {
   MorphologyGanSettings morphology;   ///< images / masks / out are set by the pipeline
   bool contrast = true;               ///< run the contrast GAN (step 4); false = train on the 1st generation
   ContrastGanSettings contrast_gan;   ///< generated / real / out are set by the pipeline
+  /// Label consistency (between steps 4 and 5): measure with the rough method how far
+  /// the generated particles extend beyond their random masks (measure_label_offset,
+  /// written to label_offset.json) and train the segmenter on the random masks redrawn
+  /// with that offset (labels/), so that it learns the boundary the rough method finds
+  /// on real images rather than the GANs' blur; false = the random masks as drawn.
+  bool match_labels = false;
+  /// Step 6: calibrate the segmenter's probability threshold on the real images against
+  /// their cleaned rough masks (run_calibrate_threshold; threshold_calibration.json).
+  bool calibrate = true;
   SegmentTrainSettings segmenter;     ///< images / masks / out are set by the pipeline
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PipelineSettings, images, out, subset, random_masks, mask_size,
-                                                rough, split, fit, clean_rough, morphology, contrast, contrast_gan, segmenter, runtime)
+                                                rough, split, fit, clean_rough, morphology, contrast, contrast_gan, match_labels, calibrate,
+                                                segmenter, runtime)
 
 /// Runs steps 1 to 5 into settings.out (rough/, stats.json, rough_clean/, random_masks/,
 /// morphology_gan/, contrast_gan/, segmenter/, index.html) and returns the

@@ -108,8 +108,13 @@ class Segmenter {
   /// Particle probability `[H, W]` in [0, 1] of an image (`[H, W]` or `[C, H, W]`,
   /// any range; normalised here).
   torch::Tensor probability(const torch::Tensor& image);
-  /// probability > threshold, bool `[H, W]`.
-  torch::Tensor predict(const torch::Tensor& image, double threshold = 0.5);
+  /// probability > threshold, bool `[H, W]`; threshold 0 = the model's own (threshold()).
+  torch::Tensor predict(const torch::Tensor& image, double threshold = 0.0);
+  /// The model's probability threshold: its meta "threshold" (0.5 as trained; the
+  /// label-free pipeline calibrates it, see calibrate_threshold).
+  double threshold() const { return threshold_; }
+  /// The model file's description (architecture, options, meta).
+  const models::ModelInfo& info() const { return info_; }
   /// Test-time averaging: the probability is the mean over `views` mirror images of
   /// the input (nn::average_mirror_views: 1 = none, 2, 4, or 8 = the symmetries of the
   /// square pixel grid). ConfigError for any other count.
@@ -121,6 +126,8 @@ class Segmenter {
   models::GeneratorPtr net_;
   torch::Device device_;
   int64_t views_ = 1;
+  double threshold_ = 0.5;
+  models::ModelInfo info_;
 };
 
 /// Settings of `emgan segment predict`.
@@ -128,7 +135,7 @@ struct SegmentPredictSettings {
   std::string model;                  ///< model.pt of a segment run
   std::string input;                  ///< image file or folder
   std::string output = "masks";       ///< folder of the masks (PNG 0/255, same stems)
-  double threshold = 0.5;             ///< probability threshold
+ double threshold = 0.0;             ///< probability threshold (0 = the model's own)
   int64_t tta_views = 8;              ///< test-time averaged views (Segmenter::set_views)
   RuntimeSettings runtime;
 };

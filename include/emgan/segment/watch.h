@@ -19,7 +19,7 @@ struct WatchSettings {
   std::string dir;               ///< folder the microscope writes into
   std::string out = "runs/watch";  ///< running PSD folder
   std::string model;             ///< segmenter model.pt ("" = rough method)
-  double threshold = 0.5;        ///< segmenter probability threshold
+  double threshold = 0.0;        ///< segmenter probability threshold (0 = the model's own)
   int64_t tta_views = 8;         ///< test-time averaged views of the segmenter (Segmenter::set_views)
   RoughMaskSettings rough;       ///< the rough method, when no model
   WatershedSettings split;       ///< splitting of touching particles
