@@ -318,7 +318,9 @@ void register_segment(CLI::App& root, const Context& ctx) {
     if (!eval_out.empty()) save_json_file(eval_out, Json(sc));
     std::cout << "mean_iou=" << sc.mean_iou << " iou_particle=" << sc.iou_particle
               << " iou_background=" << sc.iou_background << " dice=" << sc.dice_particle
-              << " pixel_accuracy=" << sc.pixel_accuracy << " images=" << sc.images << std::endl;
+              << " pixel_accuracy=" << sc.pixel_accuracy << " images=" << sc.images
+              << " particles_found=" << sc.particles_found << "/" << sc.particles
+              << " diameter_ratio=" << sc.diameter_ratio << std::endl;
   });
 
   static segment::AnalyzeSettings an;
@@ -333,6 +335,8 @@ void register_segment(CLI::App& root, const Context& ctx) {
   an_cmd->add_flag("--exclude-border,!--include-border", an.exclude_border, "leave out particles cut by the border");
   an_cmd->add_option("--bins", an.bins, "histogram bins (0 = automatic)")->capture_default_str();
   an_cmd->add_option("--tta-views", an.tta_views, kViewsHelp)->capture_default_str();
+  an_cmd->add_option("--threshold", an.threshold, "segmenter probability threshold (0 = the model's own)")
+      ->capture_default_str();
   an_cmd->add_flag("--size-filter,!--no-size-filter", an.size_filter,
                    "leave detections outside the size filter's area limits out of the PSD (limits over all images together)");
   an_cmd->add_option("--min-area-ratio", an.min_area_ratio,
@@ -359,6 +363,8 @@ void register_segment(CLI::App& root, const Context& ctx) {
   watch_cmd->add_option("--out", watch.out, "running PSD folder")->capture_default_str();
   watch_cmd->add_option("--model", watch.model, "segmenter model.pt (else the rough method)");
   watch_cmd->add_option("--tta-views", watch.tta_views, kViewsHelp)->capture_default_str();
+  watch_cmd->add_option("--threshold", watch.threshold, "segmenter probability threshold (0 = the model's own)")
+      ->capture_default_str();
   watch_cmd->add_option("--pixel-size", watch.pixel_size_nm, "pixel size in nm (0 = from the files)")
       ->capture_default_str();
   watch_cmd->add_option("--poll", watch.poll_s, "seconds between folder scans")->capture_default_str();

@@ -182,6 +182,8 @@ AnalysisSummary run_analyze(const AnalyzeSettings& s) {
   sum.mask_source = !s.masks.empty() ? "masks" : (!s.model.empty() ? "model" : "rough");
   std::unique_ptr<Segmenter> seg;
   if (sum.mask_source == "model") {
+    EMGAN_CHECK(ConfigError, s.threshold >= 0 && s.threshold < 1, "segment analyze: threshold ", s.threshold,
+                " must be in (0, 1), or 0 for the model's own");
     seg = std::make_unique<Segmenter>(s.model, device);
     seg->set_views(s.tta_views);
   }

@@ -100,6 +100,35 @@ EllipseWindow ellipse_window(const Ellipse& e, int64_t height, int64_t width, do
   return win;
 }
 
+void match_particles(const torch::Tensor& reference, const torch::Tensor& test, ParticleMatch& into,
+                     double found_fraction) {
+  EMGAN_CHECK(ConfigError, reference.dim() == 2 && reference.sizes() == test.sizes(), "match_particles: reference ",
+              reference.sizes(), " and test ", test.sizes(), " must be [H, W] masks of one size");
+  int64_t k = 0;
+  const auto labels = label_components(reference.to(torch::kBool), &k);
+  if (k == 0) return;
+  auto zone = labels.to(torch::kFloat32);
+  for (int64_t i = 0; i < 3; ++i) {
+    const auto grown = torch::nn::functional::max_pool2d(
+        zone.unsqueeze(0).unsqueeze(0), torch::nn::functional::MaxPool2dFuncOptions(3).stride(1).padding(1));
+    zone = torch::where(zone > 0, zone, grown.squeeze(0).squeeze(0));
+  }
+  const auto area = torch::bincount(zone.to(torch::kInt64).index({test.to(torch::kBool).to(zone.device())}), {}, k + 1)
+                        .to(torch::kFloat64)
+                        .cpu();
+  for (const auto& p : measure_particles(labels)) {
+    if (p.touches_border) continue;
+    ++into.particles;
+    const double a = area[p.label].item<double>();
+    if (a <= 0 || a < found_fraction * p.area_px) {
+      ++into.missed;
+      continue;
+    }
+    into.reference_diameters.push_back(p.eq_diameter_px);
+    into.test_diameters.push_back(2.0 * std::sqrt(a / M_PI));
+  }
+}
+
 void MaskFitSettings::validate(const std::string& source) const {
   EMGAN_CHECK(ConfigError, min_area_ratio >= 0 && min_area_ratio < 1, source, ": min_area_ratio ", min_area_ratio,
               " must be in [0, 1) (fraction of the median particle area)");

@@ -145,40 +145,33 @@ int64_t run_redraw_masks(const fs::path& masks, const fs::path& out, double grow
 
 namespace {
 
-// Attributes the `test` pixels within 3 px of each particle of `reference` to the
-// nearest one (ties to the larger label) and appends, for each reference particle not
-// cut by the border, d(test) - d(reference) (equivalent diameters, px) to `differences`
-// and d(reference) to `diameters`; counts the particles and those with no test pixel.
+// match_particles(reference, test) as diameter differences d(test) - d(reference),
+// px, and reference diameters, appended; counts as in ParticleMatch.
 void attributed_diameters(const torch::Tensor& reference, const torch::Tensor& test, std::vector<double>& differences,
-                          std::vector<double>& diameters, int64_t& particles, int64_t& missed) {
-  int64_t k = 0;
-  const auto labels = label_components(reference, &k);
-  if (k == 0) return;
-  auto zone = labels.to(torch::kFloat32);
-  for (int64_t i = 0; i < 3; ++i) {
-    const auto grown = torch::nn::functional::max_pool2d(
-        zone.unsqueeze(0).unsqueeze(0), torch::nn::functional::MaxPool2dFuncOptions(3).stride(1).padding(1));
-    zone = torch::where(zone > 0, zone, grown.squeeze(0).squeeze(0));
-  }
-  const auto area = torch::bincount(zone.to(torch::kInt64).index({test.to(torch::kBool)}), {}, k + 1)
-                        .to(torch::kFloat64)
-                        .cpu();
-  for (const auto& p : measure_particles(labels)) {
-    if (p.touches_border) continue;
-    ++particles;
-    const double a = area[p.label].item<double>();
-    if (a <= 0) {
-      ++missed;
-      continue;
-    }
-    differences.push_back(2.0 * std::sqrt(a / M_PI) - p.eq_diameter_px);
-    diameters.push_back(p.eq_diameter_px);
+                          std::vector<double>& diameters, int64_t& particles, int64_t& missed,
+                          double found_fraction = 0.0) {
+  ParticleMatch m;
+  match_particles(reference, test, m, found_fraction);
+  particles += m.particles;
+  missed += m.missed;
+  for (size_t i = 0; i < m.test_diameters.size(); ++i) {
+    differences.push_back(m.test_diameters[i] - m.reference_diameters[i]);
+    diameters.push_back(m.reference_diameters[i]);
   }
 }
 
 double median_of(std::vector<double> v) {
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
   return v[v.size() / 2];
+}
+
+// Mean of the values left after dropping the lowest and highest 10 %.
+double trimmed_mean(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t cut = v.size() / 10;
+  double sum = 0;
+  for (size_t i = cut; i < v.size() - cut; ++i) sum += v[i];
+  return sum / static_cast<double>(v.size() - 2 * cut);
 }
 
 // The image of each mask of `masks`, by stem; IoError naming a mask without one.
@@ -238,7 +231,7 @@ ThresholdCalibration calibrate_threshold(const std::vector<torch::Tensor>& probs
   ThresholdCalibration out;
   double best = std::numeric_limits<double>::infinity();
   for (int i = 0; i <= 12; ++i) {
-    const double t = 0.2 + 0.05 * i;
+    const double t = (20 + 5 * i) / 100.0;
     out.thresholds.push_back(t);
     std::vector<double> differences, diameters;
     int64_t particles = 0, missed = 0;
@@ -248,20 +241,20 @@ ThresholdCalibration calibrate_threshold(const std::vector<torch::Tensor>& probs
                   probs[j].sizes(), " and reference ", refs[j].sizes(), " differ in size");
       const auto m = probs[j] > t;
       area += m.sum().item<double>();
-      attributed_diameters(refs[j], m, differences, diameters, particles, missed);
+      attributed_diameters(refs[j], m, differences, diameters, particles, missed, 0.25);
     }
     if (differences.empty() || area > 2.0 * ref_area) {
       out.differences.push_back(std::numeric_limits<double>::quiet_NaN());
       continue;
     }
-    const double d = median_of(differences);
+    const double d = trimmed_mean(differences);
     out.differences.push_back(d);
     // Nearest 0; ties to the threshold nearest 0.5.
     const double score = std::abs(d) + 1e-9 * std::abs(t - 0.5);
     if (score < best) {
       best = score;
       out.threshold = t;
-      out.median_diameter_difference_px = d;
+      out.mean_diameter_difference_px = d;
       out.particles = particles;
       out.missed = missed;
     }
@@ -494,8 +487,8 @@ fs::path run_pipeline(const PipelineSettings& s) {
     log_info("pipeline: calibrating the segmenter's threshold on the real images against rough_clean/");
     calibration = run_calibrate_threshold(model, s.images, gan_masks, 8, s.runtime);
     save_json_file(run / "threshold_calibration.json", Json(calibration));
-    log_info("pipeline: threshold " + std::to_string(calibration.threshold) + " (median diameter difference " +
-             std::to_string(calibration.median_diameter_difference_px) + " px over " +
+    log_info("pipeline: threshold " + std::to_string(calibration.threshold) + " (mean diameter difference " +
+             std::to_string(calibration.mean_diameter_difference_px) + " px over " +
              std::to_string(calibration.particles - calibration.missed) + " rough particles)");
   }
   steps.update(5);

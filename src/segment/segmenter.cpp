@@ -19,6 +19,7 @@
 #include "emgan/report/html.h"
 #include "emgan/report/metrics_log.h"
 #include "emgan/segment/morphology.h"
+#include "emgan/segment/particles.h"
 #include "emgan/train/optim.h"
 #include "emgan/train/trainer.h"
 
@@ -344,11 +345,13 @@ SegmentationScores score_masks(const std::vector<torch::Tensor>& predicted, cons
   EMGAN_CHECK(ConfigError, predicted.size() == truth.size() && !truth.empty(), "score_masks: ", predicted.size(),
               " predictions for ", truth.size(), " truths (need the same non-zero count)");
   torch::Tensor cm;
+  ParticleMatch match;
   for (size_t i = 0; i < truth.size(); ++i) {
     EMGAN_CHECK(ConfigError, predicted[i].sizes() == truth[i].sizes(), "score_masks: image ", i, " prediction ",
                 predicted[i].sizes(), " vs truth ", truth[i].sizes());
     const auto c = metrics::confusion_matrix(predicted[i].to(torch::kLong), truth[i].to(torch::kLong).to(predicted[i].device()), 2).cpu();
     cm = cm.defined() ? cm + c : c;
+    match_particles(truth[i], predicted[i].to(truth[i].device()), match, 0.25);
   }
   SegmentationScores sc;
   sc.images = static_cast<int64_t>(truth.size());
@@ -359,6 +362,16 @@ SegmentationScores score_masks(const std::vector<torch::Tensor>& predicted, cons
   sc.iou_particle = iou[1].item<double>();
   sc.mean_iou = metrics::mean_iou(cm);
   sc.dice_particle = dice[1].item<double>();
+  sc.particles = match.particles;
+  sc.particles_found = match.particles - match.missed;
+  std::vector<double> ratios;
+  for (size_t i = 0; i < match.test_diameters.size(); ++i) {
+    ratios.push_back(match.test_diameters[i] / match.reference_diameters[i]);
+  }
+  if (!ratios.empty()) {
+    std::nth_element(ratios.begin(), ratios.begin() + static_cast<std::ptrdiff_t>(ratios.size() / 2), ratios.end());
+    sc.diameter_ratio = ratios[ratios.size() / 2];
+  }
   return sc;
 }
 

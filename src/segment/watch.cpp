@@ -49,6 +49,8 @@ WatchSummary run_watch(const WatchSettings& s) {
   save_json_file(out / "config.json", Json(s));
   std::unique_ptr<Segmenter> seg;
   if (!s.model.empty()) {
+    EMGAN_CHECK(ConfigError, s.threshold >= 0 && s.threshold < 1, "segment watch: threshold ", s.threshold,
+                " must be in (0, 1), or 0 for the model's own");
     seg = std::make_unique<Segmenter>(s.model, device);
     seg->set_views(s.tta_views);
   }

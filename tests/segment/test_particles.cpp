@@ -9,6 +9,7 @@
 #include "emgan/segment/analysis.h"
 #include "emgan/segment/particles.h"
 #include "emgan/segment/phantom.h"
+#include "emgan/segment/segmenter.h"
 
 using namespace emgan;
 using namespace emgan::segment;
@@ -356,4 +357,31 @@ TEST(Phantom, HardPresetDefeatsTheRoughMethod) {
   const double e = particle_iou(easy), h = particle_iou(hard);
   EXPECT_GT(e, 0.8);
   EXPECT_LT(h, e - 0.2);
+}
+
+TEST(Particles, MatchComparesEachParticleWithTheTestPixelsAroundIt) {
+  // Reference discs of radius 6; the test draws them with radius 7, plus a speck far
+  // away, and misses the third; a fourth disc is cut by the border (left out).
+  const int64_t n = 80;
+  const auto ys = torch::arange(n, torch::kFloat32).view({-1, 1});
+  const auto xs = torch::arange(n, torch::kFloat32).view({1, -1});
+  const auto disc = [&](double cx, double cy, double r) { return (xs - cx).pow(2) + (ys - cy).pow(2) <= r * r; };
+  const auto reference = disc(15, 15, 6) | disc(45, 20, 6) | disc(20, 55, 6) | disc(79, 60, 6);
+  const auto test = disc(15, 15, 7) | disc(45, 20, 7) | disc(60, 60, 2) | disc(79, 60, 7);
+  ParticleMatch m;
+  match_particles(reference, test, m, 0.25);
+  EXPECT_EQ(m.particles, 3);
+  EXPECT_EQ(m.missed, 1);
+  ASSERT_EQ(m.test_diameters.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) EXPECT_NEAR(m.test_diameters[i] / m.reference_diameters[i], 7.0 / 6.0, 0.04);
+  // The scores report the same, as the median ratio over the found particles.
+  const auto sc = score_masks({test}, {reference});
+  EXPECT_EQ(sc.particles, 3);
+  EXPECT_EQ(sc.particles_found, 2);
+  EXPECT_NEAR(sc.diameter_ratio, 7.0 / 6.0, 0.04);
+  // A test pixel covering under a quarter of a particle does not find it.
+  ParticleMatch tiny;
+  match_particles(reference, disc(15, 15, 2), tiny, 0.25);
+  EXPECT_EQ(tiny.missed, tiny.particles);
+  EXPECT_THROW(match_particles(reference, test.index({torch::indexing::Slice(0, 10)}), tiny), ConfigError);
 }

@@ -137,18 +137,20 @@ TEST(SegmentPipeline, ThresholdCalibrationPutsTheBoundaryWhereTheReferenceHasIt)
   EXPECT_NEAR(c7.threshold, 0.66, 0.06);
   EXPECT_EQ(c7.particles, 4);
   EXPECT_EQ(c7.missed, 0);
-  EXPECT_LT(std::abs(c7.median_diameter_difference_px), 0.6);
+  EXPECT_LT(std::abs(c7.mean_diameter_difference_px), 0.6);
   const auto c9 = calibrate_threshold({prob}, {ref9});
   EXPECT_NEAR(c9.threshold, 0.34, 0.06);
   ASSERT_EQ(c9.thresholds.size(), c9.differences.size());
   // Lower thresholds draw larger particles.
   for (size_t i = 1; i < c9.differences.size(); ++i) EXPECT_LE(c9.differences[i], c9.differences[i - 1] + 1e-9);
 
-  // A background at probability 0.3 floods every threshold below it: those are rejected
-  // (NaN), so even a reference wanting a very low threshold gets one above 0.3.
-  const auto flooded = torch::maximum(prob, torch::full_like(prob, 0.3));
+  // A background at probability 0.32 floods every threshold below it: those are
+  // rejected (NaN), so even a reference wanting a very low threshold gets one above
+  // (0.35 or 0.40: they draw the same pixels here, and ties go to the one nearer 0.5).
+  const auto flooded = torch::maximum(prob, torch::full_like(prob, 0.32));
   const auto c12 = calibrate_threshold({flooded}, {(r <= 12) | (r2 <= 12)});
-  EXPECT_GT(c12.threshold, 0.3);
+  EXPECT_GT(c12.threshold, 0.34) << Json(c12).dump();
+  EXPECT_LT(c12.threshold, 0.41) << Json(c12).dump();
   EXPECT_TRUE(std::isnan(c12.differences.front()));
 
   // Nothing to measure: the threshold stays 0.5.

@@ -37,6 +37,25 @@ struct Particle {
 /// tensor reductions on its device. Particles are returned in label order.
 std::vector<Particle> measure_particles(const torch::Tensor& labels);
 
+/// Particles of a reference mask matched with the pixels of a test mask (match_particles).
+struct ParticleMatch {
+  int64_t particles = 0;                 ///< reference particles compared (not cut by the border)
+  int64_t missed = 0;                    ///< of them, not found in the test mask
+  std::vector<double> reference_diameters;  ///< equivalent diameter of each found particle, px
+  std::vector<double> test_diameters;       ///< equivalent diameter of its test pixels, px
+};
+
+/// Compares each particle of the bool `[H, W]` mask `reference` (its 8-connected
+/// components; those cut by the image border are left out) with the pixels of the bool
+/// mask `test` attributed to it: the test pixels inside it or within 3 px of it, each
+/// given to the nearest reference particle (ties to the larger label). A particle whose
+/// attributed test area is 0 or below `found_fraction` of its own area is missed;
+/// the others append their two equivalent diameters 2 sqrt(area / pi) to `into`.
+/// Measures how far a segmentation's boundaries lie outside (or inside) a reference's,
+/// particle by particle, whatever false positives lie farther away.
+void match_particles(const torch::Tensor& reference, const torch::Tensor& test, ParticleMatch& into,
+                     double found_fraction = 0.0);
+
 /// An ellipse in pixel coordinates.
 struct Ellipse {
   double cx = 0.0;     ///< centre x, px

@@ -92,20 +92,25 @@ LabelOffset measure_label_offset(const fs::path& images, const fs::path& masks, 
 /// A segmenter's probability threshold calibrated against reference masks.
 struct ThresholdCalibration {
   double threshold = 0.5;   ///< the chosen threshold (0.5 when nothing could be measured)
-  /// At it: the median over the reference particles found of d(segmenter) - d(reference), px.
-  double median_diameter_difference_px = 0.0;
+  /// At it: the mean (10 % trimmed at each end) over the reference particles found of
+  /// d(segmenter) - d(reference), px.
+  double mean_diameter_difference_px = 0.0;
   int64_t particles = 0;    ///< reference particles measured (not cut by the border)
-  int64_t missed = 0;       ///< of them, with no segmenter pixel within 3 px at the chosen threshold
+  /// Of them, not found at the chosen threshold: segmenter pixels within 3 px cover less
+  /// than 1/4 of the reference particle's area (rough-mask specks the segmenter rejects).
+  int64_t missed = 0;
   std::vector<double> thresholds;   ///< the candidates
-  std::vector<double> differences;  ///< median difference at each, px (null where rejected: flooded)
+  std::vector<double> differences;  ///< mean difference at each, px (null where rejected: flooded)
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ThresholdCalibration, threshold, median_diameter_difference_px,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ThresholdCalibration, threshold, mean_diameter_difference_px,
                                                 particles, missed, thresholds, differences)
 
 /// Chooses the probability threshold (0.20, 0.25, ..., 0.80) at which the particles the
 /// segmenter finds in `images` have the equivalent diameters of the same particles in
-/// the `reference` masks (same stems): the threshold whose median per-particle diameter
-/// difference is nearest 0 (pixels attributed as in measure_label_offset). A threshold
+/// the `reference` masks (same stems): the threshold whose mean per-particle diameter
+/// difference (pixels attributed as in measure_label_offset; particles found by the
+/// segmenter only; 10 % trimmed at each end) is nearest 0: the mean diameter, which a
+/// PSD reports, is what it calibrates. A threshold
 /// that marks more than twice the reference's particle area is rejected (the
 /// background floods). The label-free pipeline calibrates its segmenter on the real
 /// images against their cleaned rough masks: the segmenter then finds the particles

@@ -155,9 +155,17 @@ struct SegmentationScores {
   double iou_particle = 0.0;     ///< IoU of the particle class
   double mean_iou = 0.0;         ///< mean of the two
   double dice_particle = 0.0;    ///< Dice (F1) of the particle class
+  /// Particle by particle (segment::match_particles, found = 1/4 of its area covered):
+  /// true particles not cut by the border, those found, and the median over the found
+  /// of d(predicted) / d(true), equivalent diameters (> 1: boundaries drawn outside the
+  /// true ones; 0 when none is found).
+  int64_t particles = 0;
+  int64_t particles_found = 0;
+  double diameter_ratio = 0.0;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SegmentationScores, images, pixel_accuracy, iou_background,
-                                                iou_particle, mean_iou, dice_particle)
+                                                iou_particle, mean_iou, dice_particle, particles, particles_found,
+                                                diameter_ratio)
 
 /// Scores of bool `[H, W]` predictions against truths (same count and shapes).
 SegmentationScores score_masks(const std::vector<torch::Tensor>& predicted, const std::vector<torch::Tensor>& truth);
