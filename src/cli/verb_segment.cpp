@@ -347,6 +347,10 @@ void register_segment(CLI::App& root, const Context& ctx) {
       ->capture_default_str();
   an_cmd->add_option("--filter-min-area", an.min_area_px, "size filter: absolute minimum area, px (0 = none)")
       ->capture_default_str();
+  an_cmd->add_option("--min-significance", an.min_significance,
+                     "contrast filter: leave out detections standing out of the support by less than this many "
+                     "standard deviations of its means at their scale (0 = off)")
+      ->capture_default_str();
   add_split_options(an_cmd, an.split);
   add_rough_options(an_cmd, an.rough);
   add_config_option(an_cmd);
@@ -382,6 +386,9 @@ void register_segment(CLI::App& root, const Context& ctx) {
                         "size filter: drop detections above this multiple of the median area (0 = off)")
       ->capture_default_str();
   watch_cmd->add_option("--filter-min-area", watch.min_area_px, "size filter: absolute minimum area, px (0 = none)")
+      ->capture_default_str();
+  watch_cmd->add_option("--min-significance", watch.min_significance,
+                        "contrast filter of the running PSD (see segment analyze; 0 = off)")
       ->capture_default_str();
   add_split_options(watch_cmd, watch.split);
   add_rough_options(watch_cmd, watch.rough);

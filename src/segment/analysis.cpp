@@ -42,6 +42,7 @@ std::string AnalysisSummary::last_line() const {
   if (truth.count > 0) os << " truth_mean=" << truth.mean << " error=" << mean_error_percent << '%';
   if (min_area_px > 0) os << " excluded_small=" << excluded_small << " (area below " << min_area_px << " px)";
   if (max_area_px > 0) os << " excluded_large=" << excluded_large << " (area above " << max_area_px << " px)";
+  if (excluded_faint > 0) os << " excluded_faint=" << excluded_faint;
   return os.str();
 }
 
@@ -56,17 +57,21 @@ const char* to_string(ParticleUse use) {
     case ParticleUse::kBorder: return "border";
     case ParticleUse::kBelowMinArea: return "below_min_area";
     case ParticleUse::kAboveMaxArea: return "above_max_area";
+    case ParticleUse::kFaint: return "faint";
   }
   return "";
 }
 
 PsdSelection select_psd_particles(const std::vector<std::vector<Particle>>& per_image, bool exclude_border,
-                                  const MaskFitSettings& fit) {
+                                  const MaskFitSettings& fit, double min_significance) {
   PsdSelection sel;
+  const auto faint = [&](const Particle& p) {
+    return min_significance > 0 && std::isfinite(p.significance) && p.significance < min_significance;
+  };
   std::vector<double> inner_areas;
   for (const auto& ps : per_image) {
     for (const auto& p : ps) {
-      if (!p.touches_border) inner_areas.push_back(p.area_px);
+      if (!p.touches_border && !faint(p)) inner_areas.push_back(p.area_px);
     }
   }
   sel.limits = fit_area_limits(inner_areas, fit);
@@ -75,6 +80,11 @@ PsdSelection select_psd_particles(const std::vector<std::vector<Particle>>& per_
     for (const auto& p : ps) {
       if (exclude_border && p.touches_border) {
         use.push_back(ParticleUse::kBorder);
+        continue;
+      }
+      if (faint(p)) {
+        use.push_back(ParticleUse::kFaint);
+        ++sel.faint;
         continue;
       }
       sel.unfiltered_px.push_back(p.eq_diameter_px);
@@ -231,6 +241,7 @@ AnalysisSummary run_analyze(const AnalyzeSettings& s) {
     Measured m;
     m.stem = stem;
     m.particles = analyze_mask(mask.to(device), s.split, &m.labels);
+    if (s.min_significance > 0 && image.defined()) measure_significance(image.to(device), m.labels, m.particles);
     if (i < s.overlays) {
       m.base = image.defined() ? image.cpu() : mask.to(torch::kFloat32).cpu() * 0.5;
       m.labels = m.labels.cpu();
@@ -251,7 +262,8 @@ AnalysisSummary run_analyze(const AnalyzeSettings& s) {
   // Pass 2: the PSD's particles (border, size filter over all images together).
   std::vector<std::vector<Particle>> per_image;
   for (const auto& m : measured) per_image.push_back(m.particles);
-  const auto sel = select_psd_particles(per_image, s.exclude_border, fit);
+  const auto sel = select_psd_particles(per_image, s.exclude_border, fit, s.min_significance);
+  sum.excluded_faint = sel.faint;
   sum.excluded_small = sel.below_min;
   sum.excluded_large = sel.above_max;
   sum.min_area_px = sel.limits.min_px;
@@ -263,7 +275,8 @@ AnalysisSummary run_analyze(const AnalyzeSettings& s) {
   sum.unfiltered = summarize_sizes(unfiltered);
 
   std::ostringstream csv;
-  csv << "image,label,area,diameter,major,minor,aspect,ellipticity,cx_px,cy_px,touches_border,excluded,unit\n";
+  csv << "image,label,area,diameter,major,minor,aspect,ellipticity,cx_px,cy_px,touches_border,significance,excluded,"
+         "unit\n";
   std::vector<std::pair<std::string, std::string>> overlay_files;
   for (size_t i = 0; i < measured.size(); ++i) {
     const auto& m = measured[i];
@@ -273,7 +286,9 @@ AnalysisSummary run_analyze(const AnalyzeSettings& s) {
       const auto use = sel.use[i][k];
       csv << m.stem << ',' << p.label << ',' << p.area_px * scale * scale << ',' << p.eq_diameter_px * scale << ','
           << p.major_px * scale << ',' << p.minor_px * scale << ',' << p.aspect << ',' << 1.0 - p.aspect << ','
-          << p.cx << ',' << p.cy << ',' << (p.touches_border ? 1 : 0) << ',' << to_string(use) << ',' << sum.unit
+          << p.cx << ',' << p.cy << ',' << (p.touches_border ? 1 : 0) << ','
+          << (std::isfinite(p.significance) ? std::to_string(p.significance) : std::string()) << ',' << to_string(use)
+          << ',' << sum.unit
           << '\n';
       if (use != ParticleUse::kMeasured) excluded_ids.push_back(p.label);
     }
@@ -349,6 +364,12 @@ AnalysisSummary run_analyze(const AnalyzeSettings& s) {
     }
     kv.emplace_back("size filter", f.str());
   }
+  kv.emplace_back("contrast filter",
+                  s.min_significance > 0
+                      ? std::to_string(sum.excluded_faint) + " detections standing out of the support by less than " +
+                            report::format_number(s.min_significance) +
+                            " standard deviations of its means at their scale excluded (faint)"
+                      : std::string("off"));
   if (sum.unit == "px") kv.emplace_back("unit", "pixels: the files carry no pixel size (give --pixel-size)");
   if (sum.truth.count > 0) {
     kv.emplace_back("truth mean diameter", report::format_number(sum.truth.mean) + " " + sum.unit);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "emgan/core/error.h"
 
@@ -98,6 +99,71 @@ EllipseWindow ellipse_window(const Ellipse& e, int64_t height, int64_t width, do
   const auto v = -xs * s + ys * c;   // along the minor axis
   win.rho2 = (u / a).pow(2) + (v / b).pow(2);
   return win;
+}
+
+void measure_significance(const torch::Tensor& image, const torch::Tensor& labels, std::vector<Particle>& particles) {
+  namespace F = torch::nn::functional;
+  EMGAN_CHECK(ConfigError, image.dim() == 2 && image.sizes() == labels.sizes(), "measure_significance: image ",
+              image.sizes(), " and labels ", labels.sizes(), " must be [H, W] of one size");
+  if (particles.empty()) return;
+  const auto img = image.to(torch::kFloat32).to(labels.device());
+  const auto flat_l = labels.flatten();
+  const int64_t k = flat_l.max().item<int64_t>();
+  const auto det = labels > 0;
+  const auto fimg = img.flatten().to(torch::kFloat64);
+  const auto in_sum = torch::bincount(flat_l, fimg, k + 1).cpu();
+  const auto in_n = torch::bincount(flat_l, {}, k + 1).to(torch::kFloat64).cpu();
+  // The ring: labels grown 5 px (3x3 steps, larger label wins), minus everything within 2 px of a particle.
+  auto zone = labels.to(torch::kFloat32);
+  for (int i = 0; i < 5; ++i) {
+    const auto grown = F::max_pool2d(zone.unsqueeze(0).unsqueeze(0), F::MaxPool2dFuncOptions(3).stride(1).padding(1));
+    zone = torch::where(zone > 0, zone, grown.squeeze(0).squeeze(0));
+  }
+  const auto ring = (zone > 0) & ~dilate(det, 2);
+  const auto ring_l = zone.to(torch::kInt64).index({ring});
+  const auto ring_sum = torch::bincount(ring_l, img.index({ring}).to(torch::kFloat64), k + 1).cpu();
+  const auto ring_n = torch::bincount(ring_l, {}, k + 1).to(torch::kFloat64).cpu();
+  const auto support = (~dilate(det, 3)).to(torch::kFloat32).unsqueeze(0).unsqueeze(0);
+  const auto weighted = (img.unsqueeze(0).unsqueeze(0) * support);
+  const int64_t h = img.size(0), w = img.size(1);
+  std::map<int64_t, double> sigma;  // box side -> std of the support's box means
+  const auto sigma_of = [&](int64_t side) {
+    const auto found = sigma.find(side);
+    if (found != sigma.end()) return found->second;
+    double sd = std::numeric_limits<double>::quiet_NaN();
+    if (side <= std::min(h, w) / 2) {
+      const auto opts = F::AvgPool2dFuncOptions(side).stride(1).padding(side / 2).count_include_pad(true);
+      const auto num = F::avg_pool2d(weighted, opts).squeeze(0).squeeze(0);
+      const auto den = F::avg_pool2d(support, opts).squeeze(0).squeeze(0);
+      const auto ok = den >= 0.9;
+      if (ok.sum().item<int64_t>() >= 50) sd = (num.index({ok}) / den.index({ok})).std().item<double>();
+    }
+    sigma[side] = sd;
+    return sd;
+  };
+  std::vector<double> contrast(particles.size(), std::numeric_limits<double>::quiet_NaN());
+  std::vector<double> valid;
+  for (size_t i = 0; i < particles.size(); ++i) {
+    const int64_t l = particles[i].label;
+    if (l <= 0 || l > k) continue;
+    const double n_in = in_n[l].item<double>(), n_ring = ring_n[l].item<double>();
+    if (n_in <= 0 || n_ring <= 0) continue;
+    contrast[i] = in_sum[l].item<double>() / n_in - ring_sum[l].item<double>() / n_ring;
+    valid.push_back(contrast[i]);
+  }
+  double sign = 1.0;
+  if (!valid.empty()) {
+    std::nth_element(valid.begin(), valid.begin() + static_cast<std::ptrdiff_t>(valid.size() / 2), valid.end());
+    if (valid[valid.size() / 2] < 0) sign = -1.0;
+  }
+  for (size_t i = 0; i < particles.size(); ++i) {
+    auto& p = particles[i];
+    p.significance = std::numeric_limits<double>::quiet_NaN();
+    if (!std::isfinite(contrast[i])) continue;
+    const int64_t side = 2 * static_cast<int64_t>(std::floor(std::sqrt(p.area_px) / 2.0)) + 1;
+    const double sd = sigma_of(side);
+    if (std::isfinite(sd) && sd > 0) p.significance = sign * contrast[i] / sd;
+  }
 }
 
 void match_particles(const torch::Tensor& reference, const torch::Tensor& test, ParticleMatch& into,

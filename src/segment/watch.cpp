@@ -103,7 +103,9 @@ WatchSummary run_watch(const WatchSettings& s) {
         const double scale = px_nm > 0 ? px_nm : 1.0;
         int64_t measured = 0;
         std::ostringstream rows;
-        const auto particles = analyze_mask(mask.to(device), s.split);
+        torch::Tensor labels;
+        auto particles = analyze_mask(mask.to(device), s.split, &labels);
+        if (s.min_significance > 0) measure_significance(normalize_image(img.data).to(device), labels, particles);
         if (u == unit) {
           history.push_back(particles);
           scales.push_back(scale);
@@ -119,7 +121,7 @@ WatchSummary run_watch(const WatchSettings& s) {
         if (!text.empty()) text.pop_back();
         if (!text.empty()) append_line(out / "particles.csv", "image,label,area,diameter,aspect,unit", text);
         // The running PSD: size limits refitted on all images so far.
-        const auto sel = select_psd_particles(history, s.exclude_border, fit);
+        const auto sel = select_psd_particles(history, s.exclude_border, fit, s.min_significance);
         std::vector<double> diam;
         for (size_t j = 0; j < history.size(); ++j) {
           for (size_t k = 0; k < history[j].size(); ++k) {

@@ -8,6 +8,7 @@
 #include "emgan/data/sample.h"
 #include "emgan/segment/analysis.h"
 #include "emgan/segment/particles.h"
+#include "emgan/segment/morphology.h"
 #include "emgan/segment/phantom.h"
 #include "emgan/segment/segmenter.h"
 
@@ -384,4 +385,53 @@ TEST(Particles, MatchComparesEachParticleWithTheTestPixelsAroundIt) {
   match_particles(reference, disc(15, 15, 2), tiny, 0.25);
   EXPECT_EQ(tiny.missed, tiny.particles);
   EXPECT_THROW(match_particles(reference, test.index({torch::indexing::Slice(0, 10)}), tiny), ConfigError);
+}
+
+TEST(Particles, SignificanceTellsParticlesFromSupportTextureAtAnyDose) {
+  // A support of smooth texture (blurred noise, std ~0.05) plus white shot noise; a
+  // real particle (disc r 6, +0.3) and a "speck" that is only a bright patch of the
+  // texture, marked as a detection. With strong white noise
+  // (std 0.3, per-pixel contrast/noise = 1) the particle still stands out: the
+  // measure compares it with the support's means over its own size.
+  const int64_t n = 128;
+  torch::manual_seed(5);
+  const auto ys = torch::arange(n, torch::kFloat32).view({-1, 1});
+  const auto xs = torch::arange(n, torch::kFloat32).view({1, -1});
+  auto texture = gaussian_blur(torch::randn({n, n}), 2.0);
+  texture = texture / texture.std() * 0.05;
+  const auto particle = (xs - 40).pow(2) + (ys - 40).pow(2) <= 36;
+  // The speck: a bright patch of the texture away from the particle (+1.5 std, a
+  // typical false detection; the texture's extremes are ambiguous by nature).
+  auto away = (texture - 1.5 * texture.std()).abs();
+  away.index_put_({torch::indexing::Slice(0, 64), torch::indexing::Slice(0, 64)}, 1e9);
+  const auto peak = away.argmin().item<int64_t>();
+  const double py = static_cast<double>(peak / n), px = static_cast<double>(peak % n);
+  const auto speck = ((xs - px).pow(2) + (ys - py).pow(2) <= 9) & ~dilate(particle, 6);
+  auto labels = torch::zeros({n, n}, torch::kLong);
+  labels.masked_fill_(particle, 1);
+  labels.masked_fill_(speck, 2);
+  for (double noise : {0.02, 0.3}) {
+    const auto image = 0.2 + texture + 0.3 * particle.to(torch::kFloat32) + noise * torch::randn({n, n});
+    auto ps = measure_particles(labels);
+    ASSERT_EQ(ps.size(), 2u);
+    measure_significance(image, labels, ps);
+    EXPECT_GT(ps[0].significance, 4.0) << "noise " << noise;
+    EXPECT_LT(ps[1].significance, 2.0) << "noise " << noise;
+    // Dark particles on a bright support: the same numbers (the sign follows the majority).
+    auto dark = measure_particles(labels);
+    measure_significance(1.0 - image, labels, dark);
+    EXPECT_NEAR(dark[0].significance, ps[0].significance, 1e-6);
+    // The PSD leaves the speck out as faint, and only with the filter on.
+    const auto on = select_psd_particles({ps}, true, MaskFitSettings{0.0, 0.0, 0.0}, 2.0);
+    EXPECT_EQ(on.use[0][0], ParticleUse::kMeasured);
+    EXPECT_EQ(on.use[0][1], ParticleUse::kFaint);
+    EXPECT_EQ(on.faint, 1);
+    const auto off = select_psd_particles({ps}, true, MaskFitSettings{0.0, 0.0, 0.0}, 0.0);
+    EXPECT_EQ(off.use[0][1], ParticleUse::kMeasured);
+  }
+  // Not measurable (no particle): nothing to do; mismatched sizes are refused.
+  std::vector<Particle> none;
+  measure_significance(torch::zeros({n, n}), torch::zeros({n, n}, torch::kLong), none);
+  auto ps = measure_particles(labels);
+  EXPECT_THROW(measure_significance(torch::zeros({n, 10}), labels, ps), ConfigError);
 }

@@ -35,11 +35,12 @@ struct WatchSettings {
   double min_area_ratio = 0.2;   ///< [0, 1), fraction of the median area (0 = no relative floor)
   double max_area_ratio = 0.0;   ///< 0 = no upper limit
   double min_area_px = 0.0;      ///< absolute floor, px
+  double min_significance = 2.0; ///< contrast filter, as in AnalyzeSettings (0 = off)
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WatchSettings, dir, out, model, threshold, tta_views, rough, split,
                                                 exclude_border, pixel_size_nm, poll_s, settle_s, max_images,
-                                                idle_timeout_s, size_filter, min_area_ratio, max_area_ratio,
+                                                idle_timeout_s, size_filter, min_area_ratio, max_area_ratio, min_significance,
                                                 min_area_px, runtime)
 
 /// What a watch session did.
