@@ -403,7 +403,7 @@ void register_segment(CLI::App& root, const Context& ctx) {
   static segment::PipelineSettings pipe;
   static ModelFlags pipe_model;
   load_config(ctx, "segment pipeline", pipe);
-  auto* pipe_cmd = sg->add_subcommand("pipeline", "label-free pipeline: rough -> stats -> masks -> GAN -> segmenter");
+  auto* pipe_cmd = sg->add_subcommand("pipeline", "label-free pipeline: rough -> stats -> masks -> GANs -> segmenter -> threshold calibration");
   pipe_cmd->add_option("--images", pipe.images, "folder of real unlabelled images")->required();
   pipe_cmd->add_option("--out", pipe.out, "run folder")->capture_default_str();
   pipe_cmd->add_option("--subset", pipe.subset, "images used for rough masks and the GAN (0 = all)")

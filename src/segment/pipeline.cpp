@@ -408,7 +408,7 @@ fs::path run_pipeline(const PipelineSettings& s) {
   const fs::path run(s.out);
   ensure_dir(run);
   save_json_file(run / "config.json", Json(s));
-  Progress steps("pipeline", 5, "step");
+  Progress steps("pipeline", 6, "step");
 
   RoughSettings rough;
   rough.images = s.images;
@@ -416,11 +416,11 @@ fs::path run_pipeline(const PipelineSettings& s) {
   rough.limit = s.subset;
   rough.rough = s.rough;
   rough.runtime = s.runtime;
-  log_info("pipeline 1/5: rough masks");
+  log_info("pipeline 1/6: rough masks");
   run_rough(rough);
   steps.update(1);
 
-  log_info("pipeline 2/5: mask statistics and random masks");
+  log_info("pipeline 2/6: mask statistics and random masks");
   const auto st = run_stats(run / "rough", run / "stats.json", s.split, s.fit);
   log_info("pipeline: " + std::to_string(st.measured) + " rough particles measured, " + std::to_string(st.rejected) +
            " outside the area limits [" + std::to_string(st.min_area_px) + ", " +
@@ -438,7 +438,7 @@ fs::path run_pipeline(const PipelineSettings& s) {
   run_random_masks(rm);
   steps.update(2);
 
-  log_info("pipeline 3/5: morphology GAN (pix2pix rough mask -> image) and 1st generation");
+  log_info("pipeline 3/6: morphology GAN (pix2pix rough mask -> image) and 1st generation");
   auto mg = s.morphology;
   mg.images = s.images;
   mg.masks = gan_masks.string();
@@ -450,7 +450,7 @@ fs::path run_pipeline(const PipelineSettings& s) {
 
   fs::path train_images = run / "morphology_gan" / "generated";
   if (s.contrast) {
-    log_info("pipeline 4/5: contrast GAN (CycleGAN 1st generation <-> real) and 2nd generation");
+    log_info("pipeline 4/6: contrast GAN (CycleGAN 1st generation <-> real) and 2nd generation");
     auto cg = s.contrast_gan;
     cg.generated = train_images.string();
     cg.real = s.images;
@@ -459,7 +459,7 @@ fs::path run_pipeline(const PipelineSettings& s) {
     run_contrast_gan(cg);
     train_images = run / "contrast_gan" / "generated";
   } else {
-    log_info("pipeline 4/5: contrast GAN switched off; the 1st generation trains the segmenter");
+    log_info("pipeline 4/6: contrast GAN switched off; the 1st generation trains the segmenter");
   }
   steps.update(4);
 
@@ -475,23 +475,27 @@ fs::path run_pipeline(const PipelineSettings& s) {
              std::to_string(offset.missed) + " missed); labels/ = random masks with semi-axes " +
              (offset.offset_px >= 0 ? "+" : "") + std::to_string(offset.offset_px) + " px");
   }
-  log_info("pipeline 5/5: segmenter on (generated image, label mask) pairs");
+  log_info("pipeline 5/6: segmenter on (generated image, label mask) pairs");
   auto sg = s.segmenter;
   sg.images = train_images.string();
   sg.masks = labels.string();
   sg.out = (run / "segmenter").string();
   sg.runtime = s.runtime;
   const auto model = run_segment_train(sg);
+  steps.update(5);
   ThresholdCalibration calibration;
   if (s.calibrate) {
-    log_info("pipeline: calibrating the segmenter's threshold on the real images against rough_clean/");
+    log_info("pipeline 6/6: the segmenter's threshold calibrated on the real images against " +
+             gan_masks.filename().string() + "/");
     calibration = run_calibrate_threshold(model, s.images, gan_masks, 8, s.runtime);
     save_json_file(run / "threshold_calibration.json", Json(calibration));
     log_info("pipeline: threshold " + std::to_string(calibration.threshold) + " (mean diameter difference " +
              std::to_string(calibration.mean_diameter_difference_px) + " px over " +
              std::to_string(calibration.particles - calibration.missed) + " rough particles)");
+  } else {
+    log_info("pipeline 6/6: threshold calibration switched off; the segmenter keeps 0.5");
   }
-  steps.update(5);
+  steps.update(6);
   steps.finish();
 
   report::Report rep("Label-free segmentation pipeline");

@@ -104,9 +104,14 @@ TEST(SegmentCli, TinyPipelineThenPredict) {
   r = run("segment pipeline --images " + ph + "/images --out " + runp +
           " --random-masks 2 --mask-size 64 --gan-epochs 1 --gan-crop 32 --gan-ngf 8 --epochs 1 --crop 32"
           " --batch-size 2 --encoder resnet18 --depth 3 --width 8 --contrast-epochs 1 --contrast-steps 2"
-          " --contrast-crop 32 --contrast-ngf 4 --contrast-blocks 1 --threads 1");
+          " --contrast-crop 32 --contrast-ngf 4 --contrast-blocks 1 --match-labels --threads 1");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(std::filesystem::exists(dir / "run/stats.json"));
+  // --match-labels: the offset measured on the generated images and the redrawn labels.
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/random_masks/ellipses.json"));
+  const auto offset = emgan::load_json_file(dir / "run/label_offset.json");
+  EXPECT_GE(offset.at("particles").get<int64_t>(), 0);
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/labels/mask_0001.png"));
   EXPECT_TRUE(std::filesystem::exists(dir / "run/rough_clean/particles_000.png"));
   EXPECT_TRUE(std::filesystem::exists(dir / "run/random_masks/mask_0001.png"));
   EXPECT_TRUE(std::filesystem::exists(dir / "run/morphology_gan/generated/mask_0001.tif"));

@@ -8,7 +8,9 @@
 ///      masks = 1st generation of images with known masks (run_morphology_gan),
 ///   4. contrast GAN: CycleGAN between the 1st generation and real images
 ///      (cyclegan.h, run_contrast_gan; can be switched off in run_pipeline),
-///   5. the segmenter trained on (generated image, random mask) pairs.
+///   5. the segmenter trained on (generated image, random mask) pairs,
+///   6. its probability threshold calibrated on the real images against their cleaned
+///      rough masks (calibrate_threshold).
 #include <torch/types.h>
 
 #include <string>
@@ -184,12 +186,12 @@ struct PipelineSettings {
   RuntimeSettings runtime;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PipelineSettings, images, out, subset, random_masks, mask_size,
-                                                rough, split, fit, clean_rough, morphology, contrast, contrast_gan, match_labels, calibrate,
-                                                segmenter, runtime)
+                                                rough, split, fit, clean_rough, morphology, contrast, contrast_gan,
+                                                match_labels, calibrate, segmenter, runtime)
 
-/// Runs steps 1 to 5 into settings.out (rough/, stats.json, rough_clean/, random_masks/,
-/// morphology_gan/, contrast_gan/, segmenter/, index.html) and returns the
-/// segmenter's model file.
+/// Runs steps 1 to 6 into settings.out (rough/, stats.json, rough_clean/, random_masks/,
+/// morphology_gan/, contrast_gan/, [label_offset.json, labels/,] segmenter/,
+/// threshold_calibration.json, index.html) and returns the segmenter's model file.
 fs::path run_pipeline(const PipelineSettings& settings);
 
 }  // namespace emgan::segment
