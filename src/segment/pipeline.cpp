@@ -219,7 +219,10 @@ ThresholdCalibration calibrate_threshold(Segmenter& segmenter, const fs::path& i
                 probs.back().sizes(), " differs from its mask's ", refs.back().sizes());
   }
   const auto out = calibrate_threshold(probs, refs);
-  if (out.particles == 0) log_info(reference.string() + ": no particle to calibrate the threshold on; it stays 0.5");
+  if (out.particles == 0) {
+    log_info(reference.string() +
+             ": no threshold could be calibrated (no particle found, or every threshold floods the support); it stays 0.5");
+  }
   return out;
 }
 
