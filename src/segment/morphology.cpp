@@ -144,6 +144,16 @@ torch::Tensor relabel_consecutive(const torch::Tensor& labels, int64_t* count) {
   return torch::where(l == 0, torch::zeros_like(out), out);
 }
 
+torch::Tensor grow_labels(const torch::Tensor& labels, int64_t steps) {
+  check_2d(labels, "grow_labels");
+  EMGAN_CHECK(ConfigError, steps >= 0, "grow_labels: steps ", steps, " must be >= 0");
+  auto zone = labels.to(torch::kFloat32);
+  for (int64_t i = 0; i < steps; ++i) {
+    zone = torch::where(zone > 0, zone, max3(as4d(zone)).squeeze(0).squeeze(0));
+  }
+  return zone.to(torch::kInt64);
+}
+
 torch::Tensor remove_small(const torch::Tensor& labels, int64_t min_area, int64_t* count) {
   check_2d(labels, "remove_small");
   auto l = relabel_consecutive(labels);

@@ -113,14 +113,10 @@ void measure_significance(const torch::Tensor& image, const torch::Tensor& label
   const auto fimg = img.flatten().to(torch::kFloat64);
   const auto in_sum = torch::bincount(flat_l, fimg, k + 1).cpu();
   const auto in_n = torch::bincount(flat_l, {}, k + 1).to(torch::kFloat64).cpu();
-  // The ring: labels grown 5 px (3x3 steps, larger label wins), minus everything within 2 px of a particle.
-  auto zone = labels.to(torch::kFloat32);
-  for (int i = 0; i < 5; ++i) {
-    const auto grown = F::max_pool2d(zone.unsqueeze(0).unsqueeze(0), F::MaxPool2dFuncOptions(3).stride(1).padding(1));
-    zone = torch::where(zone > 0, zone, grown.squeeze(0).squeeze(0));
-  }
+  // The ring: labels grown 5 px, minus everything within 2 px of a particle.
+  const auto zone = grow_labels(labels, 5);
   const auto ring = (zone > 0) & ~dilate(det, 2);
-  const auto ring_l = zone.to(torch::kInt64).index({ring});
+  const auto ring_l = zone.index({ring});
   const auto ring_sum = torch::bincount(ring_l, img.index({ring}).to(torch::kFloat64), k + 1).cpu();
   const auto ring_n = torch::bincount(ring_l, {}, k + 1).to(torch::kFloat64).cpu();
   const auto support = (~dilate(det, 3)).to(torch::kFloat32).unsqueeze(0).unsqueeze(0);
@@ -173,13 +169,8 @@ void match_particles(const torch::Tensor& reference, const torch::Tensor& test, 
   int64_t k = 0;
   const auto labels = label_components(reference.to(torch::kBool), &k);
   if (k == 0) return;
-  auto zone = labels.to(torch::kFloat32);
-  for (int64_t i = 0; i < 3; ++i) {
-    const auto grown = torch::nn::functional::max_pool2d(
-        zone.unsqueeze(0).unsqueeze(0), torch::nn::functional::MaxPool2dFuncOptions(3).stride(1).padding(1));
-    zone = torch::where(zone > 0, zone, grown.squeeze(0).squeeze(0));
-  }
-  const auto area = torch::bincount(zone.to(torch::kInt64).index({test.to(torch::kBool).to(zone.device())}), {}, k + 1)
+  const auto zone = grow_labels(labels, 3);
+  const auto area = torch::bincount(zone.index({test.to(torch::kBool).to(zone.device())}), {}, k + 1)
                         .to(torch::kFloat64)
                         .cpu();
   for (const auto& p : measure_particles(labels)) {

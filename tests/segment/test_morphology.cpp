@@ -158,3 +158,20 @@ TEST(Morphology, NormalizeAndBinarize) {
   EXPECT_EQ(m.sum().item<int64_t>(), 2);
   EXPECT_THROW(rough_mask(img[0], RoughMaskSettings{"median"}), ConfigError);
 }
+
+TEST(Morphology, GrowLabelsFillsTheBackgroundLayerByLayerLargerLabelWinning) {
+  auto labels = torch::zeros({9, 9}, torch::kLong);
+  labels.index_put_({4, 1}, 1);
+  labels.index_put_({4, 7}, 2);
+  EXPECT_TRUE(torch::equal(emgan::segment::grow_labels(labels, 0), labels));
+  const auto one = emgan::segment::grow_labels(labels, 1);
+  EXPECT_EQ((one == 1).sum().item<int64_t>(), 9);  // a 3x3 square
+  EXPECT_EQ((one == 2).sum().item<int64_t>(), 9);
+  // After 3 layers both reach column 4; the contested pixels go to the larger label.
+  const auto three = emgan::segment::grow_labels(labels, 3);
+  EXPECT_EQ(three[4][4].item<int64_t>(), 2);
+  EXPECT_EQ(three[4][3].item<int64_t>(), 1);
+  EXPECT_EQ(three[4][1].item<int64_t>(), 1);  // set labels never change
+  EXPECT_EQ(three[0][0].item<int64_t>(), 0);  // 4 layers away
+  EXPECT_THROW(emgan::segment::grow_labels(labels, -1), emgan::ConfigError);
+}

@@ -53,6 +53,11 @@ torch::Tensor relabel_consecutive(const torch::Tensor& labels, int64_t* count = 
 /// the rest consecutively.
 torch::Tensor remove_small(const torch::Tensor& labels, int64_t min_area, int64_t* count = nullptr);
 
+/// Grows the particles of an int64 `[H, W]` label image (0 = background) into the
+/// background by `steps` pixel layers (3x3 neighbourhoods; where two particles reach
+/// one pixel, the larger label wins). Labels already set never change.
+torch::Tensor grow_labels(const torch::Tensor& labels, int64_t steps);
+
 /// Euclidean distance (pixels) of every foreground pixel of a bool `[H, W]` mask to
 /// the nearest background pixel (0 on background); outside the image counts as
 /// background. Exact for distances up to `max_distance` pixels (two separable
