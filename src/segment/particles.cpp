@@ -147,11 +147,7 @@ void measure_significance(const torch::Tensor& image, const torch::Tensor& label
     contrast[i] = in_sum[l].item<double>() / n_in - ring_sum[l].item<double>() / n_ring;
     valid.push_back(contrast[i]);
   }
-  double sign = 1.0;
-  if (!valid.empty()) {
-    std::nth_element(valid.begin(), valid.begin() + static_cast<std::ptrdiff_t>(valid.size() / 2), valid.end());
-    if (valid[valid.size() / 2] < 0) sign = -1.0;
-  }
+  const double sign = median_of(valid) < 0 ? -1.0 : 1.0;
   for (size_t i = 0; i < particles.size(); ++i) {
     auto& p = particles[i];
     p.significance = std::numeric_limits<double>::quiet_NaN();
@@ -194,8 +190,6 @@ void MaskFitSettings::validate(const std::string& source) const {
   EMGAN_CHECK(ConfigError, min_area_px >= 0, source, ": min_area_px ", min_area_px, " must be >= 0");
 }
 
-namespace {
-
 double median_of(std::vector<double> v) {
   if (v.empty()) return 0.0;
   const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
@@ -203,6 +197,8 @@ double median_of(std::vector<double> v) {
   if (v.size() % 2 == 1) return *mid;
   return 0.5 * (*mid + *std::max_element(v.begin(), mid));
 }
+
+namespace {
 
 // The area-weighted median of `areas`: the area below which half of the particle
 // pixels lie. Many small specks barely move it.

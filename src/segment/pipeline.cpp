@@ -160,11 +160,6 @@ void attributed_diameters(const torch::Tensor& reference, const torch::Tensor& t
   }
 }
 
-double median_of(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-  return v[v.size() / 2];
-}
-
 // Mean of the values left after dropping the lowest and highest 10 %.
 double trimmed_mean(std::vector<double> v) {
   std::sort(v.begin(), v.end());

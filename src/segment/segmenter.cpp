@@ -368,10 +368,7 @@ SegmentationScores score_masks(const std::vector<torch::Tensor>& predicted, cons
   for (size_t i = 0; i < match.test_diameters.size(); ++i) {
     ratios.push_back(match.test_diameters[i] / match.reference_diameters[i]);
   }
-  if (!ratios.empty()) {
-    std::nth_element(ratios.begin(), ratios.begin() + static_cast<std::ptrdiff_t>(ratios.size() / 2), ratios.end());
-    sc.diameter_ratio = ratios[ratios.size() / 2];
-  }
+  sc.diameter_ratio = median_of(ratios);
   return sc;
 }
 

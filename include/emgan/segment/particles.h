@@ -54,6 +54,9 @@ std::vector<Particle> measure_particles(const torch::Tensor& labels);
 /// of `labels` (int64, 0 = background) in label order, as measure_particles returns them.
 void measure_significance(const torch::Tensor& image, const torch::Tensor& labels, std::vector<Particle>& particles);
 
+/// Median of `values` (mean of the two middle ones for an even count; 0 when empty).
+double median_of(std::vector<double> values);
+
 /// Particles of a reference mask matched with the pixels of a test mask (match_particles).
 struct ParticleMatch {
   int64_t particles = 0;                 ///< reference particles compared (not cut by the border)
