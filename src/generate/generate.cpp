@@ -220,6 +220,17 @@ std::string SampleSummary::last_line() const {
   if (!soft_fractions.empty()) os << " soft=" << join_numbers(soft_fractions.front());
   if (!std::isnan(diversity)) os << " diversity=" << fmt(diversity) << " real_diversity=" << fmt(real_diversity);
   if (!requested_fractions.empty()) os << " requested=" << join_numbers(requested_fractions);
+  if (!pooled.is_null()) {
+    // Worst phase of the pooled comparison (see compare_pooled_2d).
+    double f = 0.0, s2 = 0.0, sa = 0.0;
+    for (const auto& d : pooled["generated"]["differences"]) {
+      f = std::max(f, d["fraction_abs_diff"].get<double>());
+      s2 = std::max(s2, d["s2_rms_diff_mean"].get<double>());
+      if (d["surface_rel_diff"].is_number()) sa = std::max(sa, std::abs(d["surface_rel_diff"].get<double>()));
+    }
+    os << " pooled_max_fraction_diff=" << fmt(f) << " pooled_max_s2_rms=" << fmt(s2)
+       << " pooled_max_surface_diff=" << fmt(sa);
+  }
   return os.str();
 }
 
@@ -338,6 +349,73 @@ Json compare_samples(const fs::path& dir, const fs::path& reference, const Writt
              "surface gen", "surface diff %", "mean |tau diff| %"},
             rows, "Per-phase statistics; full reports (S2 curves, chords, tortuosity) in stats_<i>/index.html");
   return all;
+}
+
+/// 2D models: the statistics of all samples taken together against as many random
+/// real crops of the same size from `reference`, and, as the yardstick, a second set of
+/// real crops against the first (what the statistics differ by between two real sets
+/// of that size). Writes DIR/stats_pooled/ and a report table; returns both sets of
+/// differences as JSON.
+Json compare_pooled_2d(const fs::path& dir, const fs::path& reference, const WrittenSamples& w, const Encoding& enc,
+                       int64_t size, bool tortuosity, report::Report& rep) {
+  const TrainingData real({TrainingData::encode(io::read_image(reference).data, enc, reference.string())}, enc);
+  micro::StatsSettings ss;
+  ss.tortuosity = tortuosity;
+  const auto n = static_cast<int64_t>(w.labels.size());
+  const auto pooled = [&](const std::vector<torch::Tensor>& labels, const std::string& name) {
+    std::vector<micro::MicroStats> all;
+    for (size_t i = 0; i < labels.size(); ++i)
+      all.push_back(micro::compute_stats(labels[i], ss, enc.values, name + " " + std::to_string(i)));
+    return micro::pooled_stats(all, name);
+  };
+  const auto real_crops = [&] {
+    const auto c = real.random_crops(n, size).to(torch::kCPU);
+    std::vector<torch::Tensor> labels;
+    for (int64_t i = 0; i < n; ++i) labels.push_back(micro::labels_from_one_hot(c[i]));
+    return labels;
+  };
+  log_info("pooled statistics of " + std::to_string(n) + " samples and 2 x " + std::to_string(n) + " real " +
+           std::to_string(size) + " px crops of " + reference.string());
+  const auto generated = pooled(w.labels, "generated samples");
+  const auto real_a = pooled(real_crops(), "real crops");
+  const auto real_b = pooled(real_crops(), "real crops (second set)");
+  const auto cmp = micro::compare_stats(real_a, generated);
+  const auto base = micro::compare_stats(real_a, real_b);
+  micro::write_comparison_report(dir / "stats_pooled", cmp, "real crops", "generated");
+  const auto tau_mean = [](const micro::PhaseComparison& pc) {
+    double sum = 0.0;
+    int64_t k = 0;
+    for (double d : pc.tau_rel_diff)
+      if (std::isfinite(d)) {
+        sum += std::abs(d);
+        ++k;
+      }
+    return k ? fmt(100.0 * sum / static_cast<double>(k), 3) : std::string("-");
+  };
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < cmp.phases.size() && i < base.phases.size(); ++i) {
+    const auto& g = cmp.phases[i];
+    const auto& b = base.phases[i];
+    const auto& rp = real_a.phase(g.phase);
+    rows.push_back({std::to_string(g.phase), fmt(rp.fraction), fmt(generated.phase(g.phase).fraction),
+                    fmt(g.fraction_abs_diff), fmt(b.fraction_abs_diff), fmt(g.s2_rms_diff_mean), fmt(b.s2_rms_diff_mean),
+                    fmt(100.0 * g.surface_rel_diff, 3), fmt(100.0 * b.surface_rel_diff, 3), tau_mean(g), tau_mean(b)});
+  }
+  rep.section("Statistics of all samples against real crops");
+  rep.paragraph("The " + std::to_string(n) + " samples taken together (fractions, S2 and surface area averaged, "
+                "tortuosity = mean fraction / mean relative diffusivity) against " + std::to_string(n) + " random " +
+                std::to_string(size) + " px crops of " + reference.string() + "; 'real vs real' compares a second " +
+                "set of as many crops with the first: the differences two real sets of this size show. Plots in "
+                "stats_pooled/index.html.");
+  rep.table({"phase", "fraction real", "fraction gen", "|diff| gen", "|diff| real vs real", "S2 RMS gen",
+             "S2 RMS real vs real", "surface diff % gen", "surface diff % real vs real", "mean |tau diff| % gen",
+             "mean |tau diff| % real vs real"},
+            rows, "Targets (SliceGAN paper): fractions within 0.01, S2 within 0.01 RMS, surface and tortuosity within 10 %");
+  return Json{{"count", n},
+              {"crop_size", size},
+              {"reference", reference.string()},
+              {"generated", cmp.to_json()},
+              {"real_vs_real", base.to_json()["differences"]}};
 }
 
 fs::path model_path_of(const fs::path& p) { return fs::is_directory(p) ? p / "model.pt" : p; }
@@ -537,6 +615,10 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
   if (!s.compare.empty()) {
     summary.comparison = compare_samples(out, s.compare, w, enc, s.tortuosity, rep);
     save_json_file(out / "stats_comparison.json", summary.comparison);
+    if (!recipe->volumetric() && s.count >= 2) {
+      summary.pooled = compare_pooled_2d(out, s.compare, w, enc, recipe->image_size(), s.tortuosity, rep);
+      save_json_file(out / "stats_pooled.json", summary.pooled);
+    }
   }
   Json fr = Json::array();
   for (const auto& f : w.fractions) fr.push_back(f);

@@ -1,6 +1,7 @@
 // compute_stats: every statistic of a label map, timed, and its JSON/text forms.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <cmath>
@@ -199,6 +200,82 @@ MicroStats compute_stats(const torch::Tensor& labels_in, const StatsSettings& se
     t_tpb.stop();
   }
   return st;
+}
+
+MicroStats pooled_stats(const std::vector<MicroStats>& sets, const std::string& source) {
+  EMGAN_CHECK(ConfigError, !sets.empty(), source, ": pooled statistics of an empty set of samples");
+  const auto& first = sets.front();
+  const double n = static_cast<double>(sets.size());
+  for (const auto& s : sets) {
+    EMGAN_CHECK(ConfigError, s.shape.size() == first.shape.size() && s.max_r == first.max_r &&
+                                 s.num_phases == first.num_phases && s.phases.size() == first.phases.size(),
+                source, ": cannot pool ", s.source, " (", s.shape.size(), "D, S2 to r = ", s.max_r, ", ",
+                s.num_phases, " phases) with ", first.source, " (", first.shape.size(), "D, S2 to r = ", first.max_r,
+                ", ", first.num_phases, " phases)");
+    for (size_t i = 0; i < s.phases.size(); ++i)
+      EMGAN_CHECK(ConfigError, s.phases[i].phase == first.phases[i].phase && s.phases[i].tau.size() == first.phases[i].tau.size(),
+                  source, ": ", s.source, " analysed other phases or axes than ", first.source);
+  }
+  MicroStats out;
+  out.source = source;
+  out.shape = first.shape;
+  out.num_phases = first.num_phases;
+  out.max_r = first.max_r;
+  for (const auto& s : sets)
+    for (const auto& [k, v] : s.seconds) {
+      out.seconds[k] += v;
+      out.cpu_seconds[k] += s.cpu_seconds.count(k) ? s.cpu_seconds.at(k) : 0.0;
+    }
+  for (size_t i = 0; i < first.phases.size(); ++i) {
+    PhaseStats ps;
+    ps.phase = first.phases[i].phase;
+    ps.value = first.phases[i].value;
+    ps.s2 = first.phases[i].s2;
+    for (auto& curve : ps.s2) std::fill(curve.begin(), curve.end(), 0.0);
+    ps.chords.resize(first.phases[i].chords.size());
+    ps.tau.resize(first.phases[i].tau.size());
+    for (const auto& s : sets) {
+      const auto& p = s.phases[i];
+      ps.fraction += p.fraction / n;
+      ps.surface_area += p.surface_area / n;
+      for (size_t a = 0; a < ps.s2.size(); ++a)
+        for (size_t r = 0; r < ps.s2[a].size(); ++r) ps.s2[a][r] += p.s2[a][r] / n;
+      for (size_t a = 0; a < ps.chords.size(); ++a) {
+        auto& c = ps.chords[a];
+        const auto& pc = p.chords[a];
+        if (c.counts.size() < pc.counts.size()) c.counts.resize(pc.counts.size(), 0);
+        for (size_t l = 0; l < pc.counts.size(); ++l) c.counts[l] += pc.counts[l];
+        c.number += pc.number;
+        c.mean += pc.mean * static_cast<double>(pc.number);  // total length, divided below
+      }
+      for (size_t a = 0; a < ps.tau.size(); ++a) {
+        auto& t = ps.tau[a];
+        const auto& pt = p.tau[a];
+        t.axis = pt.axis;
+        t.d_rel += pt.d_rel / n;
+        t.percolating_fraction += pt.percolating_fraction / n;
+        t.iterations = std::max(t.iterations, pt.iterations);
+        t.imbalance = std::max(t.imbalance, pt.imbalance);
+        t.seconds += pt.seconds;
+      }
+    }
+    for (auto& c : ps.chords) c.mean = c.number > 0 ? c.mean / static_cast<double>(c.number) : 0.0;
+    for (size_t a = 0; a < ps.tau.size(); ++a) {
+      auto& t = ps.tau[a];
+      t.percolating = t.d_rel > 0.0;
+      t.tau = t.percolating ? ps.fraction / t.d_rel : std::numeric_limits<double>::infinity();
+      t.converged = std::all_of(sets.begin(), sets.end(), [&](const MicroStats& s) { return s.phases[i].tau[a].converged; });
+    }
+    for (size_t a = 0; a < ps.s2.size(); ++a)
+      for (size_t b = a + 1; b < ps.s2.size(); ++b) ps.isotropy = std::max(ps.isotropy, rms_diff(ps.s2[a], ps.s2[b]));
+    out.phases.push_back(std::move(ps));
+  }
+  if (std::all_of(sets.begin(), sets.end(), [](const MicroStats& s) { return s.tpb_density.has_value(); })) {
+    double tpb = 0.0;
+    for (const auto& s : sets) tpb += *s.tpb_density / n;
+    out.tpb_density = tpb;
+  }
+  return out;
 }
 
 std::string format_stats(const MicroStats& st) {

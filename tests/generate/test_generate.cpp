@@ -342,6 +342,20 @@ TEST(GenerateCli, TwoDModelsTrainAndSample) {
         EXPECT_NE(rr.out.find("soft="), std::string::npos) << rr.out;
         EXPECT_NE(rr.out.find("real_diversity="), std::string::npos) << rr.out;
         EXPECT_GT(load_json_file(o / "summary.json").at("real_diversity").get<double>(), 0.0);
+        // All samples together against as many real crops, and two real sets against each
+        // other: the pooled generated fraction is the mean of the samples' fractions.
+        EXPECT_NE(rr.out.find("pooled_max_s2_rms="), std::string::npos) << rr.out;
+        const auto pooled = load_json_file(o / "stats_pooled.json");
+        EXPECT_EQ(pooled.at("count").get<int64_t>(), 3);
+        EXPECT_EQ(pooled.at("real_vs_real").size(), 3u);
+        const auto per_sample = load_json_file(o / "summary.json").at("fractions").get<std::vector<std::vector<double>>>();
+        const auto& gen_phases = pooled.at("generated").at("other").at("phases");
+        for (size_t p = 0; p < 3; ++p) {
+          double mean = 0.0;
+          for (const auto& f : per_sample) mean += f[p] / 3.0;
+          EXPECT_NEAR(gen_phases.at(p).at("fraction").get<double>(), mean, 1e-9) << "phase " << p;
+        }
+        EXPECT_TRUE(fs::exists(o / "stats_pooled/index.html"));
         return load_json_file(o / "summary.json").at("soft_fractions").get<std::vector<std::vector<double>>>();
       };
       const auto batch = soft_of("batch"), running = soft_of("running");

@@ -255,3 +255,51 @@ TEST(Stats, CompareGivesZeroForItselfAndKnownDifferences) {
   const auto flat = micro::compute_stats(a[0], s, {}, "flat");
   EXPECT_THROW(micro::compare_stats(sa, flat), emgan::ConfigError);
 }
+
+TEST(Stats, PooledStatsAverageTheSamplesAndPoolTheirChords) {
+  // Stripes of width 2 and of width 4 along x over 16 x 16 images.
+  const auto a = stripes(16, 16, 2);
+  const auto b = stripes(16, 16, 4);
+  micro::StatsSettings s;
+  s.max_r = 6;
+  const auto sa = micro::compute_stats(a, s, {}, "a");
+  const auto sb = micro::compute_stats(b, s, {}, "b");
+  const auto p = micro::pooled_stats({sa, sb}, "both");
+  EXPECT_EQ(p.source, "both");
+  ASSERT_EQ(p.phases.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& pa = sa.phases[i];
+    const auto& pb = sb.phases[i];
+    const auto& pp = p.phases[i];
+    EXPECT_NEAR(pp.fraction, 0.5 * (pa.fraction + pb.fraction), 1e-12);
+    EXPECT_NEAR(pp.surface_area, 0.5 * (pa.surface_area + pb.surface_area), 1e-12);
+    for (size_t ax = 0; ax < 2; ++ax)
+      for (size_t r = 0; r <= 6; ++r) EXPECT_NEAR(pp.s2[ax][r], 0.5 * (pa.s2[ax][r] + pb.s2[ax][r]), 1e-12);
+    // Chords along x: lengths 2 and 4 pooled; the mean is over all chords.
+    const auto& ca = pa.chords[1];
+    const auto& cb = pb.chords[1];
+    EXPECT_EQ(pp.chords[1].number, ca.number + cb.number);
+    EXPECT_NEAR(pp.chords[1].mean, (2.0 * ca.number + 4.0 * cb.number) / static_cast<double>(ca.number + cb.number),
+                1e-12);
+    EXPECT_EQ(pp.chords[1].counts[2], ca.counts[2]);
+    EXPECT_EQ(pp.chords[1].counts[4], cb.counts[4]);
+    // Along y every stripe is a straight channel (tau 1); along x nothing percolates.
+    ASSERT_EQ(pp.tau.size(), 2u);
+    EXPECT_NEAR(pp.tau[0].tau, 1.0, 1e-3);
+    EXPECT_FALSE(pp.tau[1].percolating);
+    EXPECT_TRUE(std::isinf(pp.tau[1].tau));
+  }
+  // The isotropy follows the mean curves: S2 along y is the fraction at every r.
+  EXPECT_GT(p.phases[1].isotropy, 0.0);
+  // Itself pooled with itself is itself.
+  const auto same = micro::compare_stats(sa, micro::pooled_stats({sa, sa}, "a twice"));
+  for (const auto& d : same.phases) {
+    EXPECT_NEAR(d.fraction_abs_diff, 0.0, 1e-12);
+    EXPECT_NEAR(d.s2_rms_diff_mean, 0.0, 1e-12);
+  }
+  // Sets that cannot be pooled are named.
+  s.max_r = 4;
+  const auto other_r = micro::compute_stats(a, s, {}, "r4");
+  EXPECT_THROW(micro::pooled_stats({sa, other_r}, "mixed"), emgan::ConfigError);
+  EXPECT_THROW(micro::pooled_stats({}, "none"), emgan::ConfigError);
+}

@@ -143,6 +143,10 @@ struct SampleSummary {
   /// (argmax phases one-hot) and of `count` random real crops (NaN otherwise).
   double diversity = std::nan("");
   double real_diversity = std::nan("");  ///< see diversity
+  /// 2D n-phase models with compare and count >= 2: the statistics of all samples
+  /// together against `count` real crops, and a second real set against the first
+  /// (RUN/stats_pooled.json; null otherwise).
+  Json pooled;
   /// "samples=<n> fractions=<f0>,<f1>,... soft=<s0>,..." of the first sample
   std::string last_line() const;
 };

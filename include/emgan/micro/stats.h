@@ -182,6 +182,14 @@ MicroStats compute_stats(const torch::Tensor& labels, const StatsSettings& setti
                          const std::vector<double>& values = {}, const std::string& source = "",
                          bool verbose = false);
 
+/// The statistics of a set of same-shaped samples taken together (e.g. 64 generated
+/// 64 x 64 images, or as many real crops): fraction, S2 curves, surface area and TPB
+/// density are averaged; chord histograms are summed (mean = pooled mean chord);
+/// tortuosity per axis is the mean fraction over the mean relative diffusivity
+/// (infinite when no sample percolates). Isotropy is recomputed from the mean
+/// curves. ConfigError when the sets differ in dimension, S2 range or phases.
+MicroStats pooled_stats(const std::vector<MicroStats>& sets, const std::string& source);
+
 /// A readable text table of `stats` (one row per phase: fraction, surface area,
 /// mean chords per axis, tau per axis, isotropy; the TPB density below).
 std::string format_stats(const MicroStats& stats);
