@@ -305,6 +305,19 @@ WrittenSamples write_samples(const fs::path& root, const std::string& sub, const
   return w;
 }
 
+/// Mean |relative tortuosity difference| over the axes where both are finite, in %,
+/// for a report cell ("-" when none is).
+std::string mean_abs_tau_diff(const micro::PhaseComparison& pc) {
+  double sum = 0.0;
+  int64_t k = 0;
+  for (double d : pc.tau_rel_diff)
+    if (std::isfinite(d)) {
+      sum += std::abs(d);
+      ++k;
+    }
+  return k ? fmt(100.0 * sum / static_cast<double>(k), 3) : std::string("-");
+}
+
 /// Micro statistics of (up to 4) n-phase samples against `reference` (a real image or
 /// volume with the model's phase values); writes DIR/stats_<i>/ reports, adds a
 /// summary table to `rep` and returns the comparisons as JSON.
@@ -332,17 +345,10 @@ Json compare_samples(const fs::path& dir, const fs::path& reference, const Writt
     for (const auto& pc : cmp.phases) {
       const auto& rp = real.phase(pc.phase);
       const auto& op = other.phase(pc.phase);
-      double tau_diff = 0.0;
-      int64_t tau_n = 0;
-      for (double d : pc.tau_rel_diff)
-        if (std::isfinite(d)) {
-          tau_diff += std::abs(d);
-          ++tau_n;
-        }
       rows.push_back({std::to_string(i), std::to_string(pc.phase), fmt(rp.fraction), fmt(op.fraction),
                       fmt(pc.fraction_abs_diff), fmt(pc.s2_rms_diff_mean), fmt(rp.surface_area),
                       fmt(op.surface_area), fmt(100.0 * pc.surface_rel_diff, 3),
-                      tau_n ? fmt(100.0 * tau_diff / static_cast<double>(tau_n), 3) : "-"});
+                      mean_abs_tau_diff(pc)});
     }
   }
   rep.table({"sample", "phase", "fraction real", "fraction gen", "|diff|", "S2 RMS diff", "surface real",
@@ -382,16 +388,6 @@ Json compare_pooled_2d(const fs::path& dir, const fs::path& reference, const Wri
   const auto cmp = micro::compare_stats(real_a, generated);
   const auto base = micro::compare_stats(real_a, real_b);
   micro::write_comparison_report(dir / "stats_pooled", cmp, "real crops", "generated");
-  const auto tau_mean = [](const micro::PhaseComparison& pc) {
-    double sum = 0.0;
-    int64_t k = 0;
-    for (double d : pc.tau_rel_diff)
-      if (std::isfinite(d)) {
-        sum += std::abs(d);
-        ++k;
-      }
-    return k ? fmt(100.0 * sum / static_cast<double>(k), 3) : std::string("-");
-  };
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < cmp.phases.size() && i < base.phases.size(); ++i) {
     const auto& g = cmp.phases[i];
@@ -399,7 +395,8 @@ Json compare_pooled_2d(const fs::path& dir, const fs::path& reference, const Wri
     const auto& rp = real_a.phase(g.phase);
     rows.push_back({std::to_string(g.phase), fmt(rp.fraction), fmt(generated.phase(g.phase).fraction),
                     fmt(g.fraction_abs_diff), fmt(b.fraction_abs_diff), fmt(g.s2_rms_diff_mean), fmt(b.s2_rms_diff_mean),
-                    fmt(100.0 * g.surface_rel_diff, 3), fmt(100.0 * b.surface_rel_diff, 3), tau_mean(g), tau_mean(b)});
+                    fmt(100.0 * g.surface_rel_diff, 3), fmt(100.0 * b.surface_rel_diff, 3), mean_abs_tau_diff(g),
+                    mean_abs_tau_diff(b)});
   }
   rep.section("Statistics of all samples against real crops");
   rep.paragraph("The " + std::to_string(n) + " samples taken together (fractions, S2 and surface area averaged, "
