@@ -61,7 +61,8 @@ void register_generate(CLI::App& root, const Context& ctx) {
   t->add_option("--latent", train.latent, "2d models: latent size (0 = image size / 2 for dcgan, 64 for vae)")
       ->capture_default_str();
   t->add_option("--g-norm", train.g_norm, "dcgan: generator norm batch | instance")->capture_default_str();
-  t->add_flag("--spectral-norm,!--no-spectral-norm", train.spectral_norm, "dcgan/vaegan: spectral norm on D (on by default; --no-spectral-norm turns it off)");
+  t->add_flag("--spectral-norm,!--no-spectral-norm", train.spectral_norm,
+              "dcgan/vaegan: spectral norm on D (on by default; --no-spectral-norm turns it off)");
   t->add_option("--kl-weight", train.kl_weight, "vae/vaegan: KL weight")->capture_default_str();
   t->add_option("--pixel-weight", train.pixel_weight,
                 "vaegan: weight of the pixel reconstruction term in the encoder and decoder losses (0 = feature reconstruction only)");

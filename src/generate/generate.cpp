@@ -226,7 +226,8 @@ std::string SampleSummary::last_line() const {
     for (const auto& d : pooled["generated"]["differences"]) {
       f = std::max(f, d["fraction_abs_diff"].get<double>());
       s2 = std::max(s2, d["s2_rms_diff_mean"].get<double>());
-      if (d["surface_rel_diff"].is_number()) sa = std::max(sa, std::abs(d["surface_rel_diff"].get<double>()));
+      if (d["surface_rel_diff"].is_number())
+        sa = std::max(sa, std::abs(d["surface_rel_diff"].get<double>()));
     }
     os << " pooled_max_fraction_diff=" << fmt(f) << " pooled_max_s2_rms=" << fmt(s2)
        << " pooled_max_surface_diff=" << fmt(sa);
@@ -259,6 +260,7 @@ struct WrittenSamples {
 
 WrittenSamples write_samples(const fs::path& root, const std::string& sub, const torch::Tensor& x,
                              const TrainingData& codec, bool volumetric) {
+  constexpr int64_t kGridMax = 64;
   WrittenSamples w;
   const fs::path dir = root / sub;
   ensure_dir(dir);
@@ -284,8 +286,10 @@ WrittenSamples write_samples(const fs::path& root, const std::string& sub, const
       const fs::path tif = dir / (stem + ".tif");
       io::write_image(tif, image);
       w.files.push_back(tif);
-      if (grid_rows.back().size() >= 8) grid_rows.emplace_back();
-      grid_rows.back().push_back(image.size(0) == 3 ? image : image[0]);
+      if (i < kGridMax) {  // the grid shows the first 64; every sample is written
+        if (grid_rows.back().size() >= 8) grid_rows.emplace_back();
+        grid_rows.back().push_back(image.size(0) == 3 ? image : image[0]);
+      }
     }
     w.decoded.push_back(decoded);
   }
@@ -300,7 +304,8 @@ WrittenSamples write_samples(const fs::path& root, const std::string& sub, const
     options.fixed_window(report::Window{lo, hi > lo ? hi : lo + 1.0});
     if (phases) options.colormap(report::Colormap::kViridis);
     report::write_grid_png(dir / "grid.png", grid_rows, options);
-    w.images.emplace_back(sub + "/grid.png", "generated samples");
+    w.images.emplace_back(sub + "/grid.png", x.size(0) > kGridMax ? "the first 64 generated samples"
+                                                                  : "generated samples");
   }
   return w;
 }
@@ -345,10 +350,10 @@ Json compare_samples(const fs::path& dir, const fs::path& reference, const Writt
     for (const auto& pc : cmp.phases) {
       const auto& rp = real.phase(pc.phase);
       const auto& op = other.phase(pc.phase);
-      rows.push_back({std::to_string(i), std::to_string(pc.phase), fmt(rp.fraction), fmt(op.fraction),
-                      fmt(pc.fraction_abs_diff), fmt(pc.s2_rms_diff_mean), fmt(rp.surface_area),
-                      fmt(op.surface_area), fmt(100.0 * pc.surface_rel_diff, 3),
-                      mean_abs_tau_diff(pc)});
+      rows.push_back({std::to_string(i), std::to_string(pc.phase), fmt(rp.fraction),
+                      fmt(op.fraction), fmt(pc.fraction_abs_diff), fmt(pc.s2_rms_diff_mean),
+                      fmt(rp.surface_area), fmt(op.surface_area),
+                      fmt(100.0 * pc.surface_rel_diff, 3), mean_abs_tau_diff(pc)});
     }
   }
   rep.table({"sample", "phase", "fraction real", "fraction gen", "|diff|", "S2 RMS diff", "surface real",
@@ -362,16 +367,18 @@ Json compare_samples(const fs::path& dir, const fs::path& reference, const Writt
 /// real crops against the first (what the statistics differ by between two real sets
 /// of that size). Writes DIR/stats_pooled/ and a report table; returns both sets of
 /// differences as JSON.
-Json compare_pooled_2d(const fs::path& dir, const fs::path& reference, const WrittenSamples& w, const Encoding& enc,
-                       int64_t size, bool tortuosity, report::Report& rep) {
-  const TrainingData real({TrainingData::encode(io::read_image(reference).data, enc, reference.string())}, enc);
+Json compare_pooled_2d(const fs::path& dir, const fs::path& reference, const WrittenSamples& w,
+                       const Encoding& enc, int64_t size, bool tortuosity, report::Report& rep) {
+  const TrainingData real(
+      {TrainingData::encode(io::read_image(reference).data, enc, reference.string())}, enc);
   micro::StatsSettings ss;
   ss.tortuosity = tortuosity;
   const auto n = static_cast<int64_t>(w.labels.size());
   const auto pooled = [&](const std::vector<torch::Tensor>& labels, const std::string& name) {
     std::vector<micro::MicroStats> all;
     for (size_t i = 0; i < labels.size(); ++i)
-      all.push_back(micro::compute_stats(labels[i], ss, enc.values, name + " " + std::to_string(i)));
+      all.push_back(
+          micro::compute_stats(labels[i], ss, enc.values, name + " " + std::to_string(i)));
     return micro::pooled_stats(all, name);
   };
   const auto real_crops = [&] {
@@ -380,8 +387,8 @@ Json compare_pooled_2d(const fs::path& dir, const fs::path& reference, const Wri
     for (int64_t i = 0; i < n; ++i) labels.push_back(micro::labels_from_one_hot(c[i]));
     return labels;
   };
-  log_info("pooled statistics of " + std::to_string(n) + " samples and 2 x " + std::to_string(n) + " real " +
-           std::to_string(size) + " px crops of " + reference.string());
+  log_info("pooled statistics of " + std::to_string(n) + " samples and 2 x " + std::to_string(n) +
+           " real " + std::to_string(size) + " px crops of " + reference.string());
   const auto generated = pooled(w.labels, "generated samples");
   const auto real_a = pooled(real_crops(), "real crops");
   const auto real_b = pooled(real_crops(), "real crops (second set)");
@@ -393,21 +400,28 @@ Json compare_pooled_2d(const fs::path& dir, const fs::path& reference, const Wri
     const auto& g = cmp.phases[i];
     const auto& b = base.phases[i];
     const auto& rp = real_a.phase(g.phase);
-    rows.push_back({std::to_string(g.phase), fmt(rp.fraction), fmt(generated.phase(g.phase).fraction),
-                    fmt(g.fraction_abs_diff), fmt(b.fraction_abs_diff), fmt(g.s2_rms_diff_mean), fmt(b.s2_rms_diff_mean),
-                    fmt(100.0 * g.surface_rel_diff, 3), fmt(100.0 * b.surface_rel_diff, 3), mean_abs_tau_diff(g),
-                    mean_abs_tau_diff(b)});
+    rows.push_back({std::to_string(g.phase), fmt(rp.fraction),
+                    fmt(generated.phase(g.phase).fraction), fmt(g.fraction_abs_diff),
+                    fmt(b.fraction_abs_diff), fmt(g.s2_rms_diff_mean), fmt(b.s2_rms_diff_mean),
+                    fmt(100.0 * g.surface_rel_diff, 3), fmt(100.0 * b.surface_rel_diff, 3),
+                    mean_abs_tau_diff(g), mean_abs_tau_diff(b)});
   }
   rep.section("Statistics of all samples against real crops");
-  rep.paragraph("The " + std::to_string(n) + " samples taken together (fractions, S2 and surface area averaged, "
-                "tortuosity = mean fraction / mean relative diffusivity) against " + std::to_string(n) + " random " +
-                std::to_string(size) + " px crops of " + reference.string() + "; 'real vs real' compares a second " +
-                "set of as many crops with the first: the differences two real sets of this size show. Plots in "
+  rep.paragraph("The " + std::to_string(n) +
+                " samples taken together (fractions, S2 and surface area averaged, "
+                "tortuosity = mean fraction / mean relative diffusivity) against " +
+                std::to_string(n) + " random " + std::to_string(size) + " px crops of " +
+                reference.string() + "; 'real vs real' compares a second " +
+                "set of as many crops with the first: the differences two real sets of this size "
+                "show. Plots in "
                 "stats_pooled/index.html.");
-  rep.table({"phase", "fraction real", "fraction gen", "|diff| gen", "|diff| real vs real", "S2 RMS gen",
-             "S2 RMS real vs real", "surface diff % gen", "surface diff % real vs real", "mean |tau diff| % gen",
-             "mean |tau diff| % real vs real"},
-            rows, "Targets (SliceGAN paper): fractions within 0.01, S2 within 0.01 RMS, surface and tortuosity within 10 %");
+  rep.table(
+      {"phase", "fraction real", "fraction gen", "|diff| gen", "|diff| real vs real", "S2 RMS gen",
+       "S2 RMS real vs real", "surface diff % gen", "surface diff % real vs real",
+       "mean |tau diff| % gen", "mean |tau diff| % real vs real"},
+      rows,
+      "Targets (SliceGAN paper): fractions within 0.01, S2 within 0.01 RMS, surface and tortuosity "
+      "within 10 %");
   return Json{{"count", n},
               {"crop_size", size},
               {"reference", reference.string()},
@@ -613,7 +627,8 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
     summary.comparison = compare_samples(out, s.compare, w, enc, s.tortuosity, rep);
     save_json_file(out / "stats_comparison.json", summary.comparison);
     if (!recipe->volumetric() && s.count >= 2) {
-      summary.pooled = compare_pooled_2d(out, s.compare, w, enc, recipe->image_size(), s.tortuosity, rep);
+      summary.pooled =
+          compare_pooled_2d(out, s.compare, w, enc, recipe->image_size(), s.tortuosity, rep);
       save_json_file(out / "stats_pooled.json", summary.pooled);
     }
   }

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
+#include <ctime>
 #include <iomanip>
 #include <limits>
 #include <sstream>
@@ -207,13 +207,16 @@ MicroStats pooled_stats(const std::vector<MicroStats>& sets, const std::string& 
   const auto& first = sets.front();
   const double n = static_cast<double>(sets.size());
   for (const auto& s : sets) {
-    EMGAN_CHECK(ConfigError, s.shape.size() == first.shape.size() && s.max_r == first.max_r &&
-                                 s.num_phases == first.num_phases && s.phases.size() == first.phases.size(),
-                source, ": cannot pool ", s.source, " (", s.shape.size(), "D, S2 to r = ", s.max_r, ", ",
-                s.num_phases, " phases) with ", first.source, " (", first.shape.size(), "D, S2 to r = ", first.max_r,
-                ", ", first.num_phases, " phases)");
+    EMGAN_CHECK(ConfigError,
+                s.shape.size() == first.shape.size() && s.max_r == first.max_r &&
+                    s.num_phases == first.num_phases && s.phases.size() == first.phases.size(),
+                source, ": cannot pool ", s.source, " (", s.shape.size(), "D, S2 to r = ", s.max_r,
+                ", ", s.num_phases, " phases) with ", first.source, " (", first.shape.size(),
+                "D, S2 to r = ", first.max_r, ", ", first.num_phases, " phases)");
     for (size_t i = 0; i < s.phases.size(); ++i)
-      EMGAN_CHECK(ConfigError, s.phases[i].phase == first.phases[i].phase && s.phases[i].tau.size() == first.phases[i].tau.size(),
+      EMGAN_CHECK(ConfigError,
+                  s.phases[i].phase == first.phases[i].phase &&
+                      s.phases[i].tau.size() == first.phases[i].tau.size(),
                   source, ": ", s.source, " analysed other phases or axes than ", first.source);
   }
   MicroStats out;
@@ -264,13 +267,16 @@ MicroStats pooled_stats(const std::vector<MicroStats>& sets, const std::string& 
       auto& t = ps.tau[a];
       t.percolating = t.d_rel > 0.0;
       t.tau = t.percolating ? ps.fraction / t.d_rel : std::numeric_limits<double>::infinity();
-      t.converged = std::all_of(sets.begin(), sets.end(), [&](const MicroStats& s) { return s.phases[i].tau[a].converged; });
+      t.converged = std::all_of(sets.begin(), sets.end(),
+                                [&](const MicroStats& s) { return s.phases[i].tau[a].converged; });
     }
     for (size_t a = 0; a < ps.s2.size(); ++a)
-      for (size_t b = a + 1; b < ps.s2.size(); ++b) ps.isotropy = std::max(ps.isotropy, rms_diff(ps.s2[a], ps.s2[b]));
+      for (size_t b = a + 1; b < ps.s2.size(); ++b)
+        ps.isotropy = std::max(ps.isotropy, rms_diff(ps.s2[a], ps.s2[b]));
     out.phases.push_back(std::move(ps));
   }
-  if (std::all_of(sets.begin(), sets.end(), [](const MicroStats& s) { return s.tpb_density.has_value(); })) {
+  if (std::all_of(sets.begin(), sets.end(),
+                  [](const MicroStats& s) { return s.tpb_density.has_value(); })) {
     double tpb = 0.0;
     for (const auto& s : sets) tpb += *s.tpb_density / n;
     out.tpb_density = tpb;

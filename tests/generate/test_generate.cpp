@@ -348,7 +348,9 @@ TEST(GenerateCli, TwoDModelsTrainAndSample) {
         const auto pooled = load_json_file(o / "stats_pooled.json");
         EXPECT_EQ(pooled.at("count").get<int64_t>(), 3);
         EXPECT_EQ(pooled.at("real_vs_real").size(), 3u);
-        const auto per_sample = load_json_file(o / "summary.json").at("fractions").get<std::vector<std::vector<double>>>();
+        const auto per_sample = load_json_file(o / "summary.json")
+                                    .at("fractions")
+                                    .get<std::vector<std::vector<double>>>();
         const auto& gen_phases = pooled.at("generated").at("other").at("phases");
         for (size_t p = 0; p < 3; ++p) {
           double mean = 0.0;

@@ -274,12 +274,14 @@ TEST(Stats, PooledStatsAverageTheSamplesAndPoolTheirChords) {
     EXPECT_NEAR(pp.fraction, 0.5 * (pa.fraction + pb.fraction), 1e-12);
     EXPECT_NEAR(pp.surface_area, 0.5 * (pa.surface_area + pb.surface_area), 1e-12);
     for (size_t ax = 0; ax < 2; ++ax)
-      for (size_t r = 0; r <= 6; ++r) EXPECT_NEAR(pp.s2[ax][r], 0.5 * (pa.s2[ax][r] + pb.s2[ax][r]), 1e-12);
+      for (size_t r = 0; r <= 6; ++r)
+        EXPECT_NEAR(pp.s2[ax][r], 0.5 * (pa.s2[ax][r] + pb.s2[ax][r]), 1e-12);
     // Chords along x: lengths 2 and 4 pooled; the mean is over all chords.
     const auto& ca = pa.chords[1];
     const auto& cb = pb.chords[1];
     EXPECT_EQ(pp.chords[1].number, ca.number + cb.number);
-    EXPECT_NEAR(pp.chords[1].mean, (2.0 * ca.number + 4.0 * cb.number) / static_cast<double>(ca.number + cb.number),
+    EXPECT_NEAR(pp.chords[1].mean,
+                (2.0 * ca.number + 4.0 * cb.number) / static_cast<double>(ca.number + cb.number),
                 1e-12);
     EXPECT_EQ(pp.chords[1].counts[2], ca.counts[2]);
     EXPECT_EQ(pp.chords[1].counts[4], cb.counts[4]);
