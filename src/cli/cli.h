@@ -26,11 +26,17 @@ Context prescan(int argc, char** argv);
 
 /// Fills `settings` from the config file of `ctx` when `ctx.verb` is `verb`;
 /// throws ConfigError naming the file for unknown keys or wrong types.
+/// `run_info_keys` are keys a run writes into its config.json for information
+/// (e.g. the detected data encoding): dropped, so the file of a run loads back.
 template <typename S>
-void load_config(const Context& ctx, const std::string& verb, S& settings) {
+void load_config(const Context& ctx, const std::string& verb, S& settings,
+                 const std::vector<std::string>& run_info_keys = {}) {
   const bool same = ctx.verb == verb || ctx.verb.rfind(verb + " ", 0) == 0;
   if (!same || ctx.config_path.empty()) return;
-  settings = settings_from_json<S>(load_json_file(ctx.config_path), ctx.config_path);
+  Json j = load_json_file(ctx.config_path);
+  if (j.is_object())
+    for (const auto& key : run_info_keys) j.erase(key);
+  settings = settings_from_json<S>(j, ctx.config_path);
 }
 
 /// Adds --config (documentation only: it is read by prescan) to `sub`.

@@ -12,7 +12,8 @@ void register_generate(CLI::App& root, const Context& ctx) {
   gen->require_subcommand(1);
 
   static generate::GenerateTrainSettings train;
-  load_config(ctx, "generate train", train);
+  // A run's config.json loads back: the encoding and optimiser it adds are derived.
+  load_config(ctx, "generate train", train, {"encoding", "effective_optimizer"});
   auto* t = gen->add_subcommand("train", "train a generator; writes RUN/model.pt, curves, samples and index.html");
   t->add_option("--model", train.model, "slicegan | dcgan | vae | vaegan")->capture_default_str();
   t->add_option("--data", train.data,

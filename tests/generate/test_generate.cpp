@@ -312,6 +312,12 @@ TEST(GenerateCli, TwoDModelsTrainAndSample) {
       EXPECT_EQ(used.at("lr"), 2e-4);
       EXPECT_EQ(used.at("beta1"), 0.5);
       EXPECT_EQ(used.at("beta2"), 0.999);
+      // The run's config.json (with its derived encoding and optimiser) loads back.
+      const auto again = dir / "dcgan_again";
+      const auto ra = run("generate train --config " + (run_dir / "config.json").string() +
+                          " --out " + again.string() + " --iterations 1");
+      ASSERT_EQ(ra.code, 0) << ra.out;
+      EXPECT_EQ(load_json_file(again / "config.json").at("width"), config.at("width"));
     }
     if (model == "vae") {
       EXPECT_EQ(used.at("lr"), 0.003);
