@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 
 #include "emgan/core/error.h"
@@ -363,14 +364,13 @@ Json compare_samples(const fs::path& dir, const fs::path& reference, const Writt
 }
 
 /// 2D models: the statistics of all samples taken together against as many random
-/// real crops of the same size from `reference`, and, as the yardstick, a second set of
-/// real crops against the first (what the statistics differ by between two real sets
-/// of that size). Writes DIR/stats_pooled/ and a report table; returns both sets of
-/// differences as JSON.
-Json compare_pooled_2d(const fs::path& dir, const fs::path& reference, const WrittenSamples& w,
-                       const Encoding& enc, int64_t size, bool tortuosity, report::Report& rep) {
-  const TrainingData real(
-      {TrainingData::encode(io::read_image(reference).data, enc, reference.string())}, enc);
+/// real crops of the same size from `real` (read from `reference`), and, as the
+/// yardstick, a second set of real crops against the first (what the statistics differ
+/// by between two real sets of that size). Writes DIR/stats_pooled/ and a report table;
+/// returns both sets of differences as JSON.
+Json compare_pooled_2d(const fs::path& dir, const TrainingData& real, const fs::path& reference,
+                       const WrittenSamples& w, const Encoding& enc, int64_t size, bool tortuosity,
+                       report::Report& rep) {
   micro::StatsSettings ss;
   ss.tortuosity = tortuosity;
   const auto n = static_cast<int64_t>(w.labels.size());
@@ -608,10 +608,16 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
               "Phase fractions: achieved (argmax) vs requested; soft = mean softmax probability, what the "
               "training fraction columns of metrics.csv show");
   }
-  if (!recipe->volumetric() && !s.compare.empty() && s.count >= 2) {
+  // 2D models compared with a real image: the source of the real crops of the
+  // mode-collapse check and of the pooled statistics.
+  std::optional<TrainingData> real_2d;
+  if (!recipe->volumetric() && !s.compare.empty() && s.count >= 2)
+    real_2d.emplace(std::vector<torch::Tensor>{TrainingData::encode(io::read_image(s.compare).data,
+                                                                    enc, s.compare)},
+                    enc);
+  if (real_2d) {
     // Mode-collapse check: diversity of the samples against as many real crops.
-    const TrainingData real({TrainingData::encode(io::read_image(s.compare).data, enc, s.compare)}, enc);
-    const auto crops = real.crops(0, s.count, recipe->image_size());
+    const auto crops = real_2d->crops(0, s.count, recipe->image_size());
     const auto hard = [&](const torch::Tensor& t) {
       return enc.kind == "phases" ? torch::one_hot(t.argmax(1), t.size(1)).permute({0, 3, 1, 2}).to(torch::kFloat) : t;
     };
@@ -635,9 +641,9 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
   if (!s.compare.empty()) {
     summary.comparison = compare_samples(out, s.compare, w, enc, s.tortuosity, rep);
     save_json_file(out / "stats_comparison.json", summary.comparison);
-    if (!recipe->volumetric() && s.count >= 2) {
-      summary.pooled =
-          compare_pooled_2d(out, s.compare, w, enc, recipe->image_size(), s.tortuosity, rep);
+    if (real_2d) {
+      summary.pooled = compare_pooled_2d(out, *real_2d, s.compare, w, enc, recipe->image_size(),
+                                         s.tortuosity, rep);
       save_json_file(out / "stats_pooled.json", summary.pooled);
     }
   }
