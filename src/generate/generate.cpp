@@ -411,10 +411,9 @@ Json compare_pooled_2d(const fs::path& dir, const TrainingData& real, const fs::
                 " samples taken together (fractions, S2 and surface area averaged, "
                 "tortuosity = mean fraction / mean relative diffusivity) against " +
                 std::to_string(n) + " random " + std::to_string(size) + " px crops of " +
-                reference.string() + "; 'real vs real' compares a second " +
-                "set of as many crops with the first: the differences two real sets of this size "
-                "show. Plots in "
-                "stats_pooled/index.html.");
+                reference.string() +
+                "; 'real vs real' compares a second set of as many crops with the first: the "
+                "differences two real sets of this size show. Plots in stats_pooled/index.html.");
   rep.table(
       {"phase", "fraction real", "fraction gen", "|diff| gen", "|diff| real vs real", "S2 RMS gen",
        "S2 RMS real vs real", "surface diff % gen", "surface diff % real vs real",
