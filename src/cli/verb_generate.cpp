@@ -47,15 +47,23 @@ void register_generate(CLI::App& root, const Context& ctx) {
                     ->default_str("");
   t->add_option("--width", train.width, "multiplier of every inner layer width (e.g. 0.125 on a CPU)")
       ->capture_default_str();
+  t->add_option("--augment", train.augment,
+                "random symmetries of the real crops: none | flips | dihedral (+ 90-degree "
+                "rotations; isotropic "
+                "materials)")
+      ->capture_default_str();
   t->add_option("--latent-channels", train.latent_channels, "slicegan: channels of the latent field")
       ->capture_default_str();
   t->add_option("--latent-size", train.latent_size, "slicegan: training latent side (4 -> 64^3)")
       ->capture_default_str();
-  t->add_option("--critic-steps", train.critic_steps, "slicegan: critic steps per generator step")
+  t->add_option("--critic-steps", train.critic_steps,
+                "slicegan (and 2d --gan-loss wgan): critic steps per generator step")
       ->capture_default_str();
   t->add_option("--real-batch", train.real_batch, "slicegan: real crops per critic step and axis (0 = batch size)")
       ->capture_default_str();
-  t->add_option("--gp-lambda", train.gp_lambda, "slicegan: gradient penalty weight")->capture_default_str();
+  t->add_option("--gp-lambda", train.gp_lambda,
+                "slicegan (and 2d --gan-loss wgan): gradient penalty weight")
+      ->capture_default_str();
   t->add_option("--target-fractions", train.target_fractions, "target fraction of phase 0, 1, ... (property control)");
   t->add_option("--fraction-weight", train.fraction_weight, "weight of the fraction loss")->capture_default_str();
   t->add_option("--image-size", train.image_size, "2d models: 64, 128 or 256")->capture_default_str();
@@ -64,10 +72,22 @@ void register_generate(CLI::App& root, const Context& ctx) {
   t->add_option("--g-norm", train.g_norm, "dcgan: generator norm batch | instance")->capture_default_str();
   t->add_flag("--spectral-norm,!--no-spectral-norm", train.spectral_norm,
               "dcgan/vaegan: spectral norm on D (on by default; --no-spectral-norm turns it off)");
+  t->add_flag("--minibatch-std,!--no-minibatch-std", train.minibatch_std,
+              "dcgan/vaegan: minibatch standard deviation channel in D (against mode collapse)");
+  t->add_option("--gan-loss", train.gan_loss,
+                "dcgan/vaegan: vanilla | lsgan | hinge | wgan (gradient penalty --gp-lambda, "
+                "--critic-steps D steps)")
+      ->capture_default_str();
+  t->add_option("--instance-noise", train.instance_noise,
+                "dcgan/vaegan: sigma of noise on D's inputs, annealed linearly to 0 (0 = none)")
+      ->capture_default_str();
   t->add_option("--kl-weight", train.kl_weight, "vae/vaegan: KL weight")->capture_default_str();
   t->add_option("--pixel-weight", train.pixel_weight,
                 "vaegan: weight of the pixel reconstruction term in the encoder and decoder losses (0 = feature reconstruction only)");
   t->add_option("--gamma", train.gamma, "vaegan: weight of feature reconstruction in the decoder loss")
+      ->capture_default_str();
+  t->add_option("--diversity-every", train.diversity_every,
+                "2d models: iterations between mode-collapse checks (diversity.csv); 0 = none")
       ->capture_default_str();
   t->add_option("--log-every", train.log_every, "iterations between metrics rows")->capture_default_str();
   t->add_option("--checkpoint-every", train.checkpoint_every, "iterations between checkpoints")->capture_default_str();

@@ -152,6 +152,14 @@ std::vector<double> label_fractions(const torch::Tensor& x) {
   return std::vector<double>(f.data_ptr<double>(), f.data_ptr<double>() + f.numel());
 }
 
+/// Model channels `[N, C, H, W]` as the mode-collapse check compares them: n-phase
+/// output as one-hot argmax phases (what a sample's file holds), other kinds as is.
+torch::Tensor as_compared(const torch::Tensor& x, const Encoding& enc) {
+  return enc.kind == "phases"
+             ? torch::one_hot(x.argmax(1), x.size(1)).permute({0, 3, 1, 2}).to(torch::kFloat)
+             : x;
+}
+
 double mean_pairwise_distance(const torch::Tensor& x) {
   EMGAN_CHECK(ConfigError, x.dim() == 4 && x.size(0) >= 2, "mean_pairwise_distance: needs >= 2 images [N, C, H, W], got ",
               x.sizes());
@@ -192,6 +200,12 @@ void validate(const GenerateTrainSettings& s) {
     EMGAN_CHECK(ConfigError, o.beta2 >= 0.0 && o.beta2 < 1.0, "optim.", m, ".beta2 = ", o.beta2, " must be in [0, 1)");
   }
   EMGAN_CHECK(ConfigError, s.width > 0.0, "width = ", s.width, " must be > 0");
+  check_choice("augment", s.augment, {"none", "flips", "dihedral"});
+  check_choice("gan_loss", s.gan_loss, {"vanilla", "lsgan", "hinge", "wgan"});
+  EMGAN_CHECK(ConfigError, s.instance_noise >= 0.0, "instance_noise = ", s.instance_noise,
+              " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.diversity_every >= 0, "diversity_every = ", s.diversity_every,
+              " must be >= 0 (0 = no checks)");
   EMGAN_CHECK(ConfigError, s.critic_steps >= 1, "critic_steps = ", s.critic_steps, " must be >= 1");
   EMGAN_CHECK(ConfigError, s.latent_size >= 4, "latent_size = ", s.latent_size, " must be >= 4 (64^3 volumes, the critic's 64 px)");
   EMGAN_CHECK(ConfigError, s.gp_lambda >= 0.0, "gp_lambda = ", s.gp_lambda, " must be >= 0");
@@ -483,12 +497,37 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
   const auto names = recipe->metric_names();
   const fs::path log_path = run / "metrics.csv";
   if (start == 0 && fs::exists(log_path)) fs::remove(log_path);
+  // Mode-collapse checks during training (2D models): 64 samples against 64 real crops.
+  const fs::path diversity_path = run / "diversity.csv";
+  if (start == 0 && fs::exists(diversity_path)) fs::remove(diversity_path);
+  const bool check_diversity = !recipe->volumetric() && settings.diversity_every > 0;
+  double diversity_ratio = std::nan("");
+  auto diversity_check = [&](int64_t iteration, double seconds) {
+    const auto rng =
+        train::get_rng_state();  // drawn aside: training continues as without the check
+    const int64_t n = 64;
+    const auto x = recipe->sample(n, 0, false, true);
+    const auto real = data.random_crops(n, recipe->image_size());
+    train::set_rng_state(rng);
+    const double d = mean_pairwise_distance(as_compared(x.to(torch::kCPU), enc));
+    const double r = mean_pairwise_distance(as_compared(real.to(torch::kCPU), enc));
+    // Early samples are all alike before they are anything: warn on a drop below 0.5
+    // after the samples had been diverse, once per drop.
+    const bool was_diverse = diversity_ratio >= 0.5;
+    diversity_ratio = d / r;
+    append_metrics(diversity_path, {"diversity", "real_diversity", "ratio"}, iteration, seconds,
+                   {{"diversity", d}, {"real_diversity", r}, {"ratio", diversity_ratio}});
+    if (diversity_ratio < 0.5 && was_diverse)
+      log_info("warning: at iteration " + std::to_string(iteration) + " the samples are " +
+               fmt(diversity_ratio, 2) +
+               " as diverse as real crops (< 0.5): the generator is collapsing (diversity.csv)");
+  };
   Progress progress("generate " + settings.model + (start > 0 ? " (resumed at " + std::to_string(start) + ")" : ""),
                     std::max<int64_t>(settings.iterations - start, 0), "it");
   TrainSummary summary;
   std::map<std::string, double> m;
   for (int64_t it = start; it < settings.iterations; ++it) {
-    m = recipe->step(data);
+    m = recipe->step(data, static_cast<double>(it) / static_cast<double>(settings.iterations));
     for (const auto& [k, v] : m)
       EMGAN_CHECK(TrainingError, std::isfinite(v), "generate ", settings.model, ": non-finite ", k, " = ", v,
                   " at iteration ", it + 1, "; stopped. ",
@@ -498,9 +537,12 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
     const int64_t done = it + 1;
     if (done % settings.log_every == 0 || done == settings.iterations)
       append_metrics(log_path, names, done, progress.elapsed(), m);
+    if (check_diversity && (done % settings.diversity_every == 0 || done == settings.iterations))
+      diversity_check(done, progress.elapsed());
     if (done % settings.checkpoint_every == 0 || done == settings.iterations) save_checkpoint(done);
     std::ostringstream fields;
     fields << "loss_d=" << fmt(m["loss_d"]) << " loss_g=" << fmt(m["loss_g"]);
+    if (!std::isnan(diversity_ratio)) fields << " diversity=" << fmt(diversity_ratio, 2);
     if (m.count("fraction_loss") && !requested.empty()) fields << " frac_loss=" << fmt(m["fraction_loss"]);
     progress.update(done - start, fields.str());
   }
@@ -528,6 +570,24 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
     report::write_learning_curves(log_path, run / "curves.png",
                                   report::LearningCurveOptions().columns({"loss_d", "loss_g"}));
     rep.section("Training curves").image("curves.png", "critic / discriminator and generator losses");
+  }
+  if (fs::exists(diversity_path) && report::read_metrics_log(diversity_path).rows() >= 1) {
+    report::write_learning_curves(
+        diversity_path, run / "diversity.png",
+        report::LearningCurveOptions().columns({"ratio"}).chart(
+            report::ChartOptions().title("Diversity of samples / real crops")));
+    rep.section("Mode-collapse checks")
+        .image("diversity.png",
+               "mean pairwise distance of 64 samples over that of 64 real crops, every " +
+                   std::to_string(settings.diversity_every) +
+                   " iterations (diversity.csv); below 0.5 the "
+                   "samples are a few images over and over");
+    if (diversity_ratio < 0.5)
+      rep.paragraph(
+          "warning: the final model's samples are " + fmt(diversity_ratio, 2) +
+          " as diverse as real crops: collapsed (or not yet diverse). If earlier checks were "
+          "higher, "
+          "train again with fewer --iterations; docs/GENERATE.md lists what was measured to help.");
   }
   const int64_t count = recipe->volumetric() ? 1 : 16;
   const auto x = recipe->sample(count, settings.sample_size, false, GenerateSampleSettings{}.norm_stats == "batch");
@@ -617,11 +677,8 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
   if (real_2d) {
     // Mode-collapse check: diversity of the samples against as many real crops.
     const auto crops = real_2d->crops(0, s.count, recipe->image_size());
-    const auto hard = [&](const torch::Tensor& t) {
-      return enc.kind == "phases" ? torch::one_hot(t.argmax(1), t.size(1)).permute({0, 3, 1, 2}).to(torch::kFloat) : t;
-    };
-    summary.diversity = mean_pairwise_distance(hard(x.to(torch::kCPU)));
-    summary.real_diversity = mean_pairwise_distance(hard(crops.to(torch::kCPU)));
+    summary.diversity = mean_pairwise_distance(as_compared(x.to(torch::kCPU), enc));
+    summary.real_diversity = mean_pairwise_distance(as_compared(crops.to(torch::kCPU), enc));
     rep.section("Mode-collapse check")
         .key_values({{"mean pairwise RMS distance, samples", fmt(summary.diversity)},
                      {"mean pairwise RMS distance, real crops", fmt(summary.real_diversity)},

@@ -29,7 +29,8 @@ class Recipe {
   /// Column names of the metrics step() returns, in order.
   virtual std::vector<std::string> metric_names() const = 0;
   /// One generator iteration (with its critic/discriminator steps); returns metrics.
-  virtual std::map<std::string, double> step(const TrainingData& data) = 0;
+  /// `progress`: the iteration's fraction of the run, in [0, 1) (for annealed terms).
+  virtual std::map<std::string, double> step(const TrainingData& data, double progress) = 0;
   /// `count` samples in model channels: volumes `[count, C, S, S, S]` (slicegan, side
   /// `size`, 0 = training size) or images `[count, C, H, W]`; no grad. `batch_stats`:
   /// batch norm normalises with the statistics of the generated batch (each slicegan

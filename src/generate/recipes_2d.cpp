@@ -41,8 +41,12 @@ torch::Tensor reconstruction_loss(const torch::Tensor& out, const torch::Tensor&
 class TwoDRecipe : public Recipe {
  public:
   TwoDRecipe(const GenerateTrainSettings& s, const Encoding& enc, const torch::Device& device)
-      : s_(s), phases_(enc.kind == "phases"), targets_(requested_fractions(s, enc)), device_(device),
-        gan_(losses::make_gan_loss("vanilla")) {
+      : s_(s),
+        phases_(enc.kind == "phases"),
+        targets_(requested_fractions(s, enc)),
+        device_(device),
+        gan_(losses::make_gan_loss(
+            s.gan_loss, s.gan_loss == "wgan" ? Json{{"gp_lambda", s.gp_lambda}} : Json::object())) {
     const std::string output = phases_ ? "softmax" : "tanh";
     const bool has_d = s.model != "vae";
     has_e_ = s.model != "dcgan";
@@ -84,6 +88,7 @@ class TwoDRecipe : public Recipe {
       dopt.channels = enc.channels;
       dopt.ndf = base;
       dopt.spectral_norm = s.spectral_norm;
+      dopt.minibatch_std = s.minibatch_std;
       discriminator_ = models::DcganDiscriminator(dopt);
       discriminator_->to(device);
       opt_d_ = adam(discriminator_->parameters());
@@ -120,22 +125,57 @@ class TwoDRecipe : public Recipe {
 
   torch::Tensor noise(int64_t n) const { return torch::randn({n, latent_}, torch::TensorOptions().device(device_)); }
 
-  std::map<std::string, double> step(const TrainingData& data) override {
+  std::map<std::string, double> step(const TrainingData& data, double progress) override {
     g()->train();
-    const auto real = data.random_crops(s_.batch_size, s_.image_size);
-    if (s_.model == "dcgan") return dcgan_step(real);
+    const auto real = augment_crops(data.random_crops(s_.batch_size, s_.image_size), s_.augment);
+    noise_sigma_ = s_.instance_noise * (1.0 - progress);
+    if (s_.model == "dcgan") return dcgan_step(real, data);
     if (s_.model == "vae") return vae_step(real);
     return vaegan_step(real);
   }
 
-  std::map<std::string, double> dcgan_step(const torch::Tensor& real) {
+  /// The discriminator's logits of `x` seen through instance noise (Sonderby et al.
+  /// 2017): Gaussian noise of the current sigma on real and fake inputs alike, so
+  /// one-hot real phases and softmax fakes are not told apart by their values alone.
+  torch::Tensor judge(const torch::Tensor& x) {
+    if (noise_sigma_ <= 0.0) return discriminator_->forward(x);
+    return discriminator_->forward(x + noise_sigma_ * torch::randn_like(x));
+  }
+
+  /// The discriminator loss of one batch, with the gradient penalty of "wgan".
+  torch::Tensor d_loss(const torch::Tensor& real, const torch::Tensor& fake) {
+    auto loss = gan_->discriminator_loss(judge(real), judge(fake));
+    const double w = gan_->gradient_penalty_weight();
+    if (w > 0.0)
+      loss = loss + losses::gradient_penalty([&](const torch::Tensor& x) { return judge(x); }, real,
+                                             fake, w);
+    return loss;
+  }
+
+  /// D steps (critic_steps of them for "wgan", each on new real crops and fakes, one
+  /// otherwise), then one G step.
+  std::map<std::string, double> dcgan_step(const torch::Tensor& real, const TrainingData& data) {
+    const int64_t d_steps = s_.gan_loss == "wgan" ? s_.critic_steps : 1;
+    torch::Tensor loss_d;
+    for (int64_t k = 0; k + 1 < d_steps; ++k) {
+      torch::Tensor fake;
+      {
+        torch::NoGradGuard no_grad;
+        fake = gen(noise(real.size(0)));
+      }
+      const auto r = augment_crops(data.random_crops(real.size(0), s_.image_size), s_.augment);
+      opt_d_->zero_grad();
+      loss_d = d_loss(r, fake);
+      loss_d.backward();
+      opt_d_->step();
+    }
     const auto fake = gen(noise(real.size(0)));
     opt_d_->zero_grad();
-    const auto loss_d = gan_->discriminator_loss(discriminator_->forward(real), discriminator_->forward(fake.detach()));
+    loss_d = d_loss(real, fake.detach());
     loss_d.backward();
     opt_d_->step();
     opt_g_->zero_grad();
-    const auto adv = gan_->generator_loss(discriminator_->forward(fake));
+    const auto adv = gan_->generator_loss(judge(fake));
     const auto floss = fraction_loss(fake, targets_, s_.fraction_weight);
     (adv + floss).backward();
     opt_g_->step();
@@ -171,9 +211,12 @@ class TwoDRecipe : public Recipe {
     const auto rec = gen(z);
     const auto prior = gen(noise(n));
     opt_d_->zero_grad();
-    const auto real_logits = discriminator_->forward(real);
-    const auto loss_d = gan_->discriminator_loss(real_logits, discriminator_->forward(rec.detach())) +
-                        gan_->discriminator_loss(real_logits, discriminator_->forward(prior.detach()));
+    const auto real_logits = judge(real);
+    auto loss_d = gan_->discriminator_loss(real_logits, judge(rec.detach())) +
+                  gan_->discriminator_loss(real_logits, judge(prior.detach()));
+    if (const double w = gan_->gradient_penalty_weight(); w > 0.0)
+      loss_d = loss_d + losses::gradient_penalty([&](const torch::Tensor& x) { return judge(x); },
+                                                 real, prior.detach(), w);
     loss_d.backward();
     opt_d_->step();
     for (auto& p : discriminator_->parameters()) p.set_requires_grad(false);
@@ -184,7 +227,7 @@ class TwoDRecipe : public Recipe {
     // onto the prior (measured: identical samples, empty reconstructions).
     const auto feat = (discriminator_->features(rec) - f_real).pow(2).sum() / static_cast<double>(n);
     const auto kl = models::kl_divergence(mu, logvar);
-    const auto adv = gan_->generator_loss(discriminator_->forward(rec)) + gan_->generator_loss(discriminator_->forward(prior));
+    const auto adv = gan_->generator_loss(judge(rec)) + gan_->generator_loss(judge(prior));
     const auto floss = fraction_loss(prior, targets_, s_.fraction_weight);
     // Pixel anchor (pixel_weight): without it the encoder collapsed onto the prior on the
     // real electrode (KL ~1, empty reconstructions, samples all alike); with it the
@@ -236,6 +279,7 @@ class TwoDRecipe : public Recipe {
   std::shared_ptr<losses::GanLoss> gan_;
   bool has_e_ = false;
   int64_t latent_ = 64;
+  double noise_sigma_ = 0.0;  ///< instance noise of the current iteration
   models::DcganGenerator generator_{nullptr};
   models::VaeDecoder decoder_vae_{nullptr};
   models::VaeEncoder encoder_{nullptr};

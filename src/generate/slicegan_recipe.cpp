@@ -67,7 +67,7 @@ class SliceGanRecipe : public Recipe {
     return torch::randn({n, settings_.latent_channels, l, l, l}, torch::TensorOptions().device(device_));
   }
 
-  std::map<std::string, double> step(const TrainingData& data) override {
+  std::map<std::string, double> step(const TrainingData& data, double) override {
     generator_->train();
     const int64_t b = settings_.batch_size;
     const int64_t br = settings_.real_batch > 0 ? settings_.real_batch : b;
@@ -83,7 +83,7 @@ class SliceGanRecipe : public Recipe {
       for (int64_t axis = 0; axis < 3; ++axis) {
         auto& critic = critics_[critics_.size() == 1 ? 0 : static_cast<size_t>(axis)];
         auto& opt = *opt_d_[critics_.size() == 1 ? 0 : static_cast<size_t>(axis)];
-        const auto real = data.crops(axis, br, size_);
+        const auto real = augment_crops(data.crops(axis, br, size_), settings_.augment);
         const auto fake_slices = models::volume_slices(fake, axis);
         const auto pick = torch::randperm(fake_slices.size(0), torch::TensorOptions().dtype(torch::kLong))
                               .narrow(0, 0, std::min<int64_t>(br, fake_slices.size(0)))

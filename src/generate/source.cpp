@@ -155,4 +155,25 @@ torch::Tensor TrainingData::decode(const torch::Tensor& channels) const {
   return encoding_.low + channels * (encoding_.high - encoding_.low);
 }
 
+torch::Tensor augment_crops(const torch::Tensor& crops, const std::string& mode) {
+  EMGAN_CHECK(ConfigError, mode == "none" || mode == "flips" || mode == "dihedral", "augment = '",
+              mode, "' is not one of none, flips, dihedral");
+  if (mode == "none") return crops;
+  EMGAN_CHECK(ConfigError, crops.dim() == 4 && crops.size(2) == crops.size(3),
+              "augment_crops: needs square crops ", "[N, C, S, S], got ", crops.sizes());
+  const int64_t n = crops.size(0);
+  // One draw of three bits per crop: flip rows, flip columns, transpose (dihedral).
+  const auto draws = torch::randint(2, {n, 3}, torch::kLong);
+  const auto bits = draws.accessor<int64_t, 2>();
+  auto out = crops.clone();
+  for (int64_t i = 0; i < n; ++i) {
+    auto x = crops[i];
+    if (bits[i][0] != 0) x = x.flip({1});
+    if (bits[i][1] != 0) x = x.flip({2});
+    if (mode == "dihedral" && bits[i][2] != 0) x = x.transpose(1, 2);
+    out[i].copy_(x);
+  }
+  return out;
+}
+
 }  // namespace emgan::generate

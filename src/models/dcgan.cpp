@@ -81,7 +81,7 @@ DcganDiscriminatorImpl::DcganDiscriminatorImpl(DcganDiscriminatorOptions options
     in = width;
     width *= 2;
   }
-  head_->push_back(conv(in, 1, 1, 0));
+  head_->push_back(conv(in + (options.minibatch_std ? 1 : 0), 1, 1, 0));
 }
 
 torch::Tensor DcganDiscriminatorImpl::features(const torch::Tensor& x) {
@@ -92,6 +92,16 @@ torch::Tensor DcganDiscriminatorImpl::features(const torch::Tensor& x) {
   return body_->forward(x);
 }
 
-torch::Tensor DcganDiscriminatorImpl::forward(const torch::Tensor& x) { return head_->forward(features(x)); }
+torch::Tensor DcganDiscriminatorImpl::forward(const torch::Tensor& x) {
+  auto f = features(x);
+  if (options.minibatch_std) {
+    // Population standard deviation over the batch of every feature, averaged: one
+    // number per batch, broadcast as an extra channel (sqrt of var + eps: finite
+    // gradients for a batch of one or of identical images).
+    const auto sd = (f.var(0, /*unbiased=*/false) + 1e-8).sqrt().mean();
+    f = torch::cat({f, sd.expand({f.size(0), 1, f.size(2), f.size(3)})}, 1);
+  }
+  return head_->forward(f);
+}
 
 }  // namespace emgan::models

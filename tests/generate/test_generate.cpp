@@ -191,6 +191,52 @@ TEST(Source, VolumeSlicesPerAxis) {
   EXPECT_EQ(c.select(1, 2).sum().item<double>(), 0.0);
 }
 
+TEST(Source, AugmentedCropsAreSymmetriesOfTheCrops) {
+  torch::manual_seed(0);
+  const auto crop = torch::rand({2, 8, 8});  // no symmetry of its own
+  const auto batch = crop.unsqueeze(0).expand({256, 2, 8, 8}).contiguous();
+  // The 8 elements of the square's symmetry group: flips of rows/columns, then transpose.
+  std::vector<torch::Tensor> group;
+  for (int t = 0; t < 2; ++t)
+    for (int fy = 0; fy < 2; ++fy)
+      for (int fx = 0; fx < 2; ++fx) {
+        auto x = crop;
+        if (fy) x = x.flip({1});
+        if (fx) x = x.flip({2});
+        if (t) x = x.transpose(1, 2);
+        group.push_back(x);
+      }
+  const auto counts = [&](const torch::Tensor& out) {
+    std::vector<int> seen(8, 0);
+    for (int64_t i = 0; i < out.size(0); ++i) {
+      int which = -1;
+      for (int g = 0; g < 8; ++g)
+        if (torch::equal(out[i], group[static_cast<size_t>(g)])) which = g;
+      EXPECT_GE(which, 0) << "crop " << i << " is not a symmetry of the input";
+      if (which >= 0) ++seen[static_cast<size_t>(which)];
+    }
+    return seen;
+  };
+  EXPECT_TRUE(torch::equal(augment_crops(batch, "none"), batch));
+  // flips keep which axis is which: the 4 flips appear (each ~64 times), no transpose.
+  const auto flips = counts(augment_crops(batch, "flips"));
+  for (int g = 0; g < 4; ++g) EXPECT_GT(flips[static_cast<size_t>(g)], 30) << "flip " << g;
+  for (int g = 4; g < 8; ++g) EXPECT_EQ(flips[static_cast<size_t>(g)], 0) << "transpose " << g;
+  const auto dihedral = counts(augment_crops(batch, "dihedral"));
+  for (int g = 0; g < 8; ++g) EXPECT_GT(dihedral[static_cast<size_t>(g)], 10) << "element " << g;
+  // Seeded: the same draws again.
+  torch::manual_seed(5);
+  const auto a = augment_crops(batch, "dihedral");
+  torch::manual_seed(5);
+  EXPECT_TRUE(torch::equal(a, augment_crops(batch, "dihedral")));
+  try {
+    augment_crops(batch, "rotate");
+    ADD_FAILURE() << "an unknown mode was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("rotate"), std::string::npos) << e.what();
+  }
+}
+
 TEST(VolumeIo, VtiHeaderAndPayload) {
   const auto dir = test::temp_dir();
   const auto v = torch::arange(2 * 3 * 4, torch::kFloat).reshape({2, 3, 4});
@@ -302,7 +348,11 @@ TEST(GenerateCli, TwoDModelsTrainAndSample) {
   for (const std::string model : {"dcgan", "vae", "vaegan"}) {
     const fs::path run_dir = dir / model;
     // vae: --lr sets the chosen model's entry only.
-    const std::string lr = model == "vae" ? " --lr 0.003" : "";
+    // vaegan: the anti-collapse options run in its adversarial terms.
+    const std::string lr = model == "vae" ? " --lr 0.003"
+                           : model == "vaegan"
+                               ? " --instance-noise 0.1 --minibatch-std --gan-loss lsgan"
+                               : "";
     auto r = run("generate train --model " + model + " --data " + (dir / "img.png").string() + " --out " +
                  run_dir.string() + " --iterations 2 --batch-size 2 --width 0.0625 --threads 1" + lr);
     ASSERT_EQ(r.code, 0) << model << "\n" << r.out;
@@ -318,6 +368,34 @@ TEST(GenerateCli, TwoDModelsTrainAndSample) {
                           " --out " + again.string() + " --iterations 1");
       ASSERT_EQ(ra.code, 0) << ra.out;
       EXPECT_EQ(load_json_file(again / "config.json").at("width"), config.at("width"));
+    }
+    if (model == "dcgan") {
+      // The mode-collapse check logs a row per check and draws its random numbers aside:
+      // the same seed trains to the same losses with checks every step or none.
+      EXPECT_EQ(report_rows(run_dir / "diversity.csv"),
+                1);  // default every 250: the last iteration only
+      const auto checked = dir / "dcgan_checked", unchecked = dir / "dcgan_unchecked";
+      for (const auto& [out, every] : {std::pair{checked, 1}, std::pair{unchecked, 0}}) {
+        const auto rc = run("generate train --model dcgan --data " + (dir / "img.png").string() +
+                            " --out " + out.string() +
+                            " --iterations 3 --batch-size 2 --width 0.0625 --threads 1 --seed 4" +
+                            " --log-every 1 --augment dihedral --gan-loss wgan --critic-steps 2 "
+                            "--diversity-every " +
+                            std::to_string(every));
+        ASSERT_EQ(rc.code, 0) << rc.out;
+      }
+      EXPECT_EQ(report_rows(checked / "diversity.csv"), 3);
+      EXPECT_FALSE(fs::exists(unchecked / "diversity.csv"));
+      const auto losses = [](const fs::path& csv) {  // the metrics without the time column
+        std::ifstream in(csv);
+        std::string line, all;
+        while (std::getline(in, line))
+          all += line.substr(0, line.find(',')) + line.substr(line.find(',', line.find(',') + 1)) +
+                 "\n";
+        return all;
+      };
+      EXPECT_EQ(losses(checked / "metrics.csv"), losses(unchecked / "metrics.csv"));
+      EXPECT_NE(read_all(checked / "index.html").find("diversity.png"), std::string::npos);
     }
     if (model == "vae") {
       EXPECT_EQ(used.at("lr"), 0.003);
@@ -407,4 +485,11 @@ TEST(GenerateCli, BadSettingsAreNamed) {
   r = run("generate train --model gan3d --data " + (dir / "img.png").string() + " --out " + (dir / "r").string());
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("gan3d"), std::string::npos) << r.out;
+  for (const std::string bad : {"--augment rotate", "--instance-noise -0.5", "--diversity-every -1",
+                                "--gan-loss wasserstein"}) {
+    r = run("generate train --model dcgan --data " + (dir / "img.png").string() + " --out " +
+            (dir / "r").string() + " " + bad);
+    EXPECT_NE(r.code, 0) << bad;
+    EXPECT_NE(r.out.find(bad.substr(bad.find(' ') + 1)), std::string::npos) << bad << "\n" << r.out;
+  }
 }

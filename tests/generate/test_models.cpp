@@ -212,6 +212,34 @@ TEST(Dcgan, SaveLoadRoundTrip) {
   expect_equal_after_round_trip(c, d, dir / "d.pt", torch::rand({2, 1, 64, 64}));
 }
 
+TEST(Dcgan, MinibatchStdLetsTheDiscriminatorSeeABatchOfLookalikes) {
+  torch::manual_seed(7);
+  models::DcganDiscriminatorOptions dopt;
+  dopt.ndf = 4;
+  dopt.spectral_norm =
+      true;  // no batch norm: without the std channel, images are judged one by one
+  const auto a = torch::rand({1, 1, 64, 64}), b = torch::rand({1, 1, 64, 64});
+  for (bool mbstd : {false, true}) {
+    dopt.minibatch_std = mbstd;
+    models::DcganDiscriminator d(dopt);
+    d->eval();  // spectral norm: no power iteration between the two calls
+    torch::NoGradGuard no_grad;
+    const auto mixed = d->forward(torch::cat({a, b}));  // a beside a different image
+    const auto twins = d->forward(torch::cat({a, a}));  // a beside itself: std 0
+    EXPECT_EQ(mixed.sizes(), (std::vector<int64_t>{2, 1, 1, 1}));
+    EXPECT_EQ(d->features(a).size(1), 32) << "features() stay those of the body";
+    const double change = (mixed[0] - twins[0]).abs().item<double>();
+    if (mbstd)
+      EXPECT_GT(change, 1e-6) << "the logit of a must depend on the rest of its batch";
+    else
+      EXPECT_LT(change, 1e-6) << "without the std channel the logit of a is a's alone";
+  }
+  // Round trip with the extra input channel of the last convolution.
+  const auto dir = test::temp_dir();
+  models::DcganDiscriminator c(dopt), e(dopt);
+  expect_equal_after_round_trip(c, e, dir / "d.pt", torch::rand({3, 1, 64, 64}));
+}
+
 TEST(Vae, ShapesKlAndRoundTrip) {
   const auto dir = test::temp_dir();
   models::VaeOptions o;

@@ -64,12 +64,17 @@ struct GenerateTrainSettings {
   int64_t batch_size = 8;              ///< volumes (slicegan) or images (2d) per generator step
   ModelOptimizers optim;               ///< Adam settings per model (only `model`'s entry is used)
   double width = 1.0;                  ///< multiplier of every inner layer width (small for CPU and tests)
+  /// Random symmetries of the real training crops: none | flips | dihedral (flips and
+  /// 90-degree rotations: only for materials isotropic in the image plane). See
+  /// augment_crops and docs/GENERATE.md for what it does to DCGAN collapse.
+  std::string augment = "none";
   // ---- slicegan
   int64_t latent_channels = 32;        ///< (slicegan) channels of the latent field z
   int64_t latent_size = 4;             ///< (slicegan) training latent side; 4 -> 64^3 volumes, 64 px critic input
-  int64_t critic_steps = 5;            ///< (slicegan) critic steps per generator step
+  int64_t critic_steps =
+      5;  ///< (slicegan; dcgan with gan_loss wgan) critic steps per generator step
   int64_t real_batch = 0;              ///< (slicegan) real crops per critic step and axis; 0 = batch_size
-  double gp_lambda = 10.0;             ///< (slicegan) WGAN-GP weight
+  double gp_lambda = 10.0;             ///< (slicegan; 2d with gan_loss wgan) WGAN-GP weight
   /// Target fraction per phase (property control; empty = none). Either one value
   /// per phase summing to 1 or one value for phase 0..k-1 each.
   std::vector<double> target_fractions = {};
@@ -79,9 +84,24 @@ struct GenerateTrainSettings {
   int64_t latent = 0;                  ///< (2d) latent size; 0 = image_size / 2 (dcgan), 64 (vae, vaegan)
   std::string g_norm = "batch";        ///< (dcgan) generator norm: batch | instance
   bool spectral_norm = true;           ///< (dcgan, vaegan) spectral normalisation on the discriminator
+  /// (dcgan, vaegan) adversarial loss: vanilla (binary cross-entropy, the papers') |
+  /// lsgan | hinge | wgan (WGAN-GP with gp_lambda; dcgan then takes critic_steps
+  /// discriminator steps per generator step).
+  std::string gan_loss = "vanilla";
+  /// (dcgan, vaegan) instance noise: standard deviation of Gaussian noise added to every
+  /// discriminator input (real and fake), decreasing linearly to 0 at the last
+  /// iteration; 0 = none. Real n-phase crops are exactly one-hot and fakes are softmax
+  /// values: without noise the discriminator can tell them apart by that alone.
+  double instance_noise = 0.0;
+  bool minibatch_std = false;  ///< (dcgan, vaegan) minibatch standard deviation channel in the
+                               ///< discriminator (against collapse)
   double kl_weight = 1.0;              ///< (vae, vaegan) weight of the KL term
   double gamma = 1.0;                  ///< (vaegan) weight of the feature reconstruction (squared error of D features, summed per image) in the decoder loss, beside the adversarial term
   double pixel_weight = 1.0;           ///< (vaegan) weight of the pixel reconstruction loss (as the vae's) added to the encoder and decoder losses; 0 = Larsen et al.'s feature-only reconstruction, which collapsed on the real electrode (docs/GENERATE.md)
+  /// (2d) iterations between mode-collapse checks (diversity of 64 samples against 64
+  /// real crops, RUN/diversity.csv, a warning below 0.5); 0 = none. The check draws
+  /// its random numbers aside, so the training itself is the same with or without it.
+  int64_t diversity_every = 250;
   // ---- bookkeeping
   int64_t log_every = 10;              ///< iterations between metrics rows
   int64_t checkpoint_every = 100;      ///< iterations between checkpoints
@@ -90,11 +110,12 @@ struct GenerateTrainSettings {
   /// The Adam settings of the trained model.
   const OptimizerSettings& optimizer() const { return optim.of(model); }
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GenerateTrainSettings, model, data, out, phases, grey, resume,
-                                                iterations, batch_size, optim, width, latent_channels,
-                                                latent_size, critic_steps, real_batch, gp_lambda, target_fractions,
-                                                fraction_weight, image_size, latent, g_norm, spectral_norm,
-                                                kl_weight, gamma, pixel_weight, log_every, checkpoint_every, sample_size, runtime)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
+    GenerateTrainSettings, model, data, out, phases, grey, resume, iterations, batch_size, optim,
+    width, augment, latent_channels, latent_size, critic_steps, real_batch, gp_lambda,
+    target_fractions, fraction_weight, image_size, latent, g_norm, spectral_norm, minibatch_std,
+    gan_loss, instance_noise, kl_weight, gamma, pixel_weight, diversity_every, log_every,
+    checkpoint_every, sample_size, runtime)
 
 /// Checks choices and ranges; throws ConfigError naming the setting and value.
 void validate(const GenerateTrainSettings& settings);

@@ -81,4 +81,12 @@ class TrainingData {
   std::vector<std::string> paths_;
 };
 
+/// Random symmetries of crops `[N, C, S, S]`, each crop its own draw from torch's
+/// seeded generator: "none" (returned as is), "flips" (horizontal and vertical
+/// flips, each with probability 1/2: keeps which directions are horizontal and
+/// vertical, so layers stay layers) or "dihedral" (all 8 flips and 90-degree
+/// rotations with equal probability: for materials that are isotropic in the
+/// image plane). ConfigError for another mode.
+torch::Tensor augment_crops(const torch::Tensor& crops, const std::string& mode);
+
 }  // namespace emgan::generate

@@ -9,8 +9,9 @@
 /// - Discriminator: `[N, C, S, S]` -> logits `[N, 1, 1, 1]`: log2(S) - 2 convolutions
 ///   (kernel 4, stride 2, padding 1) doubling the width from `ndf`, LeakyReLU 0.2,
 ///   spectral normalisation on every convolution (default) or batch norm after all
-///   but the first, then a 4 x 4 convolution to one logit. features() gives the
-///   activations before that last convolution (used by VAE-GAN).
+///   but the first, then (optionally) a minibatch standard deviation channel and a
+///   4 x 4 convolution to one logit. features() gives the activations before that
+///   last convolution (used by VAE-GAN).
 #include <torch/torch.h>
 
 #include <string>
@@ -37,9 +38,15 @@ struct DcganDiscriminatorOptions {
   int64_t channels = 1;             ///< input channels
   int64_t ndf = 64;                 ///< width of the first layer (doubles each layer)
   bool spectral_norm = true;        ///< spectral normalisation (else batch norm after the first layer)
+  /// Minibatch standard deviation (Karras et al. 2018): before the last convolution, one
+  /// more channel holding the mean over features of their standard deviation across the
+  /// batch, so the discriminator sees how alike the images of a batch are (a batch of
+  /// collapsed fakes is easy to tell from a real batch). features() is unchanged.
+  bool minibatch_std = false;
   void validate() const;            ///< ConfigError naming the field and value
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DcganDiscriminatorOptions, image_size, channels, ndf, spectral_norm)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DcganDiscriminatorOptions, image_size, channels,
+                                                ndf, spectral_norm, minibatch_std)
 
 /// The DCGAN generator; also the decoder of the VAE-GAN.
 class DcganGeneratorImpl : public torch::nn::Module {
