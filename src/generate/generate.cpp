@@ -442,6 +442,13 @@ Json compare_pooled_2d(const fs::path& dir, const TrainingData& real, const fs::
               {"real_vs_real", base.to_json()["differences"]}};
 }
 
+/// What was measured to keep `settings`' model from collapsing, as "; ..." (or "").
+std::string collapse_remedy(const GenerateTrainSettings& settings) {
+  if (settings.model != "dcgan" || !settings.spectral_norm) return "";
+  return "; measured on real data: the spectral-norm discriminator (the default) collapsed, "
+         "--no-spectral-norm (the original DCGAN's batch norm) did not (docs/GENERATE.md)";
+}
+
 fs::path model_path_of(const fs::path& p) { return fs::is_directory(p) ? p / "model.pt" : p; }
 
 }  // namespace
@@ -502,6 +509,7 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
   if (start == 0 && fs::exists(diversity_path)) fs::remove(diversity_path);
   const bool check_diversity = !recipe->volumetric() && settings.diversity_every > 0;
   double diversity_ratio = std::nan("");
+  const std::string collapse_hint = collapse_remedy(settings);
   auto diversity_check = [&](int64_t iteration, double seconds) {
     const auto rng =
         train::get_rng_state();  // drawn aside: training continues as without the check
@@ -514,13 +522,15 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
     // Early samples are all alike before they are anything: warn on a drop below 0.5
     // after the samples had been diverse, once per drop.
     const bool was_diverse = diversity_ratio >= 0.5;
-    diversity_ratio = d / r;
+    // Training images no larger than the crops give identical real crops: no yardstick.
+    diversity_ratio = r > 0.0 ? d / r : std::nan("");
     append_metrics(diversity_path, {"diversity", "real_diversity", "ratio"}, iteration, seconds,
                    {{"diversity", d}, {"real_diversity", r}, {"ratio", diversity_ratio}});
     if (diversity_ratio < 0.5 && was_diverse)
       log_info("warning: at iteration " + std::to_string(iteration) + " the samples are " +
                fmt(diversity_ratio, 2) +
-               " as diverse as real crops (< 0.5): the generator is collapsing (diversity.csv)");
+               " as diverse as real crops (< 0.5): the generator is collapsing (diversity.csv)" +
+               collapse_hint);
   };
   Progress progress("generate " + settings.model + (start > 0 ? " (resumed at " + std::to_string(start) + ")" : ""),
                     std::max<int64_t>(settings.iterations - start, 0), "it");
@@ -571,7 +581,7 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
                                   report::LearningCurveOptions().columns({"loss_d", "loss_g"}));
     rep.section("Training curves").image("curves.png", "critic / discriminator and generator losses");
   }
-  if (fs::exists(diversity_path) && report::read_metrics_log(diversity_path).rows() >= 1) {
+  if (std::isfinite(diversity_ratio) && fs::exists(diversity_path)) {
     report::write_learning_curves(
         diversity_path, run / "diversity.png",
         report::LearningCurveOptions().columns({"ratio"}).chart(
@@ -587,7 +597,8 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
           "warning: the final model's samples are " + fmt(diversity_ratio, 2) +
           " as diverse as real crops: collapsed (or not yet diverse). If earlier checks were "
           "higher, "
-          "train again with fewer --iterations; docs/GENERATE.md lists what was measured to help.");
+          "train again with fewer --iterations; docs/GENERATE.md lists what was measured to help" +
+          (collapse_hint.empty() ? std::string(".") : collapse_hint + "."));
   }
   const int64_t count = recipe->volumetric() ? 1 : 16;
   const auto x = recipe->sample(count, settings.sample_size, false, GenerateSampleSettings{}.norm_stats == "batch");
@@ -688,7 +699,8 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
       const std::string warning =
           "warning: the samples are " + fmt(summary.diversity / summary.real_diversity, 2) +
           " as diverse as real crops (< 0.5): the generator has collapsed to a few "
-          "images; their statistics describe those few, not the material";
+          "images; their statistics describe those few, not the material" +
+          collapse_remedy(settings);
       log_info(warning);
       rep.paragraph(warning);
     }
