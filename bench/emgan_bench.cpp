@@ -137,6 +137,8 @@ struct SliceGanSettings {
   std::vector<double> widths = {1.0, 0.125};
   int64_t batch = generate_defaults().batch_size;                  ///< volumes per iteration
   int64_t real_batch = generate_defaults().real_batch;             ///< real crops per critic step and axis (0 = batch)
+  /// slices of each volume per axis the critics see (0 = all)
+  int64_t slices_per_volume = generate_defaults().slices_per_volume;
   int64_t critic_steps = generate_defaults().critic_steps;         ///< critic updates per generator update
   int64_t latent_channels = generate_defaults().latent_channels;   ///< z
   int64_t latent_size = generate_defaults().latent_size;           ///< training latent side (4 -> 64^3)
@@ -794,7 +796,8 @@ void run_slicegan(const CommonSettings& c, const SliceGanSettings& s) {
         for (int64_t axis = 0; axis < 3; ++axis) {
           auto& critic = critics[static_cast<size_t>(axis)];
           auto& opt = *opt_d[static_cast<size_t>(axis)];
-          const auto fake_slices = emgan::models::volume_slices(fake, axis);
+          const auto fake_slices =
+              emgan::models::random_volume_slices(fake, axis, s.slices_per_volume);
           const auto pick = torch::randperm(fake_slices.size(0), torch::TensorOptions().dtype(torch::kLong))
                                 .narrow(0, 0, std::min<int64_t>(br, fake_slices.size(0)))
                                 .to(device);
@@ -816,7 +819,10 @@ void run_slicegan(const CommonSettings& c, const SliceGanSettings& s) {
       const auto fake = g->forward(latent());
       auto adv = torch::zeros({}, fake.options());
       for (int64_t axis = 0; axis < 3; ++axis)
-        adv = adv - critics[static_cast<size_t>(axis)]->forward(emgan::models::volume_slices(fake, axis)).mean();
+        adv = adv -
+              critics[static_cast<size_t>(axis)]
+                  ->forward(emgan::models::random_volume_slices(fake, axis, s.slices_per_volume))
+                  .mean();
       adv.backward();
       opt_g->step();
       loss_g = adv.item<double>();
@@ -824,14 +830,17 @@ void run_slicegan(const CommonSettings& c, const SliceGanSettings& s) {
     const bool reset = reset_peak_rss();
     const Stats st = stats_of(time_runs(c, device, iteration));
     std::cout << "bench=slicegan part=step width=" << width << " g_params=" << count(*g)
-              << " d_params_each=" << count(*critics[0]) << " critics=3 batch=" << s.batch << " real_batch=" << br
+              << " d_params_each=" << count(*critics[0]) << " critics=3 batch=" << s.batch
+              << " real_batch=" << br << " slices_per_volume=" << s.slices_per_volume
               << " critic_steps=" << s.critic_steps << " latent_channels=" << s.latent_channels
-              << " latent_size=" << s.latent_size << " volume=" << side << " channels=" << s.channels
-              << " adam=" << adam_settings.lr << "/" << adam_settings.beta1 << "/" << adam_settings.beta2 << " "
-              << common_line(c, device) << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean)
+              << " latent_size=" << s.latent_size << " volume=" << side
+              << " channels=" << s.channels << " adam=" << adam_settings.lr << "/"
+              << adam_settings.beta1 << "/" << adam_settings.beta2 << " " << common_line(c, device)
+              << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean)
               << " min_ms=" << fmt(st.min) << " iterations_per_s=" << fmt(1e3 / st.median, 4)
-              << " loss_d=" << fmt(loss_d, 4) << " loss_g=" << fmt(loss_g, 4) << " rss_reset=" << (reset ? 1 : 0)
-              << " peak_rss_mb=" << fmt(line_peak_rss_mb(), 1) << std::endl;
+              << " loss_d=" << fmt(loss_d, 4) << " loss_g=" << fmt(loss_g, 4)
+              << " rss_reset=" << (reset ? 1 : 0) << " peak_rss_mb=" << fmt(line_peak_rss_mb(), 1)
+              << std::endl;
   }
   for (const double width : s.volume_size > 0 ? s.volume_widths : std::vector<double>{}) {
     torch::manual_seed(c.seed);
@@ -1055,6 +1064,8 @@ int main(int argc, char** argv) {
   g->add_option("--widths", slicegan.widths, "width multipliers of the timed training iteration")->delimiter(',');
   g->add_option("--batch", slicegan.batch, "volumes per iteration (emgan generate train's --batch-size)");
   g->add_option("--real-batch", slicegan.real_batch, "real crops per critic step and axis (0 = batch)");
+  g->add_option("--slices-per-volume", slicegan.slices_per_volume,
+                "random slices of each volume per axis the critics see (0 = all)");
   g->add_option("--critic-steps", slicegan.critic_steps, "critic updates per generator update");
   g->add_option("--latent-channels", slicegan.latent_channels, "channels of the latent field z");
   g->add_option("--latent-size", slicegan.latent_size, "training latent side (4 -> 64^3 volumes)");

@@ -61,6 +61,10 @@ void register_generate(CLI::App& root, const Context& ctx) {
       ->capture_default_str();
   t->add_option("--real-batch", train.real_batch, "slicegan: real crops per critic step and axis (0 = batch size)")
       ->capture_default_str();
+  t->add_option("--slices-per-volume", train.slices_per_volume,
+                "slicegan: random slices of each generated volume per axis the critics see (0 = "
+                "all, SliceGAN's)")
+      ->capture_default_str();
   t->add_option("--gp-lambda", train.gp_lambda,
                 "slicegan (and 2d --gan-loss wgan): gradient penalty weight")
       ->capture_default_str();

@@ -207,6 +207,8 @@ void validate(const GenerateTrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.diversity_every >= 0, "diversity_every = ", s.diversity_every,
               " must be >= 0 (0 = no checks)");
   EMGAN_CHECK(ConfigError, s.critic_steps >= 1, "critic_steps = ", s.critic_steps, " must be >= 1");
+  EMGAN_CHECK(ConfigError, s.slices_per_volume >= 0, "slices_per_volume = ", s.slices_per_volume,
+              " must be >= 0 (0 = every slice)");
   EMGAN_CHECK(ConfigError, s.latent_size >= 4, "latent_size = ", s.latent_size, " must be >= 4 (64^3 volumes, the critic's 64 px)");
   EMGAN_CHECK(ConfigError, s.gp_lambda >= 0.0, "gp_lambda = ", s.gp_lambda, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.fraction_weight >= 0.0, "fraction_weight = ", s.fraction_weight, " must be >= 0");
@@ -585,7 +587,7 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
     report::write_learning_curves(
         diversity_path, run / "diversity.png",
         report::LearningCurveOptions().columns({"ratio"}).chart(
-            report::ChartOptions().title("Diversity of samples / real crops")));
+            report::ChartOptions().title("Diversity of samples / real crops").y_min(0.0)));
     rep.section("Mode-collapse checks")
         .image("diversity.png",
                "mean pairwise distance of 64 samples over that of 64 real crops, every " +

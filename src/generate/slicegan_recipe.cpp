@@ -84,7 +84,8 @@ class SliceGanRecipe : public Recipe {
         auto& critic = critics_[critics_.size() == 1 ? 0 : static_cast<size_t>(axis)];
         auto& opt = *opt_d_[critics_.size() == 1 ? 0 : static_cast<size_t>(axis)];
         const auto real = augment_crops(data.crops(axis, br, size_), settings_.augment);
-        const auto fake_slices = models::volume_slices(fake, axis);
+        const auto fake_slices =
+            models::random_volume_slices(fake, axis, settings_.slices_per_volume);
         const auto pick = torch::randperm(fake_slices.size(0), torch::TensorOptions().dtype(torch::kLong))
                               .narrow(0, 0, std::min<int64_t>(br, fake_slices.size(0)))
                               .to(device_);
@@ -110,7 +111,9 @@ class SliceGanRecipe : public Recipe {
     auto adv = torch::zeros({}, fake.options());
     for (int64_t axis = 0; axis < 3; ++axis) {
       auto& critic = critics_[critics_.size() == 1 ? 0 : static_cast<size_t>(axis)];
-      adv = adv - critic->forward(models::volume_slices(fake, axis)).mean();
+      adv = adv -
+            critic->forward(models::random_volume_slices(fake, axis, settings_.slices_per_volume))
+                .mean();
     }
     const auto floss = fraction_loss(fake, targets_, settings_.fraction_weight);
     const auto loss_g = adv + floss;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "emgan/core/error.h"
+#include "emgan/nn/conv_transpose.h"
 
 namespace emgan::models {
 
@@ -13,13 +14,25 @@ constexpr int64_t kGeneratorPadding[5] = {2, 2, 2, 2, 3};
 constexpr int64_t kCriticWidths[4] = {64, 128, 256, 512};
 constexpr int64_t kCriticPadding[5] = {1, 1, 1, 1, 0};
 
+/// A generator layer's transposed convolution (kernel 4, stride 2, padding `p`) through
+/// emgan::nn::conv_transpose3d (oneDNN on the CPU, ATen elsewhere).
+torch::Tensor transposed(const torch::nn::ConvTranspose3dImpl& conv, const torch::Tensor& x,
+                         int64_t p) {
+  return nn::conv_transpose3d(
+      x, conv.weight, conv.bias,
+      torch::nn::ConvTranspose3dOptions(conv.weight.size(0), conv.weight.size(1), 4)
+          .stride(2)
+          .padding(p));
+}
+
 /// Circular padding of 2 latent voxels per side, then the transposed convolution
 /// without padding, then the crop that keeps one period aligned as the padded
 /// (non-periodic) layer would align it: o = 2 i + k - p.
-torch::Tensor periodic_transposed(torch::nn::ConvTranspose3dImpl& conv, const torch::Tensor& x, int64_t p) {
+torch::Tensor periodic_transposed(const torch::nn::ConvTranspose3dImpl& conv,
+                                  const torch::Tensor& x, int64_t p) {
   namespace F = torch::nn::functional;
   const auto padded = F::pad(x, F::PadFuncOptions({2, 2, 2, 2, 2, 2}).mode(torch::kCircular));
-  auto y = torch::conv_transpose3d(padded, conv.weight, conv.bias, 2, 0);
+  auto y = transposed(conv, padded, 0);
   const int64_t left = p + 4;
   for (int64_t d = 2; d < 5; ++d) y = y.narrow(d, left, 2 * x.size(d));
   return y;
@@ -70,7 +83,8 @@ torch::Tensor SliceGanGeneratorImpl::forward(const torch::Tensor& z, bool period
   auto x = z;
   for (int64_t i = 0; i < 5; ++i) {
     auto* conv = convs_[i]->as<torch::nn::ConvTranspose3d>();
-    x = periodic ? periodic_transposed(*conv, x, kGeneratorPadding[i]) : conv->forward(x);
+    x = periodic ? periodic_transposed(*conv, x, kGeneratorPadding[i])
+                 : transposed(*conv, x, kGeneratorPadding[i]);
     if (i < 4) x = torch::relu(norms_[i]->as<torch::nn::BatchNorm3d>()->forward(x));
   }
   if (options.output == "softmax") return torch::softmax(x, 1);
@@ -126,6 +140,18 @@ torch::Tensor volume_slices(const torch::Tensor& volumes, int64_t axis) {
   if (axis == 0) return volumes.permute({0, 2, 1, 3, 4}).reshape({n * d, c, h, w});
   if (axis == 1) return volumes.permute({0, 3, 1, 2, 4}).reshape({n * h, c, d, w});
   return volumes.permute({0, 4, 1, 2, 3}).reshape({n * w, c, d, h});
+}
+
+torch::Tensor random_volume_slices(const torch::Tensor& volumes, int64_t axis, int64_t per_volume) {
+  const auto all = volume_slices(volumes, axis);
+  const int64_t n = volumes.size(0), side = all.size(0) / n;
+  if (per_volume <= 0 || per_volume >= side) return all;
+  const auto offsets = torch::arange(n, torch::kLong).mul_(side).unsqueeze(1);
+  const auto pick = torch::argsort(torch::rand({n, side}), /*dim=*/1, /*descending=*/false)
+                        .narrow(1, 0, per_volume)
+                        .add_(offsets)
+                        .flatten();
+  return all.index_select(0, pick.to(volumes.device()));
 }
 
 }  // namespace emgan::models

@@ -2,6 +2,7 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "emgan/core/error.h"
@@ -13,21 +14,28 @@ namespace {
 /// 0 native, 1 onednn, 2 auto.
 std::atomic<int> g_mode{2};
 
-std::vector<int64_t> vec(torch::ExpandingArray<2> a) { return {(*a)[0], (*a)[1]}; }
+template <size_t D>
+std::vector<int64_t> vec(torch::ExpandingArray<D> a) {
+  return std::vector<int64_t>(a->begin(), a->end());
+}
 
-/// y = input-gradient of conv2d(., W) at grad_output x (no bias); backward through oneDNN convs.
-struct OneDnnConvTranspose2d : torch::autograd::Function<OneDnnConvTranspose2d> {
+/// y = input-gradient of the regular convolution with W at grad_output x (no bias), for
+/// 2D (x [N, C, H, W]) and 3D (x [N, C, D, H, W]) inputs; backward through oneDNN convs.
+struct OneDnnConvTranspose : torch::autograd::Function<OneDnnConvTranspose> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, std::vector<int64_t> stride, std::vector<int64_t> padding,
                                std::vector<int64_t> output_padding, int64_t groups) {
-    const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
-    const int64_t cout = weight.size(1) * groups;
-    const int64_t hout = (h - 1) * stride[0] - 2 * padding[0] + weight.size(2) + output_padding[0];
-    const int64_t wout = (w - 1) * stride[1] - 2 * padding[1] + weight.size(3) + output_padding[1];
+    const size_t dims = stride.size();
+    std::vector<int64_t> shape = {x.size(0), weight.size(1) * groups};
+    for (size_t d = 0; d < dims; ++d)
+      shape.push_back((x.size(static_cast<int64_t>(d) + 2) - 1) * stride[d] - 2 * padding[d] +
+                      weight.size(static_cast<int64_t>(d) + 2) + output_padding[d]);
+    const std::vector<int64_t> ones(dims, 1), zeros(dims, 0);
     // Only the shape, dtype and device of this tensor are read.
-    const torch::Tensor shape_of_y = torch::empty({n, cout, hout, wout}, x.options());
-    auto y = std::get<0>(at::convolution_backward(x, shape_of_y, weight, c10::nullopt, stride, padding,
-                                                  {1, 1}, false, {0, 0}, groups, {true, false, false}));
+    const torch::Tensor shape_of_y = torch::empty(shape, x.options());
+    auto y =
+        std::get<0>(at::convolution_backward(x, shape_of_y, weight, c10::nullopt, stride, padding,
+                                             ones, false, zeros, groups, {true, false, false}));
     ctx->save_for_backward({x, weight});
     ctx->saved_data["stride"] = stride;
     ctx->saved_data["padding"] = padding;
@@ -43,15 +51,29 @@ struct OneDnnConvTranspose2d : torch::autograd::Function<OneDnnConvTranspose2d> 
     const auto stride = ctx->saved_data["stride"].toIntVector();
     const auto padding = ctx->saved_data["padding"].toIntVector();
     const int64_t groups = ctx->saved_data["groups"].toInt();
+    const std::vector<int64_t> ones(stride.size(), 1), zeros(stride.size(), 0);
     const torch::Tensor gy = grads[0].contiguous();
     torch::Tensor gx, gw;
-    if (ctx->needs_input_grad(0)) gx = at::conv2d(gy, weight, {}, stride, padding, {1, 1}, groups);
+    if (ctx->needs_input_grad(0))
+      gx = at::convolution(gy, weight, {}, stride, padding, ones, false, zeros, groups);
     if (ctx->needs_input_grad(1))
-      gw = std::get<1>(at::convolution_backward(x, gy, weight, c10::nullopt, stride, padding, {1, 1},
-                                                false, {0, 0}, groups, {false, true, false}));
+      gw = std::get<1>(at::convolution_backward(x, gy, weight, c10::nullopt, stride, padding, ones,
+                                                false, zeros, groups, {false, true, false}));
     return {gx, gw, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
+
+/// True where the oneDNN route computes this call at all (mode aside): CPU, float32, no
+/// autocast, no dilation, a plain (not mkldnn-layout) input of `dims` spatial dimensions.
+template <size_t D>
+bool onednn_applies(const torch::Tensor& x, const torch::Tensor& weight,
+                    torch::ExpandingArray<D> dilation) {
+  const bool undilated =
+      std::all_of(dilation->begin(), dilation->end(), [](int64_t v) { return v == 1; });
+  return x.dim() == static_cast<int64_t>(D) + 2 && x.device().is_cpu() &&
+         x.scalar_type() == torch::kFloat && weight.scalar_type() == torch::kFloat &&
+         !x.is_mkldnn() && undilated && !at::autocast::is_cpu_enabled();
+}
 
 }  // namespace
 
@@ -100,10 +122,7 @@ bool conv_transpose_uses_onednn(const torch::Tensor& x, const torch::Tensor& wei
                                 const torch::nn::ConvTranspose2dOptions& o) {
   const int mode = g_mode.load();
   if (mode == 0) return false;
-  const auto d = vec(o.dilation());
-  const bool applies = x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
-                       weight.scalar_type() == torch::kFloat && !x.is_mkldnn() && d[0] == 1 &&
-                       d[1] == 1 && !at::autocast::is_cpu_enabled();
+  const bool applies = onednn_applies<2>(x, weight, o.dilation());
   if (!applies || mode == 1) return applies;
   return x.size(2) * x.size(3) >= 256 && weight.size(1) * o.groups() >= 16;
 }
@@ -122,10 +141,36 @@ torch::Tensor conv_transpose2d(const torch::Tensor& x, const torch::Tensor& weig
                                    .groups(o.groups())
                                    .dilation(o.dilation()));
   }
-  auto y = OneDnnConvTranspose2d::apply(x, weight, vec(o.stride()), vec(o.padding()),
-                                        vec(o.output_padding()), o.groups());
+  auto y = OneDnnConvTranspose::apply(x, weight, vec<2>(o.stride()), vec<2>(o.padding()),
+                                      vec<2>(o.output_padding()), o.groups());
   // The bias outside the custom function (autograd differentiates the add).
   if (bias.defined()) y.add_(bias.view({1, -1, 1, 1}));
+  return y;
+}
+
+bool conv_transpose3d_uses_onednn(const torch::Tensor& x, const torch::Tensor& weight,
+                                  const torch::nn::ConvTranspose3dOptions& o) {
+  const int mode = g_mode.load();
+  return mode != 0 && onednn_applies<3>(x, weight, o.dilation());
+}
+
+torch::Tensor conv_transpose3d(const torch::Tensor& x, const torch::Tensor& weight,
+                               const torch::Tensor& bias,
+                               const torch::nn::ConvTranspose3dOptions& o) {
+  if (!conv_transpose3d_uses_onednn(x, weight, o)) {
+    namespace F = torch::nn::functional;
+    return F::conv_transpose3d(x, weight,
+                               F::ConvTranspose3dFuncOptions()
+                                   .bias(bias)
+                                   .stride(o.stride())
+                                   .padding(o.padding())
+                                   .output_padding(o.output_padding())
+                                   .groups(o.groups())
+                                   .dilation(o.dilation()));
+  }
+  auto y = OneDnnConvTranspose::apply(x, weight, vec<3>(o.stride()), vec<3>(o.padding()),
+                                      vec<3>(o.output_padding()), o.groups());
+  if (bias.defined()) y.add_(bias.view({1, -1, 1, 1, 1}));
   return y;
 }
 

@@ -267,9 +267,11 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
   for (int64_t i = 0; i < 64; ++i) planes.push_back(three_phase(64, 64, i)[0]);
   io::write_image(dir / "real.tif", torch::stack(planes).unsqueeze(0), uint8());
   const fs::path run_dir = dir / "run";
-  const std::string common = " --model slicegan --data " + (dir / "img.png").string() + " --out " + run_dir.string() +
-                             " --batch-size 1 --real-batch 2 --width 0.03125 --latent-channels 4 --critic-steps 1"
-                             " --log-every 1 --checkpoint-every 1 --target-fractions 0.3 0.3 0.4 --threads 1";
+  const std::string common =
+      " --model slicegan --data " + (dir / "img.png").string() + " --out " + run_dir.string() +
+      " --batch-size 1 --real-batch 2 --width 0.03125 --latent-channels 4 --critic-steps 1"
+      " --slices-per-volume 16 --log-every 1 --checkpoint-every 1 --target-fractions 0.3 0.3 0.4 "
+      "--threads 1";
   auto r = run("generate train --iterations 2" + common);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("iterations=2"), std::string::npos) << r.out;
@@ -281,11 +283,18 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
   const auto config = load_json_file(run_dir / "config.json");
   EXPECT_EQ(config.at("encoding").at("channels"), 3);
   EXPECT_EQ(config.at("width"), 0.03125);
+  EXPECT_EQ(config.at("slices_per_volume"), 16);
   // No optimiser flags: SliceGAN's own Adam settings, and every model's defaults saved.
   EXPECT_EQ(config.at("effective_optimizer").at("lr"), 1e-4);
   EXPECT_EQ(config.at("effective_optimizer").at("beta1"), 0.9);
   EXPECT_EQ(config.at("effective_optimizer").at("beta2"), 0.99);
   EXPECT_EQ(config.at("optim").at("dcgan").at("lr"), 2e-4);
+  // A negative slice count is refused by name.
+  std::string bad = common;
+  bad.replace(bad.find("--slices-per-volume 16"), 22, "--slices-per-volume -1");
+  r = run("generate train --iterations 1" + bad);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("slices_per_volume = -1"), std::string::npos) << r.out;
   // Without --resume an existing run is not overwritten; with it training continues.
   r = run("generate train --iterations 3" + common);
   EXPECT_NE(r.code, 0);

@@ -1,7 +1,9 @@
 // Architectures of the generative models: shapes, exact layer geometry, slicing,
 // periodic volumes, the gradient penalty on known cases, save/load round trips.
 #include <gtest/gtest.h>
+
 #include <torch/torch.h>
+#include <set>
 
 #include "emgan/core/error.h"
 #include "emgan/losses/gan.h"
@@ -124,6 +126,39 @@ TEST(SliceGan, SlicesAreExactlyTheVolumePlanes) {
   }
   EXPECT_THROW(models::volume_slices(vol, 3), ConfigError);
   EXPECT_THROW(models::volume_slices(vol[0], 0), ConfigError);
+}
+
+TEST(SliceGan, RandomSlicesAreDistinctPlanesOfTheirOwnVolume) {
+  torch::manual_seed(2);
+  const auto vol = torch::randn({3, 2, 6, 7, 8});
+  for (int64_t axis = 0; axis < 3; ++axis) {
+    const int64_t side = vol.size(axis + 2);
+    const auto all = models::volume_slices(vol, axis);
+    const auto some = models::random_volume_slices(vol, axis, 4);
+    ASSERT_EQ(some.size(0), 3 * 4);
+    ASSERT_EQ(some.sizes().slice(1), all.sizes().slice(1));
+    for (int64_t n = 0; n < 3; ++n) {
+      std::set<int64_t> found;
+      for (int64_t k = 0; k < 4; ++k) {
+        int64_t match = -1;
+        for (int64_t i = 0; i < side; ++i)
+          if (torch::equal(some[n * 4 + k], all[n * side + i])) match = i;
+        EXPECT_GE(match, 0) << "axis " << axis << " volume " << n << ": row " << k
+                            << " is no slice of its volume";
+        found.insert(match);
+      }
+      EXPECT_EQ(found.size(), 4u) << "axis " << axis << " volume " << n
+                                  << ": a slice was drawn twice";
+    }
+    // All of them (0, or as many as the side): exactly volume_slices.
+    EXPECT_TRUE(torch::equal(models::random_volume_slices(vol, axis, 0), all));
+    EXPECT_TRUE(torch::equal(models::random_volume_slices(vol, axis, side), all));
+  }
+  // Gradients reach the drawn slices only.
+  const auto v = torch::zeros({1, 1, 5, 4, 4}, torch::requires_grad());
+  models::random_volume_slices(v, 0, 2).sum().backward();
+  EXPECT_EQ(v.grad().sum(1).sum({2, 3}).gt(0).sum().item<int64_t>(), 2);
+  EXPECT_DOUBLE_EQ(v.grad().sum().item<double>(), 2.0 * 16.0);
 }
 
 TEST(SliceGan, PeriodicVolumesTile) {

@@ -99,3 +99,44 @@ TEST(ConvTranspose2d, ModuleSharesParametersWithTorchLayerAndWrappers) {
   en::set_conv_transpose_mode("native");
   EXPECT_LT(rel_diff(y_onednn, wn->forward(x)), 1e-5);
 }
+
+TEST(ConvTranspose3d, OneDnnRouteMatchesAtenOutputAndGradients) {
+  ModeGuard guard("auto");
+  torch::manual_seed(5);
+  // (C_in, C_out, stride, padding, output padding, bias, side): SliceGAN's layers (kernel
+  // 4, stride 2, padding 2 / 3, and 0 for its periodic mode) and a generic one.
+  using Case = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool, int64_t>;
+  for (const auto& [cin, cout, s, p, op, bias, side] :
+       {Case{6, 5, 2, 2, 0, false, 4}, Case{5, 3, 2, 3, 0, false, 6}, Case{4, 3, 2, 0, 0, false, 3},
+        Case{3, 4, 3, 1, 2, true, 3}}) {
+    auto options = torch::nn::ConvTranspose3dOptions(cin, cout, 4)
+                       .stride(s)
+                       .padding(p)
+                       .output_padding(op)
+                       .bias(bias);
+    torch::nn::ConvTranspose3d ref(options);
+    const auto x = torch::randn({2, cin, side, side + 1, side}, torch::requires_grad());
+    ASSERT_TRUE(en::conv_transpose3d_uses_onednn(x, ref->weight, options));
+    const auto y_ref = ref->forward(x);
+    const auto y = en::conv_transpose3d(x, ref->weight, ref->bias, options);
+    ASSERT_EQ(y.sizes(), y_ref.sizes()) << "case cin=" << cin << " s=" << s << " p=" << p;
+    EXPECT_LT(rel_diff(y, y_ref), 1e-5);
+    const auto gy = torch::randn_like(y_ref);
+    std::vector<torch::Tensor> inputs{x, ref->weight};
+    if (bias) inputs.push_back(ref->bias);
+    const auto g_ref = torch::autograd::grad({y_ref}, inputs, {gy});
+    const auto g_new = torch::autograd::grad({y}, inputs, {gy});
+    for (size_t i = 0; i < inputs.size(); ++i)
+      EXPECT_LT(rel_diff(g_new[i], g_ref[i]), 1e-5)
+          << "gradient " << i << " case cin=" << cin << " p=" << p;
+  }
+  // Never for double precision, dilation or the native mode.
+  auto options = torch::nn::ConvTranspose3dOptions(2, 2, 4).stride(2);
+  const auto w = torch::zeros({2, 2, 4, 4, 4});
+  EXPECT_FALSE(en::conv_transpose3d_uses_onednn(torch::zeros({1, 2, 3, 3, 3}, torch::kDouble),
+                                                w.to(torch::kDouble), options));
+  EXPECT_FALSE(en::conv_transpose3d_uses_onednn(
+      torch::zeros({1, 2, 3, 3, 3}), w, torch::nn::ConvTranspose3dOptions(2, 2, 4).dilation(2)));
+  en::set_conv_transpose_mode("native");
+  EXPECT_FALSE(en::conv_transpose3d_uses_onednn(torch::zeros({1, 2, 3, 3, 3}), w, options));
+}

@@ -74,6 +74,10 @@ struct GenerateTrainSettings {
   int64_t critic_steps =
       5;  ///< (slicegan; dcgan with gan_loss wgan) critic steps per generator step
   int64_t real_batch = 0;              ///< (slicegan) real crops per critic step and axis; 0 = batch_size
+  /// (slicegan) slices of each generated volume the critics see per axis, drawn at
+  /// random at every step; 0 = all of them (SliceGAN's). A subset cuts the critics'
+  /// work in proportion (the CPU recipe; docs/GENERATE.md).
+  int64_t slices_per_volume = 0;
   double gp_lambda = 10.0;             ///< (slicegan; 2d with gan_loss wgan) WGAN-GP weight
   /// Target fraction per phase (property control; empty = none). Either one value
   /// per phase summing to 1 or one value for phase 0..k-1 each.
@@ -112,10 +116,10 @@ struct GenerateTrainSettings {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     GenerateTrainSettings, model, data, out, phases, grey, resume, iterations, batch_size, optim,
-    width, augment, latent_channels, latent_size, critic_steps, real_batch, gp_lambda,
-    target_fractions, fraction_weight, image_size, latent, g_norm, spectral_norm, minibatch_std,
-    gan_loss, instance_noise, kl_weight, gamma, pixel_weight, diversity_every, log_every,
-    checkpoint_every, sample_size, runtime)
+    width, augment, latent_channels, latent_size, critic_steps, real_batch, slices_per_volume,
+    gp_lambda, target_fractions, fraction_weight, image_size, latent, g_norm, spectral_norm,
+    minibatch_std, gan_loss, instance_noise, kl_weight, gamma, pixel_weight, diversity_every,
+    log_every, checkpoint_every, sample_size, runtime)
 
 /// Checks choices and ranges; throws ConfigError naming the setting and value.
 void validate(const GenerateTrainSettings& settings);

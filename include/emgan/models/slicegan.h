@@ -99,4 +99,12 @@ TORCH_MODULE(SliceGanCritic);
 /// `[N * W, C, D, H]` with n * W + i = volume[n, :, :, :, i]. Differentiable.
 torch::Tensor volume_slices(const torch::Tensor& volumes, int64_t axis);
 
+/// `per_volume` distinct random slices of each volume perpendicular to `axis` (a subset
+/// of volume_slices(): rows n * per_volume .. n * per_volume + per_volume - 1 are slices
+/// of volume n, in random order); `per_volume` <= 0 or >= the volume's side gives all
+/// of them, exactly volume_slices(). Differentiable; draws from torch's global generator.
+/// SliceGAN feeds its critics every slice; a subset cuts the critics' work in proportion
+/// (`slices_per_volume` of generate train).
+torch::Tensor random_volume_slices(const torch::Tensor& volumes, int64_t axis, int64_t per_volume);
+
 }  // namespace emgan::models

@@ -1,9 +1,10 @@
 #pragma once
 /// \file conv_transpose.h
-/// 2D transposed convolution through oneDNN's convolution kernels on the CPU.
+/// 2D and 3D transposed convolutions through oneDNN's convolution kernels on the CPU.
 ///
-/// LibTorch 1.13 computes a CPU `conv_transpose2d` (forward and backward) with im2col +
-/// GEMM (`slow_conv_transpose2d`); regular convolutions go through oneDNN. A transposed
+/// LibTorch 1.13 computes a CPU `conv_transpose2d` / `conv_transpose3d` (forward and
+/// backward) with im2col / vol2col + GEMM (`slow_conv_transpose2d/3d`); regular
+/// convolutions go through oneDNN. A transposed
 /// convolution is the input-gradient of the regular convolution with the same weight,
 /// so it can be computed by oneDNN exactly (up to float summation order):
 ///   forward   y  = conv_input_grad(x, W)   (ATen's convolution_backward, input part)
@@ -12,7 +13,8 @@
 /// Same parameters and shapes as torch::nn::ConvTranspose2d (weight [C_in, C_out/groups,
 /// kH, kW]), so checkpoints are interchangeable. Measured (BENCHMARKS.md, issue 8): faster
 /// for the wide, large-map layers of a U-Net's up path, slower for tiny maps and for a
-/// few output channels, hence the `auto` rule below.
+/// few output channels, hence the `auto` rule below. In 3D (SliceGAN's generator) the route
+/// was faster for every layer measured and needs no vol2col buffer (BENCHMARKS.md, SliceGAN).
 #include <torch/torch.h>
 
 #include <string>
@@ -46,6 +48,20 @@ torch::Tensor conv_transpose2d(const torch::Tensor& x, const torch::Tensor& weig
 torch::Tensor conv_transpose2d(const torch::Tensor& x, const torch::Tensor& weight,
                                const torch::Tensor& bias,
                                const torch::nn::detail::ConvNdOptions<2>& options);
+
+/// True when the current mode routes this 3D call (input `x` [N, C, D, H, W], `weight`)
+/// through oneDNN: modes onednn and auto wherever it applies (CPU, float32, no autocast,
+/// dilation 1), native never.
+bool conv_transpose3d_uses_onednn(const torch::Tensor& x, const torch::Tensor& weight,
+                                  const torch::nn::ConvTranspose3dOptions& options);
+
+/// A 3D transposed convolution with `weight` [C_in, C_out/groups, kD, kH, kW], `bias` (may
+/// be undefined) and the stride, padding, output padding, groups and dilation of
+/// `options`; differentiable (once: its backward is not itself differentiable); equal to
+/// torch::nn::functional::conv_transpose3d within float rounding.
+torch::Tensor conv_transpose3d(const torch::Tensor& x, const torch::Tensor& weight,
+                               const torch::Tensor& bias,
+                               const torch::nn::ConvTranspose3dOptions& options);
 
 /// torch::nn::ConvTranspose2d whose forward is conv_transpose2d above (same parameters,
 /// same names; `output_size` is not supported: use output_padding).
