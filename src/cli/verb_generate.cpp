@@ -70,6 +70,10 @@ void register_generate(CLI::App& root, const Context& ctx) {
       ->capture_default_str();
   t->add_option("--target-fractions", train.target_fractions, "target fraction of phase 0, 1, ... (property control)");
   t->add_option("--fraction-weight", train.fraction_weight, "weight of the fraction loss")->capture_default_str();
+  t->add_option("--mode-seeking", train.mode_seeking,
+                "slicegan: weight of the mode-seeking term (MSGAN) against a generator that "
+                "ignores its latent; 0 = off")
+      ->capture_default_str();
   t->add_option("--image-size", train.image_size, "2d models: 64, 128 or 256")->capture_default_str();
   t->add_option("--latent", train.latent, "2d models: latent size (0 = image size / 2 for dcgan, 64 for vae)")
       ->capture_default_str();
@@ -90,8 +94,10 @@ void register_generate(CLI::App& root, const Context& ctx) {
                 "vaegan: weight of the pixel reconstruction term in the encoder and decoder losses (0 = feature reconstruction only)");
   t->add_option("--gamma", train.gamma, "vaegan: weight of feature reconstruction in the decoder loss")
       ->capture_default_str();
-  t->add_option("--diversity-every", train.diversity_every,
-                "2d models: iterations between mode-collapse checks (diversity.csv); 0 = none")
+  t->add_option(
+       "--diversity-every", train.diversity_every,
+       "iterations between mode-collapse checks (diversity.csv; slicegan: central slices of 16 "
+       "volumes); 0 = none")
       ->capture_default_str();
   t->add_option("--log-every", train.log_every, "iterations between metrics rows")->capture_default_str();
   t->add_option("--checkpoint-every", train.checkpoint_every, "iterations between checkpoints")->capture_default_str();

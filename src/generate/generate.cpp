@@ -169,6 +169,35 @@ double mean_pairwise_distance(const torch::Tensor& x) {
   return (d2.sqrt().sum() / static_cast<double>(n * (n - 1))).item<double>();
 }
 
+torch::Tensor mode_seeking_loss(const torch::Tensor& x, const torch::Tensor& z, double weight) {
+  EMGAN_CHECK(ConfigError, x.dim() >= 1 && z.dim() >= 1 && x.size(0) == z.size(0),
+              "mode_seeking_loss: batch sizes differ: samples ", x.sizes(), ", latents ",
+              z.sizes());
+  const int64_t half = x.size(0) / 2;
+  if (weight == 0.0 || half == 0) return torch::zeros({}, x.options());
+  const auto dx = (x.narrow(0, 0, half) - x.narrow(0, half, half)).abs().mean();
+  const auto dz = (z.narrow(0, 0, half) - z.narrow(0, half, half)).abs().mean();
+  return weight / (dx / dz + 1e-5);
+}
+
+std::pair<double, double> volume_diversity(const torch::Tensor& volumes, const TrainingData& data,
+                                           const Encoding& enc) {
+  EMGAN_CHECK(ConfigError, volumes.dim() == 5 && volumes.size(0) >= 2,
+              "volume_diversity: needs >= 2 volumes [N, C, D, H, W], got ", volumes.sizes());
+  const int64_t n = volumes.size(0);
+  double d = 0.0, r = 0.0;
+  for (int64_t axis = 0; axis < 3; ++axis) {
+    const auto planes = volumes.select(axis + 2, volumes.size(axis + 2) / 2).to(torch::kCPU);
+    EMGAN_CHECK(ConfigError, planes.size(2) == planes.size(3),
+                "volume_diversity: volumes of shape ", volumes.sizes(), " are not cubes");
+    d += mean_pairwise_distance(as_compared(planes, enc)) / 3.0;
+    r += mean_pairwise_distance(
+             as_compared(data.crops(axis, n, planes.size(2)).to(torch::kCPU), enc)) /
+         3.0;
+  }
+  return {d, r};
+}
+
 // ---- settings ----------------------------------------------------------------------------
 
 const OptimizerSettings& ModelOptimizers::of(const std::string& model) const {
@@ -212,6 +241,11 @@ void validate(const GenerateTrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.latent_size >= 4, "latent_size = ", s.latent_size, " must be >= 4 (64^3 volumes, the critic's 64 px)");
   EMGAN_CHECK(ConfigError, s.gp_lambda >= 0.0, "gp_lambda = ", s.gp_lambda, " must be >= 0");
   EMGAN_CHECK(ConfigError, s.fraction_weight >= 0.0, "fraction_weight = ", s.fraction_weight, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.mode_seeking >= 0.0, "mode_seeking = ", s.mode_seeking,
+              " must be >= 0 (0 = off)");
+  EMGAN_CHECK(ConfigError, s.mode_seeking == 0.0 || s.batch_size >= 2,
+              "mode_seeking = ", s.mode_seeking,
+              " needs batch_size >= 2 (it compares pairs of samples), got ", s.batch_size);
   EMGAN_CHECK(ConfigError, s.image_size == 64 || s.image_size == 128 || s.image_size == 256, "image_size = ",
               s.image_size, " must be 64, 128 or 256");
   check_choice("g_norm", s.g_norm, {"batch", "instance"});
@@ -506,21 +540,27 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
   const auto names = recipe->metric_names();
   const fs::path log_path = run / "metrics.csv";
   if (start == 0 && fs::exists(log_path)) fs::remove(log_path);
-  // Mode-collapse checks during training (2D models): 64 samples against 64 real crops.
+  // Mode-collapse checks during training: 64 samples against 64 real crops (2D models);
+  // the central slices of 16 volumes against 16 real crops per axis (slicegan).
   const fs::path diversity_path = run / "diversity.csv";
   if (start == 0 && fs::exists(diversity_path)) fs::remove(diversity_path);
-  const bool check_diversity = !recipe->volumetric() && settings.diversity_every > 0;
+  const bool check_diversity = settings.diversity_every > 0;
+  const int64_t diversity_n = recipe->volumetric() ? 16 : 64;
   double diversity_ratio = std::nan("");
   const std::string collapse_hint = collapse_remedy(settings);
   auto diversity_check = [&](int64_t iteration, double seconds) {
     const auto rng =
         train::get_rng_state();  // drawn aside: training continues as without the check
-    const int64_t n = 64;
-    const auto x = recipe->sample(n, 0, false, true);
-    const auto real = data.random_crops(n, recipe->image_size());
+    const auto x = recipe->sample(diversity_n, 0, false, true);
+    double d = 0.0, r = 0.0;
+    if (recipe->volumetric()) {
+      std::tie(d, r) = volume_diversity(x, data, enc);
+    } else {
+      d = mean_pairwise_distance(as_compared(x.to(torch::kCPU), enc));
+      r = mean_pairwise_distance(
+          as_compared(data.random_crops(diversity_n, recipe->image_size()).to(torch::kCPU), enc));
+    }
     train::set_rng_state(rng);
-    const double d = mean_pairwise_distance(as_compared(x.to(torch::kCPU), enc));
-    const double r = mean_pairwise_distance(as_compared(real.to(torch::kCPU), enc));
     // Early samples are all alike before they are anything: warn on a drop below 0.5
     // after the samples had been diverse, once per drop.
     const bool was_diverse = diversity_ratio >= 0.5;
@@ -590,10 +630,17 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
             report::ChartOptions().title("Diversity of samples / real crops").y_min(0.0)));
     rep.section("Mode-collapse checks")
         .image("diversity.png",
-               "mean pairwise distance of 64 samples over that of 64 real crops, every " +
+               (recipe->volumetric()
+                    ? std::string("mean pairwise distance of the central slices (per axis) of 16 "
+                                  "volumes over that of 16 real crops, every ")
+                    : std::string("mean pairwise distance of 64 samples over that of 64 real "
+                                  "crops, every ")) +
                    std::to_string(settings.diversity_every) +
-                   " iterations (diversity.csv); below 0.5 the "
-                   "samples are a few images over and over");
+                   " iterations (diversity.csv); below 0.5 the samples are a few images over and "
+                   "over" +
+                   (recipe->volumetric() ? " (in 3D: the generator ignores its latent field and "
+                                           "repeats one pattern)"
+                                         : ""));
     if (diversity_ratio < 0.5)
       rep.paragraph(
           "warning: the final model's samples are " + fmt(diversity_ratio, 2) +

@@ -56,7 +56,8 @@ class SliceGanRecipe : public Recipe {
     return o;
   }
   std::vector<std::string> metric_names() const override {
-    std::vector<std::string> names = {"loss_d", "loss_g", "wasserstein", "gp", "fraction_loss"};
+    std::vector<std::string> names = {"loss_d", "loss_g",        "wasserstein",
+                                      "gp",     "fraction_loss", "mode_seeking"};
     for (int64_t p = 0; p < generator_->options.channels && generator_->options.output == "softmax"; ++p)
       names.push_back("fraction_" + std::to_string(p));
     return names;
@@ -107,7 +108,8 @@ class SliceGanRecipe : public Recipe {
     }
     set_critics_grad(false);
     opt_g_->zero_grad();
-    const auto fake = generator_->forward(latent(b, settings_.latent_size));
+    const auto z = latent(b, settings_.latent_size);
+    const auto fake = generator_->forward(z);
     auto adv = torch::zeros({}, fake.options());
     for (int64_t axis = 0; axis < 3; ++axis) {
       auto& critic = critics_[critics_.size() == 1 ? 0 : static_cast<size_t>(axis)];
@@ -116,7 +118,8 @@ class SliceGanRecipe : public Recipe {
                 .mean();
     }
     const auto floss = fraction_loss(fake, targets_, settings_.fraction_weight);
-    const auto loss_g = adv + floss;
+    const auto ms = mode_seeking_loss(fake, z, settings_.mode_seeking);
+    const auto loss_g = adv + floss + ms;
     loss_g.backward();
     opt_g_->step();
     set_critics_grad(true);
@@ -124,7 +127,8 @@ class SliceGanRecipe : public Recipe {
                                        {"loss_g", adv.item<double>()},
                                        {"wasserstein", wdist / static_cast<double>(terms)},
                                        {"gp", gp_sum / static_cast<double>(terms)},
-                                       {"fraction_loss", floss.item<double>()}};
+                                       {"fraction_loss", floss.item<double>()},
+                                       {"mode_seeking", ms.item<double>()}};
     if (generator_->options.output == "softmax") {
       const auto f = fake.detach().mean({0, 2, 3, 4}).to(torch::kCPU, torch::kDouble);
       for (int64_t p = 0; p < f.size(0); ++p) m["fraction_" + std::to_string(p)] = f[p].item<double>();

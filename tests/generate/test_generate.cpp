@@ -191,6 +191,51 @@ TEST(Source, VolumeSlicesPerAxis) {
   EXPECT_EQ(c.select(1, 2).sum().item<double>(), 0.0);
 }
 
+TEST(Property, ModeSeekingLossGolden) {
+  // Halves paired: |x_a - x_b| = 1 everywhere, |z_a - z_b| = 2 -> ratio 0.5.
+  const auto x = torch::tensor({0.0f, 0.0f, 1.0f, 1.0f}).reshape({2, 1, 2}).requires_grad_();
+  const auto z = torch::tensor({0.0f, 2.0f}).reshape({2, 1});
+  const auto loss = mode_seeking_loss(x, z, 3.0);
+  EXPECT_NEAR(loss.item<double>(), 3.0 / (0.5 + 1e-5), 1e-4);
+  // Its gradient pushes the two samples apart.
+  loss.backward();
+  EXPECT_GT(x.grad()[0].sum().item<double>(), 0.0);  // descent lowers sample a ...
+  EXPECT_LT(x.grad()[1].sum().item<double>(), 0.0);  // ... and raises sample b
+  // A generator that ignores z pays weight / 1e-5; weight 0 or one sample: 0.
+  const auto same = torch::ones({4, 3});
+  EXPECT_NEAR(mode_seeking_loss(same, torch::randn({4, 2}), 0.5).item<double>(), 0.5 / 1e-5, 1.0);
+  EXPECT_EQ(mode_seeking_loss(x, z, 0.0).item<double>(), 0.0);
+  EXPECT_EQ(mode_seeking_loss(x.narrow(0, 0, 1), z.narrow(0, 0, 1), 1.0).item<double>(), 0.0);
+  EXPECT_THROW(mode_seeking_loss(x, torch::zeros({3, 1}), 1.0), ConfigError);
+}
+
+TEST(Property, VolumeDiversityTellsATiledGeneratorFromARealOne) {
+  torch::manual_seed(1);
+  Encoding enc;
+  enc.channels = 3;
+  enc.values = {0, 1, 2};
+  // Real data: a 96^3 volume of independent random phases (as one-hot).
+  auto one_hot = [](const torch::Tensor& labels) {
+    return torch::one_hot(labels, 3).movedim(-1, 0).to(torch::kFloat);
+  };
+  TrainingData data({one_hot(torch::randint(3, {96, 96, 96}))}, enc);
+  // Volumes like the real one: as diverse as its crops (the ratio near 1).
+  std::vector<torch::Tensor> like;
+  for (int i = 0; i < 6; ++i) like.push_back(one_hot(torch::randint(3, {64, 64, 64})));
+  const auto [d, r] = volume_diversity(torch::stack(like), data, enc);
+  EXPECT_NEAR(d / r, 1.0, 0.02);
+  // Volumes as n-phase probabilities compare by their argmax phases: the same figure.
+  const auto soft = torch::stack(like) * 0.5 + 0.1;
+  EXPECT_NEAR(volume_diversity(soft, data, enc).first, d, 1e-9);
+  // The failure seen at reduced width: one 16-voxel tile repeated in every volume.
+  const auto tile = one_hot(torch::randint(3, {16, 16, 16})).repeat({1, 4, 4, 4});
+  const auto tiled = tile.unsqueeze(0).expand({6, 3, 64, 64, 64}).contiguous();
+  const auto [dt, rt] = volume_diversity(tiled, data, enc);
+  EXPECT_EQ(dt, 0.0);
+  EXPECT_GT(rt, 0.5);
+  EXPECT_THROW(volume_diversity(tiled.narrow(0, 0, 1), data, enc), ConfigError);
+}
+
 TEST(Source, AugmentedCropsAreSymmetriesOfTheCrops) {
   torch::manual_seed(0);
   const auto crop = torch::rand({2, 8, 8});  // no symmetry of its own
@@ -284,6 +329,8 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
   EXPECT_EQ(config.at("encoding").at("channels"), 3);
   EXPECT_EQ(config.at("width"), 0.03125);
   EXPECT_EQ(config.at("slices_per_volume"), 16);
+  // The mode-collapse check ran at the last iteration (central slices of 16 volumes).
+  EXPECT_EQ(report_rows(run_dir / "diversity.csv"), 1);
   // No optimiser flags: SliceGAN's own Adam settings, and every model's defaults saved.
   EXPECT_EQ(config.at("effective_optimizer").at("lr"), 1e-4);
   EXPECT_EQ(config.at("effective_optimizer").at("beta1"), 0.9);
@@ -295,6 +342,10 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
   r = run("generate train --iterations 1" + bad);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("slices_per_volume = -1"), std::string::npos) << r.out;
+  // The mode-seeking term compares pairs: refused at batch size 1, naming both.
+  r = run("generate train --iterations 1 --mode-seeking 1" + common);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("mode_seeking = 1 needs batch_size >= 2"), std::string::npos) << r.out;
   // Without --resume an existing run is not overwritten; with it training continues.
   r = run("generate train --iterations 3" + common);
   EXPECT_NE(r.code, 0);

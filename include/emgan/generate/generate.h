@@ -83,6 +83,9 @@ struct GenerateTrainSettings {
   /// per phase summing to 1 or one value for phase 0..k-1 each.
   std::vector<double> target_fractions = {};
   double fraction_weight = 10.0;       ///< weight of the fraction loss sum_p (f_p - t_p)^2
+  /// (slicegan) weight of the mode-seeking term mode_seeking_loss in the generator loss
+  /// (against a generator that ignores its latent field); 0 = off (SliceGAN's).
+  double mode_seeking = 0.0;
   // ---- 2d models
   int64_t image_size = 64;             ///< (2d) 64, 128 or 256
   int64_t latent = 0;                  ///< (2d) latent size; 0 = image_size / 2 (dcgan), 64 (vae, vaegan)
@@ -102,9 +105,10 @@ struct GenerateTrainSettings {
   double kl_weight = 1.0;              ///< (vae, vaegan) weight of the KL term
   double gamma = 1.0;                  ///< (vaegan) weight of the feature reconstruction (squared error of D features, summed per image) in the decoder loss, beside the adversarial term
   double pixel_weight = 1.0;           ///< (vaegan) weight of the pixel reconstruction loss (as the vae's) added to the encoder and decoder losses; 0 = Larsen et al.'s feature-only reconstruction, which collapsed on the real electrode (docs/GENERATE.md)
-  /// (2d) iterations between mode-collapse checks (diversity of 64 samples against 64
-  /// real crops, RUN/diversity.csv, a warning below 0.5); 0 = none. The check draws
-  /// its random numbers aside, so the training itself is the same with or without it.
+  /// Iterations between mode-collapse checks (2D: diversity of 64 samples against 64
+  /// real crops; slicegan: of the central slices of 16 volumes against 16 real crops per
+  /// axis, volume_diversity; RUN/diversity.csv, a warning below 0.5); 0 = none. The check
+  /// draws its random numbers aside, so the training itself is the same with or without it.
   int64_t diversity_every = 250;
   // ---- bookkeeping
   int64_t log_every = 10;              ///< iterations between metrics rows
@@ -117,9 +121,9 @@ struct GenerateTrainSettings {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     GenerateTrainSettings, model, data, out, phases, grey, resume, iterations, batch_size, optim,
     width, augment, latent_channels, latent_size, critic_steps, real_batch, slices_per_volume,
-    gp_lambda, target_fractions, fraction_weight, image_size, latent, g_norm, spectral_norm,
-    minibatch_std, gan_loss, instance_noise, kl_weight, gamma, pixel_weight, diversity_every,
-    log_every, checkpoint_every, sample_size, runtime)
+    gp_lambda, target_fractions, fraction_weight, mode_seeking, image_size, latent, g_norm,
+    spectral_norm, minibatch_std, gan_loss, instance_noise, kl_weight, gamma, pixel_weight,
+    diversity_every, log_every, checkpoint_every, sample_size, runtime)
 
 /// Checks choices and ranges; throws ConfigError naming the setting and value.
 void validate(const GenerateTrainSettings& settings);

@@ -4,6 +4,7 @@
 /// loss on the generated fractions, and the fractions actually achieved.
 #include <torch/types.h>
 
+#include <utility>
 #include <vector>
 
 namespace emgan::generate {
@@ -33,5 +34,23 @@ std::vector<double> label_fractions(const torch::Tensor& x);
 /// For one-hot phases it is sqrt(2 x the fraction of pixels whose phase differs / C).
 /// A collapsed generator scores far below real crops of the same size.
 double mean_pairwise_distance(const torch::Tensor& x);
+
+/// Mode-seeking regulariser (Mao et al. 2019, MSGAN) on a generated batch `x` `[N, ...]`
+/// from latents `z` `[N, ...]`: the batch's first and second halves are paired,
+/// ratio = mean|x_a - x_b| / mean|z_a - z_b|, loss = weight / (ratio + 1e-5). A generator
+/// that ignores its latent (the same output for every z) has ratio 0 and pays 1e5 x
+/// weight; 0 for weight 0 or N < 2 (a zero scalar on x's device).
+torch::Tensor mode_seeking_loss(const torch::Tensor& x, const torch::Tensor& z, double weight);
+
+class TrainingData;
+
+/// Mode-collapse check of a 3D generator: for each axis, mean_pairwise_distance of the
+/// central slices perpendicular to it of `volumes` `[N, C, S, S, S]` (N >= 2, drawn from
+/// different latents; compared as as_compared() compares images) and of N random S x S
+/// crops of `data` for that axis; returns both, averaged over the three axes. A
+/// generator that ignores its latent field (the same pattern in every volume, e.g. one
+/// tile repeated per latent voxel) scores near 0; draws from torch's global generator.
+std::pair<double, double> volume_diversity(const torch::Tensor& volumes, const TrainingData& data,
+                                           const Encoding& enc);
 
 }  // namespace emgan::generate
