@@ -480,6 +480,10 @@ Json compare_pooled_2d(const fs::path& dir, const TrainingData& real, const fs::
 
 /// What was measured to keep `settings`' model from collapsing, as "; ..." (or "").
 std::string collapse_remedy(const GenerateTrainSettings& settings) {
+  if (settings.model == "slicegan" && settings.mode_seeking == 0.0)
+    return "; measured on real data: at reduced widths SliceGAN's generator stopped using its "
+           "latent field within 100 iterations, and --mode-seeking 1 kept it in use "
+           "(docs/GENERATE.md)";
   if (settings.model != "dcgan" || !settings.spectral_norm) return "";
   return "; measured on real data: the spectral-norm discriminator (the default) collapsed, "
          "--no-spectral-norm (the original DCGAN's batch norm) did not (docs/GENERATE.md)";
@@ -563,7 +567,10 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
     train::set_rng_state(rng);
     // Early samples are all alike before they are anything: warn on a drop below 0.5
     // after the samples had been diverse, once per drop.
-    const bool was_diverse = diversity_ratio >= 0.5;
+    // A SliceGAN generator's volumes differ from the start (its latent is a field): a
+    // first check below 0.5 is already a collapse.
+    const bool was_diverse =
+        diversity_ratio >= 0.5 || (recipe->volumetric() && std::isnan(diversity_ratio));
     // Training images no larger than the crops give identical real crops: no yardstick.
     diversity_ratio = r > 0.0 ? d / r : std::nan("");
     append_metrics(diversity_path, {"diversity", "real_diversity", "ratio"}, iteration, seconds,
