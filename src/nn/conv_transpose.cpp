@@ -75,6 +75,28 @@ bool onednn_applies(const torch::Tensor& x, const torch::Tensor& weight,
          !x.is_mkldnn() && undilated && !at::autocast::is_cpu_enabled();
 }
 
+/// A D-dimensional transposed convolution with the geometry of `o`: through oneDNN
+/// (OneDnnConvTranspose, the bias added outside it, so autograd differentiates the add)
+/// or through ATen's own kernel.
+template <size_t D>
+torch::Tensor transposed(const torch::Tensor& x, const torch::Tensor& weight,
+                         const torch::Tensor& bias, const torch::nn::ConvTransposeOptions<D>& o,
+                         bool onednn) {
+  if (!onednn) {
+    const auto native = D == 2 ? &at::conv_transpose2d : &at::conv_transpose3d;
+    return native(x, weight, bias, *o.stride(), *o.padding(), *o.output_padding(), o.groups(),
+                  *o.dilation());
+  }
+  auto y = OneDnnConvTranspose::apply(x, weight, vec<D>(o.stride()), vec<D>(o.padding()),
+                                      vec<D>(o.output_padding()), o.groups());
+  if (bias.defined()) {
+    std::vector<int64_t> shape(D + 2, 1);
+    shape[1] = -1;
+    y.add_(bias.view(shape));
+  }
+  return y;
+}
+
 }  // namespace
 
 void set_conv_transpose_mode(const std::string& mode) {
@@ -130,22 +152,7 @@ bool conv_transpose_uses_onednn(const torch::Tensor& x, const torch::Tensor& wei
 torch::Tensor conv_transpose2d(const torch::Tensor& x, const torch::Tensor& weight,
                                const torch::Tensor& bias,
                                const torch::nn::ConvTranspose2dOptions& o) {
-  if (!conv_transpose_uses_onednn(x, weight, o)) {
-    namespace F = torch::nn::functional;
-    return F::conv_transpose2d(x, weight,
-                               F::ConvTranspose2dFuncOptions()
-                                   .bias(bias)
-                                   .stride(o.stride())
-                                   .padding(o.padding())
-                                   .output_padding(o.output_padding())
-                                   .groups(o.groups())
-                                   .dilation(o.dilation()));
-  }
-  auto y = OneDnnConvTranspose::apply(x, weight, vec<2>(o.stride()), vec<2>(o.padding()),
-                                      vec<2>(o.output_padding()), o.groups());
-  // The bias outside the custom function (autograd differentiates the add).
-  if (bias.defined()) y.add_(bias.view({1, -1, 1, 1}));
-  return y;
+  return transposed<2>(x, weight, bias, o, conv_transpose_uses_onednn(x, weight, o));
 }
 
 bool conv_transpose3d_uses_onednn(const torch::Tensor& x, const torch::Tensor& weight,
@@ -157,21 +164,7 @@ bool conv_transpose3d_uses_onednn(const torch::Tensor& x, const torch::Tensor& w
 torch::Tensor conv_transpose3d(const torch::Tensor& x, const torch::Tensor& weight,
                                const torch::Tensor& bias,
                                const torch::nn::ConvTranspose3dOptions& o) {
-  if (!conv_transpose3d_uses_onednn(x, weight, o)) {
-    namespace F = torch::nn::functional;
-    return F::conv_transpose3d(x, weight,
-                               F::ConvTranspose3dFuncOptions()
-                                   .bias(bias)
-                                   .stride(o.stride())
-                                   .padding(o.padding())
-                                   .output_padding(o.output_padding())
-                                   .groups(o.groups())
-                                   .dilation(o.dilation()));
-  }
-  auto y = OneDnnConvTranspose::apply(x, weight, vec<3>(o.stride()), vec<3>(o.padding()),
-                                      vec<3>(o.output_padding()), o.groups());
-  if (bias.defined()) y.add_(bias.view({1, -1, 1, 1, 1}));
-  return y;
+  return transposed<3>(x, weight, bias, o, conv_transpose3d_uses_onednn(x, weight, o));
 }
 
 torch::Tensor FastConvTranspose2dImpl::forward(const torch::Tensor& x) {

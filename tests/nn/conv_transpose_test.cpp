@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <string>
 #include <tuple>
+#include <vector>
 
 #include "emgan/core/error.h"
 #include "emgan/nn/conv_transpose.h"
@@ -25,6 +27,22 @@ double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item<double>();
 }
 
+/// y (the route under test) against y_ref (ATen's module): the same output, and the same
+/// gradients of a random upstream gradient w.r.t. x, the weight and (when defined) the bias.
+void expect_same_output_and_gradients(const torch::Tensor& y, const torch::Tensor& y_ref,
+                                      const torch::Tensor& x, const torch::Tensor& weight,
+                                      const torch::Tensor& bias, const std::string& label) {
+  ASSERT_EQ(y.sizes(), y_ref.sizes()) << label;
+  EXPECT_LT(rel_diff(y, y_ref), 1e-5) << label;
+  const auto gy = torch::randn_like(y_ref);
+  std::vector<torch::Tensor> inputs{x, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  const auto g_ref = torch::autograd::grad({y_ref}, inputs, {gy});
+  const auto g_new = torch::autograd::grad({y}, inputs, {gy});
+  for (size_t i = 0; i < inputs.size(); ++i)
+    EXPECT_LT(rel_diff(g_new[i], g_ref[i]), 1e-5) << "gradient " << i << ", " << label;
+}
+
 }  // namespace
 
 TEST(ConvTranspose2d, OneDnnRouteMatchesAtenOutputAndGradients) {
@@ -44,15 +62,9 @@ TEST(ConvTranspose2d, OneDnnRouteMatchesAtenOutputAndGradients) {
     ASSERT_TRUE(en::conv_transpose_uses_onednn(x, ref->weight, options));
     const auto y_ref = ref->forward(x);
     const auto y = en::conv_transpose2d(x, ref->weight, ref->bias, options);
-    ASSERT_EQ(y.sizes(), y_ref.sizes()) << "case cin=" << cin << " k=" << k << " s=" << s;
-    EXPECT_LT(rel_diff(y, y_ref), 1e-5);
-    const auto gy = torch::randn_like(y_ref);
-    std::vector<torch::Tensor> inputs{x, ref->weight};
-    if (bias) inputs.push_back(ref->bias);
-    const auto g_ref = torch::autograd::grad({y_ref}, inputs, {gy});
-    const auto g_new = torch::autograd::grad({y}, inputs, {gy});
-    for (size_t i = 0; i < inputs.size(); ++i)
-      EXPECT_LT(rel_diff(g_new[i], g_ref[i]), 1e-5) << "gradient " << i << " case cin=" << cin << " k=" << k;
+    expect_same_output_and_gradients(
+        y, y_ref, x, ref->weight, ref->bias,
+        "case cin=" + std::to_string(cin) + " k=" + std::to_string(k) + " s=" + std::to_string(s));
   }
 }
 
@@ -119,16 +131,9 @@ TEST(ConvTranspose3d, OneDnnRouteMatchesAtenOutputAndGradients) {
     ASSERT_TRUE(en::conv_transpose3d_uses_onednn(x, ref->weight, options));
     const auto y_ref = ref->forward(x);
     const auto y = en::conv_transpose3d(x, ref->weight, ref->bias, options);
-    ASSERT_EQ(y.sizes(), y_ref.sizes()) << "case cin=" << cin << " s=" << s << " p=" << p;
-    EXPECT_LT(rel_diff(y, y_ref), 1e-5);
-    const auto gy = torch::randn_like(y_ref);
-    std::vector<torch::Tensor> inputs{x, ref->weight};
-    if (bias) inputs.push_back(ref->bias);
-    const auto g_ref = torch::autograd::grad({y_ref}, inputs, {gy});
-    const auto g_new = torch::autograd::grad({y}, inputs, {gy});
-    for (size_t i = 0; i < inputs.size(); ++i)
-      EXPECT_LT(rel_diff(g_new[i], g_ref[i]), 1e-5)
-          << "gradient " << i << " case cin=" << cin << " p=" << p;
+    expect_same_output_and_gradients(
+        y, y_ref, x, ref->weight, ref->bias,
+        "case cin=" + std::to_string(cin) + " s=" + std::to_string(s) + " p=" + std::to_string(p));
   }
   // Never for double precision, dilation or the native mode.
   auto options = torch::nn::ConvTranspose3dOptions(2, 2, 4).stride(2);
