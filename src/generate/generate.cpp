@@ -577,7 +577,7 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
                    {{"diversity", d}, {"real_diversity", r}, {"ratio", diversity_ratio}});
     if (diversity_ratio < 0.5 && was_diverse)
       log_info("warning: at iteration " + std::to_string(iteration) + " the samples are " +
-               fmt(diversity_ratio, 2) +
+               fmt(diversity_ratio, 3) +
                " as diverse as real crops (< 0.5): the generator is collapsing (diversity.csv)" +
                collapse_hint);
   };
@@ -650,7 +650,7 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
                                          : ""));
     if (diversity_ratio < 0.5)
       rep.paragraph(
-          "warning: the final model's samples are " + fmt(diversity_ratio, 2) +
+          "warning: the final model's samples are " + fmt(diversity_ratio, 3) +
           " as diverse as real crops: collapsed (or not yet diverse). If earlier checks were "
           "higher, "
           "train again with fewer --iterations; docs/GENERATE.md lists what was measured to help" +
