@@ -144,6 +144,7 @@ struct SliceGanSettings {
   int64_t latent_size = generate_defaults().latent_size;           ///< training latent side (4 -> 64^3)
   double gp_lambda = generate_defaults().gp_lambda;                ///< WGAN-GP weight
   int64_t channels = 3;                                            ///< phases (softmax output)
+  std::string upsample = generate_defaults().g_upsample;  ///< last layer: transposed | resize
   bool step = true;                                                ///< time the training iteration
   int64_t volume_size = 256;                                       ///< generated volume side, voxels (0 = none)
   std::vector<double> volume_widths = {0.125};                     ///< width multipliers of the generation
@@ -748,6 +749,7 @@ void run_slicegan(const CommonSettings& c, const SliceGanSettings& s) {
     go.channels = s.channels;
     go.width = width;
     go.output = "softmax";
+    go.upsample = s.upsample;
     emgan::models::SliceGanGenerator g(go);
     g->to(device);
     return g;
@@ -834,8 +836,9 @@ void run_slicegan(const CommonSettings& c, const SliceGanSettings& s) {
               << " real_batch=" << br << " slices_per_volume=" << s.slices_per_volume
               << " critic_steps=" << s.critic_steps << " latent_channels=" << s.latent_channels
               << " latent_size=" << s.latent_size << " volume=" << side
-              << " channels=" << s.channels << " adam=" << adam_settings.lr << "/"
-              << adam_settings.beta1 << "/" << adam_settings.beta2 << " " << common_line(c, device)
+              << " channels=" << s.channels << " upsample=" << s.upsample
+              << " adam=" << adam_settings.lr << "/" << adam_settings.beta1 << "/"
+              << adam_settings.beta2 << " " << common_line(c, device)
               << " median_ms=" << fmt(st.median) << " mean_ms=" << fmt(st.mean)
               << " min_ms=" << fmt(st.min) << " iterations_per_s=" << fmt(1e3 / st.median, 4)
               << " loss_d=" << fmt(loss_d, 4) << " loss_g=" << fmt(loss_g, 4)
@@ -1071,6 +1074,7 @@ int main(int argc, char** argv) {
   g->add_option("--latent-size", slicegan.latent_size, "training latent side (4 -> 64^3 volumes)");
   g->add_option("--gp-lambda", slicegan.gp_lambda, "WGAN-GP weight");
   g->add_option("--channels", slicegan.channels, "phases (softmax channels)");
+  g->add_option("--upsample", slicegan.upsample, "last generator layer: transposed | resize");
   g->add_option("--step", slicegan.step, "time the training iteration (true|false)");
   g->add_option("--volume-size", slicegan.volume_size, "side of the generated volume, voxels (0 = none)");
   g->add_option("--volume-widths", slicegan.volume_widths, "width multipliers of the generation")->delimiter(',');

@@ -249,6 +249,7 @@ void validate(const GenerateTrainSettings& s) {
   EMGAN_CHECK(ConfigError, s.image_size == 64 || s.image_size == 128 || s.image_size == 256, "image_size = ",
               s.image_size, " must be 64, 128 or 256");
   check_choice("g_norm", s.g_norm, {"batch", "instance"});
+  check_choice("g_upsample", s.g_upsample, {"transposed", "resize"});
   EMGAN_CHECK(ConfigError, s.log_every >= 1 && s.checkpoint_every >= 1, "log_every and checkpoint_every must be >= 1");
   EMGAN_CHECK(ConfigError, s.kl_weight >= 0.0 && s.gamma >= 0.0 && s.pixel_weight >= 0.0, "kl_weight ", s.kl_weight,
               ", gamma ", s.gamma, " and pixel_weight ", s.pixel_weight, " must be >= 0");

@@ -19,6 +19,7 @@ class SliceGanRecipe : public Recipe {
     go.channels = enc.channels;
     go.width = s.width;
     go.output = enc.kind == "phases" ? "softmax" : "tanh";
+    go.upsample = s.g_upsample;
     generator_ = models::SliceGanGenerator(go);
     generator_->to(device);
     models::SliceGanCriticOptions co;

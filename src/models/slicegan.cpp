@@ -51,6 +51,7 @@ void SliceGanGeneratorOptions::validate() const {
   EMGAN_CHECK(ConfigError, width > 0.0 && std::isfinite(width), "slicegan generator: width = ", width,
               " must be > 0");
   check_choice("slicegan generator: output", output, {"softmax", "tanh"});
+  check_choice("slicegan generator: upsample", upsample, {"transposed", "resize"});
   EMGAN_CHECK(ConfigError, output != "softmax" || channels >= 2, "slicegan generator: output softmax needs >= 2 ",
               "phase channels, got channels = ", channels, " (use output tanh for grey data)");
 }
@@ -67,6 +68,11 @@ SliceGanGeneratorImpl::SliceGanGeneratorImpl(SliceGanGeneratorOptions options_) 
   int64_t in = options.latent_channels;
   for (int64_t i = 0; i < 5; ++i) {
     const int64_t out = i < 4 ? scaled_width(kGeneratorWidths[i], options.width) : options.channels;
+    if (i == 4 && options.upsample == "resize") {
+      resize_conv_ =
+          register_module("resize_conv", torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, 3)));
+      break;
+    }
     convs_->push_back(torch::nn::ConvTranspose3d(
         torch::nn::ConvTranspose3dOptions(in, out, 4).stride(2).padding(kGeneratorPadding[i]).bias(false)));
     if (i < 4) norms_->push_back(torch::nn::BatchNorm3d(out));
@@ -82,6 +88,10 @@ torch::Tensor SliceGanGeneratorImpl::forward(const torch::Tensor& z, bool period
                 " is too small (non-periodic needs >= 3)");
   auto x = z;
   for (int64_t i = 0; i < 5; ++i) {
+    if (i == 4 && resize_conv_) {
+      x = resize_upsample_conv3d(x, resize_conv_->weight, resize_conv_->bias, periodic);
+      break;
+    }
     auto* conv = convs_[i]->as<torch::nn::ConvTranspose3d>();
     x = periodic ? periodic_transposed(*conv, x, kGeneratorPadding[i])
                  : transposed(*conv, x, kGeneratorPadding[i]);
@@ -140,6 +150,39 @@ torch::Tensor volume_slices(const torch::Tensor& volumes, int64_t axis) {
   if (axis == 0) return volumes.permute({0, 2, 1, 3, 4}).reshape({n * d, c, h, w});
   if (axis == 1) return volumes.permute({0, 3, 1, 2, 4}).reshape({n * h, c, d, w});
   return volumes.permute({0, 4, 1, 2, 3}).reshape({n * w, c, d, h});
+}
+
+torch::Tensor resize_upsample_conv3d(const torch::Tensor& x, const torch::Tensor& weight,
+                                     const torch::Tensor& bias, bool periodic) {
+  EMGAN_CHECK(
+      ConfigError,
+      weight.dim() == 5 && weight.size(2) == 3 && weight.size(3) == 3 && weight.size(4) == 3,
+      "resize_upsample_conv3d: weight of shape ", weight.sizes(),
+      " does not match [C_out, C_in, 3, 3, 3]");
+  // Trilinear 2x upsampling (align_corners false) is a stride-2 transposed convolution
+  // with the kernel h = (1/4, 3/4, 3/4, 1/4) along each axis; followed by the 3x3x3
+  // cross-correlation w it is one stride-2 transposed convolution with the 6x6x6 kernel
+  // flip(w) (*) h (full convolution; h is symmetric), padding 4 for the crop. The
+  // upsampling's clamped border voxels are exactly the ones the crop drops, so this equals
+  // upsample + convolution + crop, through the oneDNN route and without the 8x larger map.
+  const auto h1 = torch::tensor({0.25, 0.75, 0.75, 0.25}, weight.options());
+  const auto h =
+      (h1.view({4, 1, 1}) * h1.view({1, 4, 1}) * h1.view({1, 1, 4})).view({1, 1, 4, 4, 4});
+  const int64_t c_out = weight.size(0), c_in = weight.size(1);
+  const auto kernel =
+      torch::conv_transpose3d(weight.flip({2, 3, 4}).reshape({c_out * c_in, 1, 3, 3, 3}), h)
+          .view({c_out, c_in, 6, 6, 6})
+          .transpose(0, 1)
+          .contiguous();
+  const auto options = torch::nn::ConvTranspose3dOptions(c_in, c_out, 6).stride(2).padding(4);
+  if (!periodic) return nn::conv_transpose3d(x, kernel, bias, options);
+  // Periodic: 2 voxels of circular padding, then the 2 n voxels aligned as above.
+  namespace F = torch::nn::functional;
+  auto y =
+      nn::conv_transpose3d(F::pad(x, F::PadFuncOptions({2, 2, 2, 2, 2, 2}).mode(torch::kCircular)),
+                           kernel, bias, options);
+  for (int64_t d = 2; d < 5; ++d) y = y.narrow(d, 4, 2 * x.size(d));
+  return y;
 }
 
 torch::Tensor random_volume_slices(const torch::Tensor& volumes, int64_t axis, int64_t per_volume) {

@@ -37,13 +37,17 @@ void expect_equal_after_round_trip(M& a, M& b, const std::filesystem::path& file
   EXPECT_TRUE(torch::equal(a->forward(x), b->forward(x))) << file;
 }
 
-models::SliceGanGeneratorOptions tiny_g(int64_t channels = 3) {
+models::SliceGanGeneratorOptions tiny_g(int64_t channels = 3,
+                                        const std::string& upsample = "transposed") {
   models::SliceGanGeneratorOptions o;
   o.latent_channels = 4;
   o.channels = channels;
   o.width = 1.0 / 32.0;
+  o.upsample = upsample;
   return o;
 }
+
+const std::vector<std::string> kUpsamples = {"transposed", "resize"};
 
 }  // namespace
 
@@ -73,6 +77,25 @@ TEST(SliceGan, FullWidthLayersAreThoseOfThePaper) {
   EXPECT_EQ(shapes, expected);
   EXPECT_EQ(paddings, (std::vector<int64_t>{2, 2, 2, 2, 3}));
 
+  // The resize variant: the first four transposed convolutions, then a 3x3x3
+  // convolution with bias from 64 channels to the phases.
+  models::SliceGanGeneratorOptions rc;
+  rc.upsample = "resize";
+  models::SliceGanGenerator r(rc);
+  shapes.clear();
+  std::vector<std::vector<int64_t>> conv3d;
+  for (const auto& m : r->modules(false)) {
+    if (auto* c = m->as<torch::nn::ConvTranspose3d>()) shapes.push_back(c->weight.sizes().vec());
+    if (auto* c = m->as<torch::nn::Conv3d>()) {
+      conv3d.push_back(c->weight.sizes().vec());
+      EXPECT_TRUE(c->bias.defined());
+    }
+  }
+  EXPECT_EQ(shapes, std::vector<std::vector<int64_t>>(expected.begin(), expected.begin() + 4));
+  EXPECT_EQ(conv3d, (std::vector<std::vector<int64_t>>{{3, 64, 3, 3, 3}}));
+  rc.upsample = "bilinear";
+  EXPECT_THROW(rc.validate(), ConfigError);
+
   models::SliceGanCritic d(models::SliceGanCriticOptions{});
   shapes.clear();
   paddings.clear();
@@ -90,16 +113,21 @@ TEST(SliceGan, FullWidthLayersAreThoseOfThePaper) {
 TEST(SliceGan, ShapesAndOutputRanges) {
   torch::manual_seed(0);
   models::SliceGanGenerator g(tiny_g());
-  const auto v = g->forward(torch::randn({2, 4, 4, 4, 4}));
-  EXPECT_EQ(v.sizes(), (std::vector<int64_t>{2, 3, 64, 64, 64}));
-  EXPECT_TRUE(torch::allclose(v.sum(1), torch::ones({2, 64, 64, 64}), 1e-5, 1e-5));  // softmax over phases
-  auto grey_o = tiny_g(1);
-  grey_o.output = "tanh";
-  models::SliceGanGenerator grey(grey_o);
-  const auto gv = grey->forward(torch::randn({1, 4, 5, 5, 5}));
-  EXPECT_EQ(gv.sizes(), (std::vector<int64_t>{1, 1, 96, 96, 96}));
-  EXPECT_GE(gv.min().item<double>(), 0.0);
-  EXPECT_LE(gv.max().item<double>(), 1.0);
+  for (const auto& upsample : kUpsamples) {
+    SCOPED_TRACE(upsample);
+    models::SliceGanGenerator gu(tiny_g(3, upsample));
+    const auto v = gu->forward(torch::randn({2, 4, 4, 4, 4}));
+    EXPECT_EQ(v.sizes(), (std::vector<int64_t>{2, 3, 64, 64, 64}));
+    EXPECT_TRUE(torch::allclose(v.sum(1), torch::ones({2, 64, 64, 64}), 1e-5,
+                                1e-5));  // softmax over phases
+    auto grey_o = tiny_g(1, upsample);
+    grey_o.output = "tanh";
+    models::SliceGanGenerator grey(grey_o);
+    const auto gv = grey->forward(torch::randn({1, 4, 5, 4, 6}));  // a box: each side on its own
+    EXPECT_EQ(gv.sizes(), (std::vector<int64_t>{1, 1, 96, 64, 128}));
+    EXPECT_GE(gv.min().item<double>(), 0.0);
+    EXPECT_LE(gv.max().item<double>(), 1.0);
+  }
 
   models::SliceGanCriticOptions co;
   co.width = 1.0 / 32.0;
@@ -162,23 +190,93 @@ TEST(SliceGan, RandomSlicesAreDistinctPlanesOfTheirOwnVolume) {
 }
 
 TEST(SliceGan, PeriodicVolumesTile) {
-  torch::manual_seed(1);
-  models::SliceGanGenerator g(tiny_g());
-  g->eval();
+  for (const auto& upsample : kUpsamples) {
+    SCOPED_TRACE(upsample);
+    torch::manual_seed(1);
+    models::SliceGanGenerator g(tiny_g(3, upsample));
+    g->eval();
+    torch::NoGradGuard no_grad;
+    const auto z = torch::randn({1, 4, 2, 2, 2});
+    const auto one = g->forward(z, true);
+    ASSERT_EQ(one.sizes(), (std::vector<int64_t>{1, 3, 64, 64, 64}));
+    // A latent tiled twice along each axis gives the volume tiled twice: the volume
+    // is exactly periodic, its faces join seamlessly.
+    const auto two = g->forward(z.repeat({1, 1, 2, 2, 2}), true);
+    ASSERT_EQ(two.sizes(), (std::vector<int64_t>{1, 3, 128, 128, 128}));
+    EXPECT_TRUE(torch::allclose(two, one.repeat({1, 1, 2, 2, 2}), 1e-5, 1e-6));
+    // The periodic layer computes the same as the padded one away from the borders:
+    // the interior of a non-periodic volume from a circularly extended latent matches.
+    const auto ext = g->forward(z.repeat({1, 1, 4, 4, 4}), false);
+    ASSERT_EQ(ext.size(2), 192);
+    EXPECT_TRUE(torch::allclose(ext.slice(2, 64, 128).slice(3, 64, 128).slice(4, 64, 128), one,
+                                1e-5, 1e-6));
+  }
+}
+
+TEST(SliceGan, ResizeLayerIsUpsamplingThenConvolution) {
+  // The one transposed convolution equals its definition, computed the long way:
+  // trilinear 2x upsampling, a 3x3x3 convolution, a crop of one voxel per side
+  // (periodic: circular padding by 2 first, the crop at 5), values and gradients.
+  namespace F = torch::nn::functional;
+  torch::manual_seed(4);
+  const auto w = torch::randn({2, 3, 3, 3, 3}, torch::requires_grad());
+  const auto b = torch::randn({2}, torch::requires_grad());
+  for (const bool periodic : {false, true}) {
+    SCOPED_TRACE(periodic ? "periodic" : "non-periodic");
+    const auto x = torch::randn({2, 3, 5, 6, 7}, torch::requires_grad());
+    const auto in =
+        periodic ? F::pad(x, F::PadFuncOptions({2, 2, 2, 2, 2, 2}).mode(torch::kCircular)) : x;
+    const auto up = F::interpolate(in, F::InterpolateFuncOptions()
+                                           .scale_factor(std::vector<double>{2.0, 2.0, 2.0})
+                                           .mode(torch::kTrilinear)
+                                           .align_corners(false));
+    auto ref = torch::conv3d(up, w, b);
+    for (int64_t d = 2; d < 5; ++d)
+      ref = ref.narrow(d, periodic ? 5 : 1, periodic ? 2 * x.size(d) : 2 * x.size(d) - 4);
+    const auto got = models::resize_upsample_conv3d(x, w, b, periodic);
+    ASSERT_EQ(got.sizes(), ref.sizes());
+    EXPECT_TRUE(torch::allclose(got, ref, 1e-4, 1e-5)) << (got - ref).abs().max().item<double>();
+    const auto g = torch::randn_like(ref);
+    const auto ref_grads = torch::autograd::grad({ref}, {x, w, b}, {g});
+    const auto got_grads = torch::autograd::grad({got}, {x, w, b}, {g});
+    for (size_t i = 0; i < 3; ++i)
+      EXPECT_TRUE(torch::allclose(got_grads[i], ref_grads[i], 1e-4, 1e-4))
+          << "gradient " << i << ": " << (got_grads[i] - ref_grads[i]).abs().max().item<double>();
+  }
+  EXPECT_THROW(models::resize_upsample_conv3d(torch::randn({1, 3, 4, 4, 4}),
+                                              torch::randn({2, 3, 4, 4, 4}), {}),
+               ConfigError);
+}
+
+TEST(SliceGan, ResizeLayerHasNoStridePattern) {
+  // The first four layers with constant weights 1 / (8 in) map a constant field of ones
+  // to ones (kernel 4, stride 2: every output voxel takes 2 x 2 x 2 taps). The last
+  // layer with random weights then shows what it does to a constant field: the
+  // transposed convolution gives the stride-2 pattern (even and odd voxels see
+  // different taps), the resize layer (2x upsampling, then a convolution) a constant.
   torch::NoGradGuard no_grad;
-  const auto z = torch::randn({1, 4, 2, 2, 2});
-  const auto one = g->forward(z, true);
-  ASSERT_EQ(one.sizes(), (std::vector<int64_t>{1, 3, 64, 64, 64}));
-  // A latent tiled twice along each axis gives the volume tiled twice: the volume
-  // is exactly periodic, its faces join seamlessly.
-  const auto two = g->forward(z.repeat({1, 1, 2, 2, 2}), true);
-  ASSERT_EQ(two.sizes(), (std::vector<int64_t>{1, 3, 128, 128, 128}));
-  EXPECT_TRUE(torch::allclose(two, one.repeat({1, 1, 2, 2, 2}), 1e-5, 1e-6));
-  // The periodic layer computes the same as the padded one away from the borders:
-  // the interior of a non-periodic volume from a circularly extended latent matches.
-  const auto ext = g->forward(z.repeat({1, 1, 4, 4, 4}), false);
-  ASSERT_EQ(ext.size(2), 192);
-  EXPECT_TRUE(torch::allclose(ext.slice(2, 64, 128).slice(3, 64, 128).slice(4, 64, 128), one, 1e-5, 1e-6));
+  for (const auto& upsample : kUpsamples) {
+    torch::manual_seed(3);
+    auto o = tiny_g(1, upsample);
+    o.output = "tanh";
+    models::SliceGanGenerator g(o);
+    g->eval();
+    for (auto& p : g->named_parameters()) {
+      const auto& key = p.key();
+      if (key.rfind("norms.", 0) == 0) continue;
+      const bool inner = key.rfind("convs.", 0) == 0 && key.substr(6, 1) != "4";
+      if (inner)
+        p.value().fill_(1.0 / (8.0 * static_cast<double>(p.value().size(0))));
+      else
+        p.value().normal_(0.0, 0.3);
+    }
+    const auto v = g->forward(torch::ones({1, 4, 3, 3, 3}), /*periodic=*/true);
+    const double spread = (v.max() - v.min()).item<double>();
+    if (upsample == "resize")
+      EXPECT_LT(spread, 1e-5) << "resize: a constant field must stay constant";
+    else
+      EXPECT_GT(spread, 1e-2) << "transposed: the stride pattern should show on a constant field";
+  }
 }
 
 TEST(SliceGan, GradientPenaltyKnownValues) {
@@ -198,9 +296,12 @@ TEST(SliceGan, GradientPenaltyKnownValues) {
 TEST(SliceGan, SaveLoadRoundTrip) {
   const auto dir = test::temp_dir();
   torch::manual_seed(2);
-  models::SliceGanGenerator a(tiny_g()), b(tiny_g());
-  a->forward(torch::randn({2, 4, 4, 4, 4}));  // moves the batch-norm statistics
-  expect_equal_after_round_trip(a, b, dir / "g.pt", torch::randn({1, 4, 4, 4, 4}));
+  for (const auto& upsample : kUpsamples) {
+    models::SliceGanGenerator a(tiny_g(3, upsample)), b(tiny_g(3, upsample));
+    a->forward(torch::randn({2, 4, 4, 4, 4}));  // moves the batch-norm statistics
+    expect_equal_after_round_trip(a, b, dir / ("g_" + upsample + ".pt"),
+                                  torch::randn({1, 4, 4, 4, 4}));
+  }
   models::SliceGanCriticOptions co;
   co.width = 1.0 / 32.0;
   models::SliceGanCritic c(co), d(co);

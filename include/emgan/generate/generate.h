@@ -86,6 +86,9 @@ struct GenerateTrainSettings {
   /// (slicegan) weight of the mode-seeking term mode_seeking_loss in the generator loss
   /// (against a generator that ignores its latent field); 0 = off (SliceGAN's).
   double mode_seeking = 0.0;
+  /// (slicegan) the generator's last layer: transposed (the paper's) | resize (trilinear
+  /// 2x upsampling + 3x3x3 convolution, SliceGAN's code default; no checkerboard).
+  std::string g_upsample = "transposed";
   // ---- 2d models
   int64_t image_size = 64;             ///< (2d) 64, 128 or 256
   int64_t latent = 0;                  ///< (2d) latent size; 0 = image_size / 2 (dcgan), 64 (vae, vaegan)
@@ -121,8 +124,8 @@ struct GenerateTrainSettings {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     GenerateTrainSettings, model, data, out, phases, grey, resume, iterations, batch_size, optim,
     width, augment, latent_channels, latent_size, critic_steps, real_batch, slices_per_volume,
-    gp_lambda, target_fractions, fraction_weight, mode_seeking, image_size, latent, g_norm,
-    spectral_norm, minibatch_std, gan_loss, instance_noise, kl_weight, gamma, pixel_weight,
+    gp_lambda, target_fractions, fraction_weight, mode_seeking, g_upsample, image_size, latent,
+    g_norm, spectral_norm, minibatch_std, gan_loss, instance_noise, kl_weight, gamma, pixel_weight,
     diversity_every, log_every, checkpoint_every, sample_size, runtime)
 
 /// Checks choices and ranges; throws ConfigError naming the setting and value.

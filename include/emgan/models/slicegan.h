@@ -12,6 +12,14 @@
 ///   l = 4 gives the 64-voxel cube of the paper, any larger l a larger volume.
 ///   Periodic mode: every layer pads its input circularly and crops its output so that
 ///   the volume tiles space seamlessly (S = 32 l); same weights.
+///   Resize variant (`upsample = "resize"`, the default network of SliceGAN's published
+///   code, `slicegan_rc_nets`): the fifth transposed convolution is replaced by trilinear
+///   upsampling and a 3 x 3 x 3 convolution (with bias), which has no stride pattern
+///   (the checkerboard of transposed convolutions). Here the upsampling is exactly 2x
+///   and the convolution's output is cropped by one voxel per side, so the volume sizes
+///   are those of the transposed generator (SliceGAN's code resizes to 2(s - 1), a
+///   factor that depends on the volume size) and every voxel sees the same
+///   neighbourhood at any volume size.
 /// - Critic: 2D images `[N, C, 64, 64]` -> scores `[N, 1, 1, 1]` through 5 convolutions
 ///   (kernel 4, stride 2, padding 1, 1, 1, 1, 0; channels C -> 64 -> 128 -> 256 -> 512
 ///   -> 1, the inner widths times `width`), ReLU between them, no normalisation
@@ -31,11 +39,15 @@ struct SliceGanGeneratorOptions {
   int64_t channels = 3;          ///< output channels: phases (n-phase), 1 (grey) or 3 (colour)
   double width = 1.0;            ///< multiplier of the inner widths 512, 256, 128, 64 (> 0; each >= 1 after rounding)
   std::string output = "softmax";  ///< softmax (n-phase) | tanh (grey/colour, scaled to (0, 1))
+  /// Last layer: transposed (the paper's Table 1: a transposed convolution) | resize
+  /// (SliceGAN's code default: trilinear 2x upsampling + 3 x 3 x 3 convolution).
+  std::string upsample = "transposed";
 
   /// Throws ConfigError naming the field and its value when out of range.
   void validate() const;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SliceGanGeneratorOptions, latent_channels, channels, width, output)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SliceGanGeneratorOptions, latent_channels, channels,
+                                                width, output, upsample)
 
 /// Options of the SliceGAN 2D critic.
 struct SliceGanCriticOptions {
@@ -73,6 +85,7 @@ class SliceGanGeneratorImpl : public torch::nn::Module {
  private:
   torch::nn::ModuleList convs_{nullptr};
   torch::nn::ModuleList norms_{nullptr};
+  torch::nn::Conv3d resize_conv_{nullptr};  ///< the last layer of the resize variant
 };
 TORCH_MODULE(SliceGanGenerator);
 
@@ -106,5 +119,16 @@ torch::Tensor volume_slices(const torch::Tensor& volumes, int64_t axis);
 /// SliceGAN feeds its critics every slice; a subset cuts the critics' work in proportion
 /// (`slices_per_volume` of generate train).
 torch::Tensor random_volume_slices(const torch::Tensor& volumes, int64_t axis, int64_t per_volume);
+
+/// The resize variant's last layer: trilinear upsampling by exactly 2 (align_corners
+/// false) of `x` [N, C_in, D, H, W], a 3x3x3 convolution without padding (`weight`
+/// [C_out, C_in, 3, 3, 3], `bias` may be undefined), and a crop of one voxel per side:
+/// [N, C_out, 2D - 4, 2H - 4, 2W - 4], the sizes of the transposed last layer (kernel 4,
+/// padding 3). Periodic: `x` is padded circularly by 2 voxels first and the 2D x 2H x 2W
+/// voxels aligned as the non-periodic ones are kept. Computed as one stride-2 transposed
+/// convolution whose 6x6x6 kernel is the 3x3x3 one convolved with the upsampling's
+/// (emgan::nn::conv_transpose3d); differentiable.
+torch::Tensor resize_upsample_conv3d(const torch::Tensor& x, const torch::Tensor& weight,
+                                     const torch::Tensor& bias, bool periodic = false);
 
 }  // namespace emgan::models
