@@ -22,6 +22,12 @@ void register_micro(CLI::App& root, const Context& ctx) {
   st->add_option("--max-r", s.stats.max_r, "largest r of S2, voxels (0 = min(100, side / 2))");
   st->add_option("--region", s.region, "sub-region of the input, e.g. \"0:128,0:128,0:128\" (z,y,x)");
   st->add_option("--compare-region", s.compare_region, "sub-region of --compare");
+  st->add_option(
+        "--blocks", s.blocks,
+        "N > 1: analyse N parts per axis of the sample (and of --compare) each on its own and "
+        "report "
+        "the spread between them (the natural variation of the material); 1 = the whole sample")
+      ->capture_default_str();
   st->add_flag("--periodic,!--no-periodic", s.stats.periodic, "periodic S2 (circular FFT)");
   st->add_flag("--edge-chords,!--no-edge-chords", s.stats.edge_chords, "count chords touching the boundary");
   st->add_flag("--tortuosity,!--no-tortuosity", s.stats.tortuosity, "run the diffusion solves (slowest part)");

@@ -14,7 +14,7 @@ namespace emgan::micro {
 void to_json(Json& j, const StatsRunSettings& s) {
   j = Json{{"input", s.input},   {"compare", s.compare}, {"out", s.out},
            {"phases", s.phases}, {"region", s.region},   {"compare_region", s.compare_region},
-           {"stats", s.stats},   {"runtime", s.runtime}};
+           {"blocks", s.blocks}, {"stats", s.stats},     {"runtime", s.runtime}};
 }
 
 void from_json(const Json& j, StatsRunSettings& s) {
@@ -25,6 +25,7 @@ void from_json(const Json& j, StatsRunSettings& s) {
   s.phases = j.value("phases", d.phases);
   s.region = j.value("region", d.region);
   s.compare_region = j.value("compare_region", d.compare_region);
+  s.blocks = j.value("blocks", d.blocks);
   s.stats = j.value("stats", d.stats);
   s.runtime = j.value("runtime", d.runtime);
 }
@@ -41,6 +42,8 @@ void validate(const StatsRunSettings& s) {
   EMGAN_CHECK(ConfigError, s.stats.tau.omega() >= 0.0 && s.stats.tau.omega() < 2.0, "micro stats: omega ",
               s.stats.tau.omega(), " must be 0 (automatic) or in (0, 2)");
   EMGAN_CHECK(ConfigError, !s.out.empty(), "micro stats: --out must not be empty");
+  EMGAN_CHECK(ConfigError, s.blocks >= 1, "micro stats: --blocks ", s.blocks,
+              " must be >= 1 (1 = the whole sample)");
 }
 
 torch::Tensor crop_region(const torch::Tensor& t, const std::string& region, const std::string& source) {
@@ -75,6 +78,43 @@ torch::Tensor crop_region(const torch::Tensor& t, const std::string& region, con
   return out.contiguous();
 }
 
+std::vector<std::pair<std::string, torch::Tensor>> split_blocks(const torch::Tensor& labels,
+                                                                int64_t blocks,
+                                                                const std::string& source) {
+  const std::string name = source.empty() ? std::string("labels") : source;
+  EMGAN_CHECK(ConfigError, labels.dim() == 2 || labels.dim() == 3, name,
+              ": blocks need a 2D or 3D sample, got shape ", labels.sizes());
+  EMGAN_CHECK(ConfigError, blocks >= 1, name, ": blocks = ", blocks, " must be >= 1");
+  const int64_t dims = labels.dim();
+  std::vector<int64_t> side(dims);
+  for (int64_t d = 0; d < dims; ++d) {
+    side[d] = labels.size(d) / blocks;
+    EMGAN_CHECK(ConfigError, side[d] >= 8, name, ": ", blocks, " blocks along axis ", d,
+                " of size ", labels.size(d), " would be ", side[d],
+                " voxels long; expected >= 8 (use fewer blocks)");
+  }
+  int64_t count = 1;
+  for (int64_t d = 0; d < dims; ++d) count *= blocks;
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t rest = i;
+    std::vector<int64_t> index(dims);
+    for (int64_t d = dims - 1; d >= 0; --d) {
+      index[d] = rest % blocks;
+      rest /= blocks;
+    }
+    auto t = labels;
+    std::string region;
+    for (int64_t d = 0; d < dims; ++d) {
+      const int64_t a = index[d] * side[d];
+      t = t.narrow(d, a, side[d]);
+      region += (d ? "," : "") + std::to_string(a) + ":" + std::to_string(a + side[d]);
+    }
+    out.emplace_back(region, t.contiguous());
+  }
+  return out;
+}
+
 PhaseMap load_phases(const fs::path& path, int64_t phases, const std::string& region) {
   EMGAN_CHECK(IoError, fs::exists(path), path.string(), ": no such file");
   const auto image = io::read_image(path);
@@ -97,6 +137,30 @@ MicroStats analyse(const std::string& file, const std::string& region, const Sta
   return compute_stats(map.labels.to(device), s.stats, map.values, source, /*verbose=*/true);
 }
 
+/// Every block of `file` (cropped to `region`) analysed on its own, with a progress line.
+BlockStats analyse_blocks(const std::string& file, const std::string& region,
+                          const StatsRunSettings& s, torch::Device device) {
+  const auto map = load_phases(file, s.phases, region);
+  BlockStats b;
+  b.source = region.empty() ? file : file + "[" + region + "]";
+  const auto parts = split_blocks(map.labels, s.blocks, b.source);
+  std::ostringstream os;
+  os << b.source << ": " << map.phases() << " phases, " << parts.size() << " blocks of "
+     << parts.front().second.sizes();
+  log_info(os.str());
+  Progress progress("micro stats blocks", static_cast<int64_t>(parts.size()), "block");
+  for (const auto& [reg, labels] : parts) {
+    b.regions.push_back(reg);
+    b.blocks.push_back(compute_stats(labels.to(device), s.stats, map.values,
+                                     b.source + " block " + reg,
+                                     /*verbose=*/false));
+    progress.update(static_cast<int64_t>(b.blocks.size()));
+  }
+  progress.finish();
+  b.spread = stat_spread(b.blocks);
+  return b;
+}
+
 }  // namespace
 
 StatsRunResult run_stats(const StatsRunSettings& s) {
@@ -105,6 +169,21 @@ StatsRunResult run_stats(const StatsRunSettings& s) {
   ensure_dir(s.out);
   save_json_file(fs::path(s.out) / "config.json", Json(s));
   StatsRunResult result;
+  if (s.blocks > 1) {
+    result.blocks = analyse_blocks(s.input, s.region, s, device);
+    if (!s.compare.empty()) {
+      result.compare_blocks = analyse_blocks(s.compare, s.compare_region, s, device);
+      if (result.compare_blocks->blocks.front().shape != result.blocks->blocks.front().shape)
+        log_info("warning: the blocks of " + s.compare + " differ in shape from those of " +
+                 s.input +
+                 "; statistics such as tortuosity and their spread depend on the block size");
+    }
+    result.table = format_spread(result.blocks->spread,
+                                 result.compare_blocks ? &result.compare_blocks->spread : nullptr);
+    result.report = write_blocks_report(s.out, *result.blocks,
+                                        result.compare_blocks ? &*result.compare_blocks : nullptr);
+    return result;
+  }
   result.stats = analyse(s.input, s.region, s, device);
   std::ostringstream table;
   table << format_stats(result.stats);

@@ -67,6 +67,56 @@ TEST(MicroWorkflow, StatsAndCompareThroughTheCli) {
   EXPECT_LT(jc["differences"][0]["fraction_abs_diff"].get<double>(), 0.01);
 }
 
+TEST(MicroWorkflow, BlocksSplitTheSampleAndReportTheSpread) {
+  // split_blocks: every block is the labels of its region, the remainder is left out.
+  const auto labels = torch::arange(20 * 17 * 16, torch::kLong).reshape({20, 17, 16});
+  const auto parts = micro::split_blocks(labels, 2, "t");
+  ASSERT_EQ(parts.size(), 8u);
+  EXPECT_EQ(parts[0].first, "0:10,0:8,0:8");
+  EXPECT_EQ(parts[1].first, "0:10,0:8,8:16");
+  EXPECT_EQ(parts[7].first, "10:20,8:16,8:16");  // y: 17 = 2 x 8 + 1 left out
+  for (const auto& [region, block] : parts)
+    EXPECT_TRUE(torch::equal(block, micro::crop_region(labels, region))) << region;
+  EXPECT_THROW(micro::split_blocks(labels, 3, "t"), emgan::ConfigError);  // 17 / 3 = 5 voxels < 8
+  try {
+    micro::split_blocks(torch::zeros({40, 12}, torch::kLong), 2, "small.tif");
+    ADD_FAILURE() << "6-pixel blocks accepted";
+  } catch (const emgan::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("small.tif"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("would be 6 voxels long"), std::string::npos) << e.what();
+  }
+
+  // Through the CLI: a volume against itself has the same spread, difference 0.
+  const auto dir = emgan::test::temp_dir();
+  emgan::io::WriteOptions u8;
+  u8.dtype = "uint8";
+  emgan::io::write_image(dir / "a.tif", blob_volume(32, 3), u8);
+  const auto r = run_cli("micro stats " + (dir / "a.tif").string() + " --compare " +
+                         (dir / "a.tif").string() + " --blocks 2 --max-r 6 --no-tortuosity --out " +
+                         (dir / "blocks").string() + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* f :
+       {"blocks.json", "blocks.csv", "spread.csv", "index.html", "spread_phase0.png"})
+    EXPECT_TRUE(fs::exists(dir / "blocks" / f)) << f;
+  const auto j = emgan::load_json_file(dir / "blocks" / "blocks.json");
+  ASSERT_EQ(j["input"]["blocks"].size(), 8u);
+  // The spread's mean fraction is the mean over the blocks, each one the fraction of its region.
+  const auto whole = micro::load_phases(dir / "a.tif").labels;
+  double sum = 0.0;
+  for (const auto& [region, block] : micro::split_blocks(whole, 2))
+    sum += block.eq(1).to(torch::kDouble).mean().item<double>();
+  for (const auto& s : j["input"]["spread"])
+    if (s["phase"] == 1 && s["statistic"] == "fraction") {
+      EXPECT_NEAR(s["mean"].get<double>(), sum / 8.0, 1e-9);
+      EXPECT_GT(s["sd"].get<double>(), 0.0);
+    }
+  EXPECT_EQ(j["input"]["spread"], j["compare"]["spread"]);
+  const auto bad = run_cli("micro stats " + (dir / "a.tif").string() + " --blocks 0 --out " +
+                           (dir / "bad").string());
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("--blocks 0 must be >= 1"), std::string::npos) << bad.out;
+}
+
 TEST(MicroWorkflow, BadInputsAreNamed) {
   const auto dir = emgan::test::temp_dir();
   const auto missing = run_cli("micro stats " + (dir / "nope.tif").string() + " --out " + (dir / "o").string());

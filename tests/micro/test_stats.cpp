@@ -305,3 +305,63 @@ TEST(Stats, PooledStatsAverageTheSamplesAndPoolTheirChords) {
   EXPECT_THROW(micro::pooled_stats({sa, other_r}, "mixed"), emgan::ConfigError);
   EXPECT_THROW(micro::pooled_stats({}, "none"), emgan::ConfigError);
 }
+
+TEST(Stats, SpreadOverSamplesHasKnownMeansAndDeviations) {
+  // Three hand-made samples: fractions 0.2, 0.4, 0.6 (mean 0.4, sd 0.2); tau along y
+  // 2, 4 and infinite (not percolating: counted apart, mean 3 over the finite two).
+  std::vector<micro::MicroStats> samples(3);
+  const double fractions[3] = {0.2, 0.4, 0.6};
+  const double taus[3] = {2.0, 4.0, 0.0};
+  for (int i = 0; i < 3; ++i) {
+    auto& s = samples[i];
+    s.source = "s" + std::to_string(i);
+    s.shape = {8, 8};
+    s.num_phases = 1;
+    micro::PhaseStats p;
+    p.fraction = fractions[i];
+    p.surface_area = 0.5;
+    p.chords.resize(2);
+    p.chords[0].mean = 3.0 + i;
+    p.tau.resize(2);
+    p.tau[0].percolating = i < 2;
+    p.tau[0].tau = i < 2 ? taus[i] : std::numeric_limits<double>::infinity();
+    p.tau[1].percolating = true;
+    p.tau[1].tau = 1.0;
+    s.phases.push_back(p);
+    s.tpb_density = 0.1 * (i + 1);
+  }
+  const auto spread = micro::stat_spread(samples);
+  auto get = [&](int64_t phase, const std::string& name) {
+    for (const auto& s : spread)
+      if (s.phase == phase && s.name == name) return s;
+    ADD_FAILURE() << "no " << name;
+    return micro::StatSpread{};
+  };
+  const auto f = get(0, "fraction");
+  EXPECT_EQ(f.n, 3);
+  EXPECT_NEAR(f.mean, 0.4, 1e-12);
+  EXPECT_NEAR(f.sd, 0.2, 1e-12);
+  EXPECT_DOUBLE_EQ(f.min, 0.2);
+  EXPECT_DOUBLE_EQ(f.max, 0.6);
+  EXPECT_NEAR(get(0, "surface_area").sd, 0.0, 1e-12);
+  EXPECT_NEAR(get(0, "mean_chord_y").mean, 4.0, 1e-12);
+  const auto ty = get(0, "tau_y");
+  EXPECT_EQ(ty.n, 2);
+  EXPECT_EQ(ty.infinite, 1);
+  EXPECT_NEAR(ty.mean, 3.0, 1e-12);
+  EXPECT_NEAR(ty.sd, std::sqrt(2.0), 1e-12);
+  EXPECT_NEAR(get(0, "tau_x").mean, 1.0, 1e-12);
+  const auto tpb = get(-1, "tpb_density");
+  EXPECT_NEAR(tpb.mean, 0.2, 1e-12);
+  EXPECT_EQ(spread.back().name, "tpb_density");  // the all-phase statistic comes last
+  // The text table puts a second set beside the first, with the difference in sd.
+  auto shifted = samples;
+  for (auto& s : shifted) s.phases[0].fraction += 0.1;
+  const auto other = micro::stat_spread(shifted);
+  const auto text = micro::format_spread(spread, &other);
+  EXPECT_NE(text.find("0.1 abs (0.5 sd)"), std::string::npos) << text;
+  EXPECT_THROW(micro::stat_spread({}), emgan::ConfigError);
+  auto three_d = samples[0];
+  three_d.shape = {8, 8, 8};
+  EXPECT_THROW(micro::stat_spread({samples[0], three_d}), emgan::ConfigError);
+}

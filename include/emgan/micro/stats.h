@@ -226,6 +226,44 @@ StatsComparison compare_stats(const MicroStats& real, const MicroStats& other);
 /// A readable text table of a comparison (real, other, difference per statistic).
 std::string format_comparison(const StatsComparison& comparison);
 
+// ---------------------------------------------------------------- spread over samples
+
+/// One scalar statistic over several samples of a material, e.g. the blocks of one
+/// volume: how much the statistic varies between sub-volumes, the yardstick a
+/// generated volume is judged against.
+struct StatSpread {
+  int64_t phase = -1;  ///< label; -1 for a statistic of all phases (tpb_density)
+  std::string
+      name;  ///< fraction | surface_area | isotropy | mean_chord_<axis> | tau_<axis> | tpb_density
+  int64_t n = 0;         ///< samples with a finite value
+  int64_t infinite = 0;  ///< samples where it is infinite (tau of a phase that does not percolate)
+  double mean = 0.0;     ///< over the finite values (NaN when n = 0)
+  double sd = 0.0;       ///< sample standard deviation (n - 1 denominator; 0 when n < 2)
+  double min = 0.0;      ///< smallest finite value
+  double max = 0.0;      ///< largest finite value
+};
+
+/// The spread of every scalar statistic over `samples`: per phase fraction,
+/// surface_area, isotropy, mean_chord_<axis>, tau_<axis> (when computed), in phase
+/// order; tpb_density last (phase -1). ConfigError when `samples` is empty or the
+/// samples differ in dimension or phases.
+std::vector<StatSpread> stat_spread(const std::vector<MicroStats>& samples);
+
+/// A text table of `spread` (mean, sd, min..max per statistic). With `other` (the same
+/// statistics of other samples): side by side, with the difference of the means
+/// (absolute for fractions, relative otherwise) and that difference in units of
+/// `spread`'s sd.
+std::string format_spread(const std::vector<StatSpread>& spread,
+                          const std::vector<StatSpread>* other = nullptr);
+
+/// The statistics of the blocks of one sample (see micro::split_blocks) and their spread.
+struct BlockStats {
+  std::string source;                ///< file (and region) the blocks were cut from
+  std::vector<std::string> regions;  ///< per block, "a:b,c:d[,e:f]" in the sample's voxels
+  std::vector<MicroStats> blocks;    ///< per block
+  std::vector<StatSpread> spread;    ///< stat_spread(blocks)
+};
+
 // ---------------------------------------------------------------- output
 
 /// Writes into `dir` (created): stats.json, stats.csv, PNG plots (s2_phase<P>.png
@@ -239,5 +277,13 @@ fs::path write_stats_report(const fs::path& dir, const MicroStats& stats);
 /// `real_name`/`other_name` label the curves. Returns the path of index.html.
 fs::path write_comparison_report(const fs::path& dir, const StatsComparison& comparison,
                                  const std::string& real_name = "real", const std::string& other_name = "other");
+
+/// Writes into `dir` (created): blocks.json (every block's statistics and the
+/// spread), blocks.csv (one row per block, phase and statistic), spread.csv (mean,
+/// sd, min, max per statistic; with `other`, its columns and the differences),
+/// spread_phase<P>.png (with `other`: per statistic the input's relative sd beside
+/// the relative difference of the means) and index.html. Returns index.html.
+fs::path write_blocks_report(const fs::path& dir, const BlockStats& input,
+                             const BlockStats* other = nullptr);
 
 }  // namespace emgan::micro

@@ -25,6 +25,11 @@ struct StatsRunSettings {
   /// voxel ranges, an empty side means the whole axis, e.g. "0:128,:,:"); "" = all.
   std::string region;
   std::string compare_region;    ///< the same for `compare`
+  /// > 1: cut the sample (and `compare`) into `blocks` equal parts per axis and analyse
+  /// each part on its own (blocks^3 sub-volumes, blocks^2 in 2D): the spread of every
+  /// statistic between sub-volumes of one material, the yardstick for a generated one
+  /// (write_blocks_report). The whole sample is then not analysed. 1 = off.
+  int64_t blocks = 1;
   StatsSettings stats;           ///< what is measured
   RuntimeSettings runtime;       ///< device, threads
 };
@@ -43,10 +48,21 @@ PhaseMap load_phases(const fs::path& path, int64_t phases = 0, const std::string
 /// for a malformed or out-of-range region.
 torch::Tensor crop_region(const torch::Tensor& tensor, const std::string& region, const std::string& source = "");
 
+/// `labels` ([H, W] or [D, H, W]) cut into `blocks` equal parts per axis, in row-major
+/// order of the block index (z slowest); the voxels left over at the high end of an
+/// axis (side not divisible by `blocks`) are left out. Each entry: the block's region
+/// "a:b,c:d[,e:f]" and its labels. ConfigError naming `source` when a block would be
+/// shorter than 8 voxels along an axis.
+std::vector<std::pair<std::string, torch::Tensor>> split_blocks(const torch::Tensor& labels,
+                                                                int64_t blocks,
+                                                                const std::string& source = "");
+
 /// What run_stats produced.
 struct StatsRunResult {
   MicroStats stats;                           ///< of `input`
   std::optional<StatsComparison> comparison;  ///< when `compare` was given
+  std::optional<BlockStats> blocks;           ///< with `blocks` > 1 (then `stats` is empty)
+  std::optional<BlockStats> compare_blocks;   ///< with `blocks` > 1 and `compare`
   fs::path report;                            ///< index.html
   std::string table;                          ///< the text printed
 };
