@@ -95,7 +95,7 @@ Json MicroStats::to_json() const {
   j["shape"] = shape;
   j["num_phases"] = num_phases;
   j["max_r"] = max_r;
-  j["axes"] = shape.size() == 3 ? std::vector<std::string>{"z", "y", "x"} : std::vector<std::string>{"y", "x"};
+  j["axes"] = detail::axis_names(shape.size());
   j["tpb_density"] = tpb_density ? number(*tpb_density) : Json(nullptr);
   j["seconds"] = seconds;
   j["cpu_seconds"] = cpu_seconds;
@@ -286,7 +286,7 @@ MicroStats pooled_stats(const std::vector<MicroStats>& sets, const std::string& 
 
 std::string format_stats(const MicroStats& st) {
   const bool three = st.shape.size() == 3;
-  const std::vector<std::string> axes = three ? std::vector<std::string>{"z", "y", "x"} : std::vector<std::string>{"y", "x"};
+  const auto axes = detail::axis_names(st.shape.size());
   std::ostringstream os;
   os << (st.source.empty() ? std::string("labels") : st.source) << ": shape";
   for (auto s : st.shape) os << " " << s;
@@ -425,8 +425,7 @@ std::string StatsComparison::to_csv() const {
 }
 
 std::string format_comparison(const StatsComparison& c) {
-  const bool three = c.real.shape.size() == 3;
-  const std::vector<std::string> axes = three ? std::vector<std::string>{"z", "y", "x"} : std::vector<std::string>{"y", "x"};
+  const auto axes = detail::axis_names(c.real.shape.size());
   std::ostringstream os;
   os << "real: " << c.real.source << "\nother: " << c.other.source << "\n";
   os << std::left << std::setw(7) << "phase" << std::setw(16) << "statistic" << std::setw(12) << "real"

@@ -2,6 +2,9 @@
 // Helpers shared by the micro sources (not part of the public API).
 #include <torch/types.h>
 
+#include <string>
+#include <vector>
+
 namespace emgan::micro::detail {
 
 /// A bool mask from a bool or numeric (non-zero = in) 2D/3D tensor; ConfigError otherwise.
@@ -9,6 +12,11 @@ torch::Tensor as_mask(const torch::Tensor& mask, const char* what);
 
 /// ConfigError unless 0 <= axis < t.dim().
 void check_axis(const torch::Tensor& t, int64_t axis, const char* what);
+
+/// Names of the axes of a sample with `dims` dimensions: z, y, x (3D) or y, x (2D).
+inline std::vector<std::string> axis_names(size_t dims) {
+  return dims == 3 ? std::vector<std::string>{"z", "y", "x"} : std::vector<std::string>{"y", "x"};
+}
 
 /// ConfigError unless `labels` is a non-empty 2D/3D integer tensor.
 void check_labels(const torch::Tensor& labels, const char* what);

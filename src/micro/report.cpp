@@ -11,13 +11,14 @@
 #include "emgan/micro/stats.h"
 #include "emgan/report/charts.h"
 #include "emgan/report/html.h"
+#include "micro_detail.h"
 
 namespace emgan::micro {
 
 namespace {
 
 std::vector<std::string> axis_names(const MicroStats& s) {
-  return s.shape.size() == 3 ? std::vector<std::string>{"z", "y", "x"} : std::vector<std::string>{"y", "x"};
+  return detail::axis_names(s.shape.size());
 }
 
 std::vector<double> radii(size_t n) {
@@ -249,12 +250,6 @@ fs::path write_comparison_report(const fs::path& dir, const StatsComparison& c, 
 
 namespace {
 
-const StatSpread* find_spread(const std::vector<StatSpread>& spread, const StatSpread& like) {
-  for (const auto& s : spread)
-    if (s.phase == like.phase && s.name == like.name) return &s;
-  return nullptr;
-}
-
 Json spread_json(const std::vector<StatSpread>& spread) {
   Json j = Json::array();
   auto finite_or_null = [](double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); };
@@ -320,13 +315,12 @@ fs::path write_blocks_report(const fs::path& dir, const BlockStats& input,
           << csv_number(s.mean) << "," << csv_number(s.sd) << "," << csv_number(s.min) << ","
           << csv_number(s.max);
       if (other) {
-        const auto* o = find_spread(other->spread, s);
+        const auto* o = find_spread(other->spread, s.phase, s.name);
         if (o) {
-          const double diff = s.name == "fraction" ? o->mean - s.mean : (o->mean - s.mean) / s.mean;
+          const double diff = spread_difference(s, *o);
           csv << "," << o->n << "," << o->infinite << "," << csv_number(o->mean) << ","
               << csv_number(o->sd) << "," << csv_number(o->min) << "," << csv_number(o->max) << ","
-              << csv_number(diff) << ","
-              << csv_number(s.sd > 0.0 ? (o->mean - s.mean) / s.sd : std::nan(""));
+              << csv_number(diff) << "," << csv_number(spread_difference_in_sd(s, *o));
         } else {
           csv << ",,,,,,,,";
         }
@@ -382,15 +376,15 @@ fs::path write_blocks_report(const fs::path& dir, const BlockStats& input,
           f(s.min),
           f(s.max)};
       if (other) {
-        const auto* o = find_spread(other->spread, s);
+        const auto* o = find_spread(other->spread, s.phase, s.name);
         if (o) {
-          const double diff = o->mean - s.mean;
+          const double diff = spread_difference(s, *o);
           row.insert(row.end(),
                      {std::to_string(o->n) +
                           (o->infinite ? " (+" + std::to_string(o->infinite) + " inf)" : ""),
                       f(o->mean), f(o->sd), f(o->min), f(o->max),
-                      s.name == "fraction" ? f(diff) + " (abs)" : f(100.0 * diff / s.mean) + " %",
-                      s.sd > 0.0 ? f(diff / s.sd) : std::string("-")});
+                      s.name == "fraction" ? f(diff) + " (abs)" : f(100.0 * diff) + " %",
+                      f(spread_difference_in_sd(s, *o))});
         } else {
           row.insert(row.end(), 7, "-");
         }
@@ -410,7 +404,7 @@ fs::path write_blocks_report(const fs::path& dir, const BlockStats& input,
       report::BarSeries sd{"input sd (%)", {}, std::nullopt},
           diff{"|difference of means| (%)", {}, std::nullopt};
       for (const auto* s : stats) {
-        const auto* o = find_spread(other->spread, *s);
+        const auto* o = find_spread(other->spread, s->phase, s->name);
         if (!o || s->name == "isotropy" || !std::isfinite(s->mean) || s->mean == 0.0 ||
             !std::isfinite(o->mean))
           continue;

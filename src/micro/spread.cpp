@@ -7,6 +7,7 @@
 
 #include "emgan/core/error.h"
 #include "emgan/micro/stats.h"
+#include "micro_detail.h"
 
 namespace emgan::micro {
 
@@ -65,9 +66,7 @@ std::string num(double v) {
 std::vector<StatSpread> stat_spread(const std::vector<MicroStats>& samples) {
   EMGAN_CHECK(ConfigError, !samples.empty(), "stat_spread: no samples");
   const auto& first = samples.front();
-  const std::vector<std::string> axes = first.shape.size() == 3
-                                            ? std::vector<std::string>{"z", "y", "x"}
-                                            : std::vector<std::string>{"y", "x"};
+  const auto axes = detail::axis_names(first.shape.size());
   Collector c;
   for (const auto& s : samples) {
     EMGAN_CHECK(ConfigError,
@@ -97,6 +96,23 @@ std::vector<StatSpread> stat_spread(const std::vector<MicroStats>& samples) {
   return out;
 }
 
+const StatSpread* find_spread(const std::vector<StatSpread>& spread, int64_t phase,
+                              const std::string& name) {
+  for (const auto& s : spread)
+    if (s.phase == phase && s.name == name) return &s;
+  return nullptr;
+}
+
+double spread_difference(const StatSpread& reference, const StatSpread& other) {
+  const double diff = other.mean - reference.mean;
+  return reference.name == "fraction" ? diff : diff / reference.mean;
+}
+
+double spread_difference_in_sd(const StatSpread& reference, const StatSpread& other) {
+  return reference.sd > 0.0 ? (other.mean - reference.mean) / reference.sd
+                            : std::numeric_limits<double>::quiet_NaN();
+}
+
 std::string format_spread(const std::vector<StatSpread>& spread,
                           const std::vector<StatSpread>* other) {
   std::ostringstream os;
@@ -115,17 +131,14 @@ std::string format_spread(const std::vector<StatSpread>& spread,
     os << std::setw(6) << (s.phase < 0 ? std::string("all") : std::to_string(s.phase))
        << std::setw(14) << s.name << std::setw(4) << s.n << std::setw(40) << cell(s) + " ";
     if (other) {
-      const StatSpread* o = nullptr;
-      for (const auto& t : *other)
-        if (t.phase == s.phase && t.name == s.name) o = &t;
-      if (o) {
+      if (const auto* o = find_spread(*other, s.phase, s.name)) {
         os << std::setw(4) << o->n << std::setw(40) << cell(*o) + " ";
-        const double diff = o->mean - s.mean;
+        const double diff = spread_difference(s, *o);
         if (s.name == "fraction")
           os << num(diff) << " abs";
         else
-          os << num(100.0 * diff / s.mean) << " %";
-        if (s.sd > 0.0) os << " (" << num(diff / s.sd) << " sd)";
+          os << num(100.0 * diff) << " %";
+        if (s.sd > 0.0) os << " (" << num(spread_difference_in_sd(s, *o)) << " sd)";
       }
     }
     os << "\n";

@@ -66,18 +66,22 @@ SliceGanGeneratorImpl::SliceGanGeneratorImpl(SliceGanGeneratorOptions options_) 
   convs_ = register_module("convs", torch::nn::ModuleList());
   norms_ = register_module("norms", torch::nn::ModuleList());
   int64_t in = options.latent_channels;
-  for (int64_t i = 0; i < 5; ++i) {
-    const int64_t out = i < 4 ? scaled_width(kGeneratorWidths[i], options.width) : options.channels;
-    if (i == 4 && options.upsample == "resize") {
-      resize_conv_ =
-          register_module("resize_conv", torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, 3)));
-      break;
-    }
-    convs_->push_back(torch::nn::ConvTranspose3d(
-        torch::nn::ConvTranspose3dOptions(in, out, 4).stride(2).padding(kGeneratorPadding[i]).bias(false)));
-    if (i < 4) norms_->push_back(torch::nn::BatchNorm3d(out));
+  auto add_transposed = [&](int64_t i, int64_t out) {
+    convs_->push_back(torch::nn::ConvTranspose3d(torch::nn::ConvTranspose3dOptions(in, out, 4)
+                                                     .stride(2)
+                                                     .padding(kGeneratorPadding[i])
+                                                     .bias(false)));
     in = out;
+  };
+  for (int64_t i = 0; i < 4; ++i) {
+    add_transposed(i, scaled_width(kGeneratorWidths[i], options.width));
+    norms_->push_back(torch::nn::BatchNorm3d(in));
   }
+  if (options.upsample == "resize")
+    resize_conv_ = register_module(
+        "resize_conv", torch::nn::Conv3d(torch::nn::Conv3dOptions(in, options.channels, 3)));
+  else
+    add_transposed(4, options.channels);
 }
 
 torch::Tensor SliceGanGeneratorImpl::forward(const torch::Tensor& z, bool periodic) {
@@ -87,16 +91,19 @@ torch::Tensor SliceGanGeneratorImpl::forward(const torch::Tensor& z, bool period
     EMGAN_CHECK(ConfigError, output_size(z.size(d), periodic) >= 1, "slicegan generator: latent side ", z.size(d),
                 " is too small (non-periodic needs >= 3)");
   auto x = z;
-  for (int64_t i = 0; i < 5; ++i) {
-    if (i == 4 && resize_conv_) {
-      x = resize_upsample_conv3d(x, resize_conv_->weight, resize_conv_->bias, periodic);
-      break;
-    }
-    auto* conv = convs_[i]->as<torch::nn::ConvTranspose3d>();
+  auto transposed_layer = [&](int64_t i) {
+    const auto* conv = convs_[i]->as<torch::nn::ConvTranspose3d>();
     x = periodic ? periodic_transposed(*conv, x, kGeneratorPadding[i])
                  : transposed(*conv, x, kGeneratorPadding[i]);
-    if (i < 4) x = torch::relu(norms_[i]->as<torch::nn::BatchNorm3d>()->forward(x));
+  };
+  for (int64_t i = 0; i < 4; ++i) {
+    transposed_layer(i);
+    x = torch::relu(norms_[i]->as<torch::nn::BatchNorm3d>()->forward(x));
   }
+  if (resize_conv_)
+    x = resize_upsample_conv3d(x, resize_conv_->weight, resize_conv_->bias, periodic);
+  else
+    transposed_layer(4);
   if (options.output == "softmax") return torch::softmax(x, 1);
   return 0.5 * (torch::tanh(x) + 1.0);
 }

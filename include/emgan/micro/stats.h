@@ -249,6 +249,17 @@ struct StatSpread {
 /// samples differ in dimension or phases.
 std::vector<StatSpread> stat_spread(const std::vector<MicroStats>& samples);
 
+/// The entry of `spread` for (`phase`, `name`); nullptr when there is none.
+const StatSpread* find_spread(const std::vector<StatSpread>& spread, int64_t phase,
+                              const std::string& name);
+
+/// How far `other`'s mean is from `reference`'s: the absolute difference for a
+/// fraction, the relative one ((other - reference) / reference) otherwise.
+double spread_difference(const StatSpread& reference, const StatSpread& other);
+
+/// (other.mean - reference.mean) / reference.sd; NaN when the reference sd is 0.
+double spread_difference_in_sd(const StatSpread& reference, const StatSpread& other);
+
 /// A text table of `spread` (mean, sd, min..max per statistic). With `other` (the same
 /// statistics of other samples): side by side, with the difference of the means
 /// (absolute for fractions, relative otherwise) and that difference in units of
