@@ -360,8 +360,10 @@ StatsComparison compare_stats(const MicroStats& real, const MicroStats& other) {
     pc.surface_rel_diff = rel(po->surface_area, pr.surface_area);
     for (size_t a = 0; a < std::min(pr.tau.size(), po->tau.size()); ++a)
       pc.tau_rel_diff.push_back(rel(po->tau[a].tau, pr.tau[a].tau));
-    for (size_t a = 0; a < std::min(pr.chords.size(), po->chords.size()); ++a)
+    for (size_t a = 0; a < std::min(pr.chords.size(), po->chords.size()); ++a) {
       pc.mean_chord_rel_diff.push_back(rel(po->chords[a].mean, pr.chords[a].mean));
+      pc.chord_distance.push_back(chord_distance(pr.chords[a], po->chords[a]));
+    }
     c.phases.push_back(pc);
   }
   if (real.tpb_density && other.tpb_density) c.tpb_rel_diff = rel(*other.tpb_density, *real.tpb_density);
@@ -371,16 +373,18 @@ StatsComparison compare_stats(const MicroStats& real, const MicroStats& other) {
 Json StatsComparison::to_json() const {
   Json diffs = Json::array();
   for (const auto& p : phases) {
-    Json taus = Json::array(), chords = Json::array();
+    Json taus = Json::array(), chords = Json::array(), chord_dist = Json::array();
     for (double v : p.tau_rel_diff) taus.push_back(number(v));
     for (double v : p.mean_chord_rel_diff) chords.push_back(number(v));
+    for (double v : p.chord_distance) chord_dist.push_back(number(v));
     diffs.push_back(Json{{"phase", p.phase},
                          {"fraction_abs_diff", p.fraction_abs_diff},
                          {"s2_rms_diff", p.s2_rms_diff},
                          {"s2_rms_diff_mean", p.s2_rms_diff_mean},
                          {"surface_rel_diff", number(p.surface_rel_diff)},
                          {"tau_rel_diff", taus},
-                         {"mean_chord_rel_diff", chords}});
+                         {"mean_chord_rel_diff", chords},
+                         {"chord_distance", chord_dist}});
   }
   Json j{{"real", real.to_json()}, {"other", other.to_json()}, {"differences", diffs}};
   j["tpb_rel_diff"] = tpb_rel_diff ? number(*tpb_rel_diff) : Json(nullptr);
@@ -416,6 +420,9 @@ std::string StatsComparison::to_csv() const {
     row(pc.phase, "surface_area", "", r.surface_area, o.surface_area, pc.surface_rel_diff);
     for (size_t a = 0; a < pc.mean_chord_rel_diff.size(); ++a)
       row(pc.phase, "mean_chord", std::to_string(a), r.chords[a].mean, o.chords[a].mean, pc.mean_chord_rel_diff[a]);
+    for (size_t a = 0; a < pc.chord_distance.size(); ++a)
+      row(pc.phase, "chord_distance", std::to_string(a), std::numeric_limits<double>::quiet_NaN(),
+          std::numeric_limits<double>::quiet_NaN(), pc.chord_distance[a]);
     for (size_t a = 0; a < pc.tau_rel_diff.size(); ++a)
       row(pc.phase, "tau", std::to_string(a), r.tau[a].tau, o.tau[a].tau, pc.tau_rel_diff[a]);
     row(pc.phase, "isotropy", "", r.isotropy, o.isotropy, o.isotropy - r.isotropy);
@@ -454,6 +461,8 @@ std::string format_comparison(const StatsComparison& c) {
     for (size_t a = 0; a < pc.mean_chord_rel_diff.size(); ++a)
       line(pc.phase, "chord_" + axes[a], fmt(r.chords[a].mean, 2), fmt(o.chords[a].mean, 2),
            fmt(100.0 * pc.mean_chord_rel_diff[a], 1) + " %");
+    for (size_t a = 0; a < pc.chord_distance.size(); ++a)
+      line(pc.phase, "chord_dist_" + axes[a], "", "", fmt(pc.chord_distance[a], 4) + " TV");
     for (size_t a = 0; a < pc.tau_rel_diff.size(); ++a)
       line(pc.phase, "tau_" + axes[a], fmt(r.tau[a].tau, 3), fmt(o.tau[a].tau, 3),
            fmt(100.0 * pc.tau_rel_diff[a], 1) + " %");

@@ -181,6 +181,9 @@ fs::path write_comparison_report(const fs::path& dir, const StatsComparison& c, 
       for (size_t a = 0; a < pc.mean_chord_rel_diff.size(); ++a)
         rows.push_back({ph, "mean chord " + axes[a], fmt(pr.chords[a].mean), fmt(po.chords[a].mean),
                         fmt(100.0 * pc.mean_chord_rel_diff[a]) + " %"});
+      for (size_t a = 0; a < pc.chord_distance.size(); ++a)
+        rows.push_back(
+            {ph, "chord distribution " + axes[a], "", "", fmt(pc.chord_distance[a]) + " (TV)"});
       for (size_t a = 0; a < pc.tau_rel_diff.size(); ++a)
         rows.push_back({ph, "tau " + axes[a], tau_cell(pr.tau[a]), tau_cell(po.tau[a]),
                         fmt(100.0 * pc.tau_rel_diff[a]) + " %"});
@@ -189,7 +192,11 @@ fs::path write_comparison_report(const fs::path& dir, const StatsComparison& c, 
     if (c.tpb_rel_diff)
       rows.push_back({"all", "TPB density", fmt(*c.real.tpb_density), fmt(*c.other.tpb_density),
                       fmt(100.0 * *c.tpb_rel_diff) + " %"});
-    r.table(header, rows, "differences: fraction absolute, S2 RMS over r, others relative to " + real_name);
+    r.table(header, rows,
+            "differences: fraction absolute, S2 RMS over r, chord distribution = total variation "
+            "distance "
+            "between the chord-length distributions (0 = same, 1 = disjoint), others relative to " +
+                real_name);
   }
   {
     std::vector<std::string> cats;

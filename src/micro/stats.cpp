@@ -151,4 +151,17 @@ Chords chord_lengths(const torch::Tensor& mask, int64_t axis, bool edge_chords) 
   return out;
 }
 
+double chord_distance(const Chords& a, const Chords& b) {
+  if (a.number <= 0 || b.number <= 0) return std::numeric_limits<double>::quiet_NaN();
+  const double na = static_cast<double>(a.number), nb = static_cast<double>(b.number);
+  const size_t n = std::max(a.counts.size(), b.counts.size());
+  double sum = 0.0;
+  for (size_t l = 0; l < n; ++l) {
+    const double p = l < a.counts.size() ? static_cast<double>(a.counts[l]) / na : 0.0;
+    const double q = l < b.counts.size() ? static_cast<double>(b.counts[l]) / nb : 0.0;
+    sum += std::abs(p - q);
+  }
+  return 0.5 * sum;
+}
+
 }  // namespace emgan::micro

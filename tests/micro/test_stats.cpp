@@ -229,6 +229,58 @@ TEST(Stats, ComputeStatsOfARandomThreePhaseVolume) {
   EXPECT_THROW(micro::compute_stats(labels.to(torch::kFloat)), emgan::ConfigError);
 }
 
+TEST(Stats, ChordDistanceIsTheTotalVariationBetweenLengthDistributions) {
+  const auto chords = [](std::vector<int64_t> counts) {
+    micro::Chords c;
+    c.counts = counts;
+    for (size_t l = 0; l < counts.size(); ++l) {
+      c.number += counts[l];
+      c.mean += static_cast<double>(counts[l] * static_cast<int64_t>(l));
+    }
+    if (c.number > 0) c.mean /= static_cast<double>(c.number);
+    return c;
+  };
+  const auto a = chords({0, 1, 1});        // lengths 1 and 2
+  const auto a10 = chords({0, 10, 10});    // the same distribution from ten times the chords
+  const auto b = chords({0, 1, 0, 1});     // lengths 1 and 3: half the mass moved
+  const auto c = chords({0, 0, 0, 0, 5});  // only length 4: nothing shared with a
+  EXPECT_DOUBLE_EQ(micro::chord_distance(a, a), 0.0);
+  EXPECT_DOUBLE_EQ(micro::chord_distance(a, a10), 0.0);
+  EXPECT_DOUBLE_EQ(micro::chord_distance(a, b), 0.5);
+  EXPECT_DOUBLE_EQ(micro::chord_distance(b, a), 0.5);
+  EXPECT_DOUBLE_EQ(micro::chord_distance(a, c), 1.0);
+  // {1: 3/4, 2: 1/4} vs {1: 1/2, 2: 1/2}: 0.5 * (1/4 + 1/4).
+  EXPECT_DOUBLE_EQ(micro::chord_distance(chords({0, 3, 1}), a), 0.25);
+  EXPECT_TRUE(std::isnan(micro::chord_distance(a, chords({0, 0, 0}))));
+  // Same mean chord (3), different distributions: lengths all 3 vs half 2 and half 4.
+  const auto l3 = chords({0, 0, 0, 4});
+  const auto l24 = chords({0, 0, 2, 0, 2});
+  EXPECT_DOUBLE_EQ(l3.mean, l24.mean);
+  EXPECT_DOUBLE_EQ(micro::chord_distance(l3, l24), 1.0);
+  // Through compare_stats: stripes of width 3 vs width 2 and 4 alternating, along x.
+  auto even = torch::zeros({6, 24}, torch::kLong);
+  auto mixed = torch::zeros({6, 24}, torch::kLong);
+  for (int64_t x = 0; x < 24; ++x) {
+    even.index_put_({Slice(), x}, (x / 3) % 2);
+    const int64_t cell = x % 12;  // 2 of phase 1, 4 of 0, 4 of 1, 2 of 0 -> chords 2, 4, 4, 2
+    mixed.index_put_({Slice(), x}, (cell < 2 || (cell >= 6 && cell < 10)) ? 1 : 0);
+  }
+  micro::StatsSettings s;
+  s.max_r = 4;
+  s.tortuosity = false;
+  const auto cmp = micro::compare_stats(micro::compute_stats(even, s, {}, "even"),
+                                        micro::compute_stats(mixed, s, {}, "mixed"));
+  ASSERT_EQ(cmp.phases.size(), 2u);
+  for (const auto& pc : cmp.phases) {
+    ASSERT_EQ(pc.chord_distance.size(), 2u);
+    EXPECT_TRUE(std::isnan(pc.chord_distance[0]));  // along y every chord touches the border
+    EXPECT_DOUBLE_EQ(pc.chord_distance[1], 1.0);    // all 3 vs only 2 and 4
+  }
+  EXPECT_NE(cmp.to_csv().find("chord_distance"), std::string::npos);
+  EXPECT_NE(micro::format_comparison(cmp).find("chord_dist_x"), std::string::npos);
+  EXPECT_TRUE(cmp.to_json()["differences"][0].contains("chord_distance"));
+}
+
 TEST(Stats, CompareGivesZeroForItselfAndKnownDifferences) {
   auto a = torch::zeros({12, 12, 12}, torch::kLong);
   a.index_put_({Slice(0, 6), Slice(), Slice()}, 1);  // fraction 0.5
@@ -243,6 +295,7 @@ TEST(Stats, CompareGivesZeroForItselfAndKnownDifferences) {
     EXPECT_EQ(p.fraction_abs_diff, 0.0);
     EXPECT_EQ(p.s2_rms_diff_mean, 0.0);
     EXPECT_EQ(p.surface_rel_diff, 0.0);
+    for (double d : p.chord_distance) EXPECT_TRUE(std::isnan(d) || d == 0.0);
   }
   const auto c = micro::compare_stats(sa, sb);
   ASSERT_EQ(c.phases.size(), 2u);
