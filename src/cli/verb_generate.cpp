@@ -107,6 +107,10 @@ void register_generate(CLI::App& root, const Context& ctx) {
   t->add_option("--checkpoint-every", train.checkpoint_every, "iterations between checkpoints")->capture_default_str();
   t->add_option("--sample-size", train.sample_size, "slicegan: side of the report volume (0 = training size)")
       ->capture_default_str();
+  t->add_flag(
+      "--report-tortuosity,!--no-report-tortuosity", train.report_tortuosity,
+      "compare the report's samples with a real training volume/image including tortuosity (on by "
+      "default; the solves take minutes for a large volume)");
   add_config_option(t);
   add_runtime_options(t, train.runtime);
   t->callback([o_lr, o_beta1, o_beta2] {

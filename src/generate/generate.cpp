@@ -674,7 +674,11 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
   // Statistics against the training data when it is a single real image/volume of
   // matching dimension (a 3D volume for slicegan, a 2D image for 2D models).
   if (enc.kind == "phases" && settings.data.size() == 1 && (enc.volume == recipe->volumetric())) {
-    const auto cmp = compare_samples(run, settings.data.front(), w, enc, true, rep);
+    if (settings.report_tortuosity)
+      log_info("report: statistics of the samples against " + settings.data.front() +
+               " with tortuosity (diffusion solves; --no-report-tortuosity skips them)");
+    const auto cmp =
+        compare_samples(run, settings.data.front(), w, enc, settings.report_tortuosity, rep);
     save_json_file(run / "stats_comparison.json", cmp);
   }
   rep.section("Configuration").json(config, "config.json");

@@ -451,9 +451,24 @@ TEST(GenerateCli, TwoDModelsTrainAndSample) {
       // The run's config.json (with its derived encoding and optimiser) loads back.
       const auto again = dir / "dcgan_again";
       const auto ra = run("generate train --config " + (run_dir / "config.json").string() +
-                          " --out " + again.string() + " --iterations 1");
+                          " --out " + again.string() + " --iterations 1 --no-report-tortuosity");
       ASSERT_EQ(ra.code, 0) << ra.out;
       EXPECT_EQ(load_json_file(again / "config.json").at("width"), config.at("width"));
+      // The end-of-training comparison with the training image solves the tortuosity
+      // unless --no-report-tortuosity (saved with the run).
+      const auto taus = [](const fs::path& run_dir) {
+        return load_json_file(run_dir / "stats_comparison.json")
+            .at(0)
+            .at("real")
+            .at("phases")
+            .at(0)
+            .at("tortuosity")
+            .size();
+      };
+      EXPECT_EQ(config.at("report_tortuosity"), true);
+      EXPECT_EQ(taus(run_dir), 2u);  // 2D: one solve per axis
+      EXPECT_EQ(load_json_file(again / "config.json").at("report_tortuosity"), false);
+      EXPECT_EQ(taus(again), 0u);
     }
     if (model == "dcgan") {
       // The mode-collapse check logs a row per check and draws its random numbers aside:

@@ -117,6 +117,9 @@ struct GenerateTrainSettings {
   int64_t log_every = 10;              ///< iterations between metrics rows
   int64_t checkpoint_every = 100;      ///< iterations between checkpoints
   int64_t sample_size = 0;             ///< (slicegan) side of the volume sampled into the report; 0 = training size
+  /// The end-of-training comparison with a real training volume/image includes the
+  /// tortuosity solves (for a 256^3 volume nine solves on the reference, minutes on a CPU).
+  bool report_tortuosity = true;
   RuntimeSettings runtime;
   /// The Adam settings of the trained model.
   const OptimizerSettings& optimizer() const { return optim.of(model); }
@@ -126,7 +129,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     width, augment, latent_channels, latent_size, critic_steps, real_batch, slices_per_volume,
     gp_lambda, target_fractions, fraction_weight, mode_seeking, g_upsample, image_size, latent,
     g_norm, spectral_norm, minibatch_std, gan_loss, instance_noise, kl_weight, gamma, pixel_weight,
-    diversity_every, log_every, checkpoint_every, sample_size, runtime)
+    diversity_every, log_every, checkpoint_every, sample_size, report_tortuosity, runtime)
 
 /// Checks choices and ranges; throws ConfigError naming the setting and value.
 void validate(const GenerateTrainSettings& settings);
