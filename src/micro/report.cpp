@@ -192,11 +192,12 @@ fs::path write_comparison_report(const fs::path& dir, const StatsComparison& c, 
     if (c.tpb_rel_diff)
       rows.push_back({"all", "TPB density", fmt(*c.real.tpb_density), fmt(*c.other.tpb_density),
                       fmt(100.0 * *c.tpb_rel_diff) + " %"});
-    r.table(header, rows,
-            "differences: fraction absolute, S2 RMS over r, chord distribution = total variation "
-            "distance "
-            "between the chord-length distributions (0 = same, 1 = disjoint), others relative to " +
-                real_name);
+    const std::string caption =
+        "differences: fraction absolute, S2 RMS over r, chord distribution = total variation "
+        "distance between "
+        "the chord-length distributions (0 = same, 1 = disjoint), others relative to " +
+        real_name;
+    r.table(header, rows, caption);
   }
   {
     std::vector<std::string> cats;
