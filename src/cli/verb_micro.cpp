@@ -31,6 +31,11 @@ void register_micro(CLI::App& root, const Context& ctx) {
   st->add_flag("--periodic,!--no-periodic", s.stats.periodic, "periodic S2 (circular FFT)");
   st->add_flag("--edge-chords,!--no-edge-chords", s.stats.edge_chords, "count chords touching the boundary");
   st->add_flag("--tortuosity,!--no-tortuosity", s.stats.tortuosity, "run the diffusion solves (slowest part)");
+  st->add_option(
+        "--cluster-window", s.stats.cluster_window,
+        "tile side (pixels) of the slice connectivity: the fraction of each phase in the largest "
+        "cluster of each tile of the 2D slices")
+      ->capture_default_str();
   st->add_option_function<double>(
         "--tau-tolerance", [](double v) { s.stats.tau.tolerance(v); },
         "relative flux change and imbalance at convergence")

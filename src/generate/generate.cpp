@@ -85,6 +85,43 @@ void load_modules(torch::serialize::InputArchive& root, const fs::path& path,
 
 void append_metrics(const fs::path& path, const std::vector<std::string>& names, int64_t iteration, double seconds,
                     const std::map<std::string, double>& m) {
+  // A resumed run whose log has other columns (written by an older version): rewrite it
+  // under the new header, the old rows' missing columns as nan, so every row lines up.
+  if (fs::exists(path)) {
+    std::ifstream in(path);
+    std::string header;
+    std::getline(in, header);
+    std::string want = "iteration,time";
+    for (const auto& n : names) want += "," + n;
+    if (!header.empty() && header != want) {
+      const auto split = [](const std::string& line) {
+        std::vector<std::string> cells;
+        std::stringstream ss(line);
+        std::string cell;
+        while (std::getline(ss, cell, ',')) cells.push_back(cell);
+        return cells;
+      };
+      const auto old_names = split(header);
+      std::ostringstream out;
+      out << want << "\n";
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        const auto cells = split(line);
+        std::map<std::string, std::string> row;
+        for (size_t i = 0; i < old_names.size() && i < cells.size(); ++i)
+          row[old_names[i]] = cells[i];
+        out << (row.count("iteration") ? row["iteration"] : "nan") << ","
+            << (row.count("time") ? row["time"] : "nan");
+        for (const auto& n : names) out << "," << (row.count(n) ? row[n] : "nan");
+        out << "\n";
+      }
+      in.close();
+      write_text_atomic(path, out.str());
+      log_info(path.string() +
+               ": rewritten with the columns of this version (missing values as nan)");
+    }
+  }
   const bool fresh = !fs::exists(path);
   std::ofstream out(path, std::ios::app);
   EMGAN_CHECK(IoError, out.good(), path.string(), ": cannot append to the metrics log");
@@ -102,6 +139,33 @@ void append_metrics(const fs::path& path, const std::vector<std::string>& names,
 }
 
 // ---- micro stats comparison ----------------------------------------------------------
+
+/// Slice connectivity (micro::slice_connectivity) per phase of n-phase samples [N, C,
+/// H, W] or volumes [N, C, D, H, W] (labels = argmax over C): each 2D sample is one
+/// slice; for volumes, the mean over the three slice normals. Tiles of `window` px.
+std::vector<double> samples_connectivity(const torch::Tensor& x, int64_t window) {
+  const auto labels = x.argmax(1).to(torch::kCPU);
+  std::vector<double> out;
+  for (int64_t p = 0; p < x.size(1); ++p) {
+    const auto mask = labels == p;
+    if (mask.dim() == 3) {
+      out.push_back(micro::slice_connectivity(mask, window, 0));
+      continue;
+    }
+    double sum = 0.0;
+    int64_t k = 0;
+    for (int64_t normal = 1; normal <= 3; ++normal) {
+      const auto m = mask.movedim(normal, 1);
+      const double c = micro::slice_connectivity(m.reshape({-1, m.size(2), m.size(3)}), window, 0);
+      if (std::isfinite(c)) {
+        sum += c;
+        ++k;
+      }
+    }
+    out.push_back(k > 0 ? sum / static_cast<double>(k) : std::nan(""));
+  }
+  return out;
+}
 
 /// Label map of a real reference file, encoded as the model's training data.
 torch::Tensor reference_labels(const fs::path& path, const Encoding& enc) {
@@ -375,6 +439,19 @@ std::string mean_abs_tau_diff(const micro::PhaseComparison& pc) {
   return k ? fmt(100.0 * sum / static_cast<double>(k), 3) : std::string("-");
 }
 
+/// Mean signed connectivity difference (generated - real) over the slice normals
+/// where both are finite, for a report cell ("-" when none is).
+std::string mean_conn_diff(const micro::PhaseComparison& pc) {
+  double sum = 0.0;
+  int64_t k = 0;
+  for (double d : pc.connectivity_diff)
+    if (std::isfinite(d)) {
+      sum += d;
+      ++k;
+    }
+  return k ? fmt(sum / static_cast<double>(k), 3) : std::string("-");
+}
+
 /// Micro statistics of (up to 4) n-phase samples against `reference` (a real image or
 /// volume with the model's phase values); writes DIR/stats_<i>/ reports, adds a
 /// summary table to `rep` and returns the comparisons as JSON.
@@ -405,12 +482,20 @@ Json compare_samples(const fs::path& dir, const fs::path& reference, const Writt
       rows.push_back({std::to_string(i), std::to_string(pc.phase), fmt(rp.fraction),
                       fmt(op.fraction), fmt(pc.fraction_abs_diff), fmt(pc.s2_rms_diff_mean),
                       fmt(rp.surface_area), fmt(op.surface_area),
-                      fmt(100.0 * pc.surface_rel_diff, 3), mean_abs_tau_diff(pc)});
+                      fmt(100.0 * pc.surface_rel_diff, 3), mean_conn_diff(pc),
+                      mean_abs_tau_diff(pc)});
     }
   }
-  rep.table({"sample", "phase", "fraction real", "fraction gen", "|diff|", "S2 RMS diff", "surface real",
-             "surface gen", "surface diff %", "mean |tau diff| %"},
-            rows, "Per-phase statistics; full reports (S2 curves, chords, tortuosity) in stats_<i>/index.html");
+  rep.table(
+      {"sample", "phase", "fraction real", "fraction gen", "|diff|", "S2 RMS diff", "surface real",
+       "surface gen", "surface diff %", "connectivity diff", "mean |tau diff| %"},
+      rows,
+      "Per-phase statistics; connectivity = fraction of the phase in the largest cluster of " +
+          std::to_string(real.cluster_window) +
+          " px tiles of the slices (generated - real, mean over the slice normals; > 0 = more "
+          "connected, the usual sign of "
+          "too low a tortuosity); full reports (S2 curves, chords, tortuosity) in "
+          "stats_<i>/index.html");
   return all;
 }
 
@@ -455,7 +540,8 @@ Json compare_pooled_2d(const fs::path& dir, const TrainingData& real, const fs::
                     fmt(generated.phase(g.phase).fraction), fmt(g.fraction_abs_diff),
                     fmt(b.fraction_abs_diff), fmt(g.s2_rms_diff_mean), fmt(b.s2_rms_diff_mean),
                     fmt(100.0 * g.surface_rel_diff, 3), fmt(100.0 * b.surface_rel_diff, 3),
-                    mean_abs_tau_diff(g), mean_abs_tau_diff(b)});
+                    mean_conn_diff(g), mean_conn_diff(b), mean_abs_tau_diff(g),
+                    mean_abs_tau_diff(b)});
   }
   rep.section("Statistics of all samples against real crops");
   rep.paragraph("The " + std::to_string(n) +
@@ -468,7 +554,8 @@ Json compare_pooled_2d(const fs::path& dir, const TrainingData& real, const fs::
   rep.table(
       {"phase", "fraction real", "fraction gen", "|diff| gen", "|diff| real vs real", "S2 RMS gen",
        "S2 RMS real vs real", "surface diff % gen", "surface diff % real vs real",
-       "mean |tau diff| % gen", "mean |tau diff| % real vs real"},
+       "connectivity diff gen", "connectivity diff real vs real", "mean |tau diff| % gen",
+       "mean |tau diff| % real vs real"},
       rows,
       "Targets (SliceGAN paper): fractions within 0.01, S2 within 0.01 RMS, surface and tortuosity "
       "within 10 %");
@@ -552,6 +639,16 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
   const bool check_diversity = settings.diversity_every > 0;
   const int64_t diversity_n = recipe->volumetric() ? 16 : 64;
   double diversity_ratio = std::nan("");
+  // With n-phase data the checks also log the slice connectivity of each phase in the
+  // samples and in real crops (docs/MICRO.md): it ranks the tortuosity error in seconds.
+  const bool log_connectivity = enc.kind == "phases";
+  std::vector<std::string> diversity_names = {"diversity", "real_diversity", "ratio"};
+  if (log_connectivity)
+    for (int64_t p = 0; p < enc.channels; ++p) {
+      diversity_names.push_back("connectivity_" + std::to_string(p));
+      diversity_names.push_back("real_connectivity_" + std::to_string(p));
+    }
+  int64_t connectivity_window = 0;
   const std::string collapse_hint = collapse_remedy(settings);
   auto diversity_check = [&](int64_t iteration, double seconds) {
     const auto rng =
@@ -565,6 +662,25 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
       r = mean_pairwise_distance(
           as_compared(data.random_crops(diversity_n, recipe->image_size()).to(torch::kCPU), enc));
     }
+    std::map<std::string, double> row;
+    if (log_connectivity) {
+      // Real crops of the samples' slice size: 64 per axis (volumes) or 64 (images).
+      const int64_t side = x.size(-1);
+      connectivity_window = side;
+      std::vector<double> real_conn(static_cast<size_t>(enc.channels), 0.0);
+      const int64_t axes = recipe->volumetric() ? 3 : 1;
+      for (int64_t axis = 0; axis < axes; ++axis) {
+        const auto crops =
+            recipe->volumetric() ? data.crops(axis, 64, side) : data.random_crops(64, side);
+        const auto c = samples_connectivity(crops, side);
+        for (size_t p = 0; p < c.size(); ++p) real_conn[p] += c[p] / static_cast<double>(axes);
+      }
+      const auto gen_conn = samples_connectivity(x, side);
+      for (int64_t p = 0; p < enc.channels; ++p) {
+        row["connectivity_" + std::to_string(p)] = gen_conn[static_cast<size_t>(p)];
+        row["real_connectivity_" + std::to_string(p)] = real_conn[static_cast<size_t>(p)];
+      }
+    }
     train::set_rng_state(rng);
     // Early samples are all alike before they are anything: warn on a drop below 0.5
     // after the samples had been diverse, once per drop.
@@ -574,8 +690,10 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
         diversity_ratio >= 0.5 || (recipe->volumetric() && std::isnan(diversity_ratio));
     // Training images no larger than the crops give identical real crops: no yardstick.
     diversity_ratio = r > 0.0 ? d / r : std::nan("");
-    append_metrics(diversity_path, {"diversity", "real_diversity", "ratio"}, iteration, seconds,
-                   {{"diversity", d}, {"real_diversity", r}, {"ratio", diversity_ratio}});
+    row["diversity"] = d;
+    row["real_diversity"] = r;
+    row["ratio"] = diversity_ratio;
+    append_metrics(diversity_path, diversity_names, iteration, seconds, row);
     if (diversity_ratio < 0.5 && was_diverse)
       log_info("warning: at iteration " + std::to_string(iteration) + " the samples are " +
                fmt(diversity_ratio, 3) +
@@ -649,6 +767,26 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
                    (recipe->volumetric() ? " (in 3D: the generator ignores its latent field and "
                                            "repeats one pattern)"
                                          : ""));
+    if (log_connectivity && connectivity_window > 0) {
+      report::write_learning_curves(
+          diversity_path, run / "connectivity.png",
+          report::LearningCurveOptions()
+              .columns(std::vector<std::string>(diversity_names.begin() + 3, diversity_names.end()))
+              .chart(report::ChartOptions()
+                         .title("Slice connectivity: samples and real crops")
+                         .y_min(0.0)));
+      rep.image("connectivity.png",
+                "per phase, the share of its pixels in the largest 4-connected cluster of a " +
+                    std::to_string(connectivity_window) + " px " +
+                    (recipe->volumetric()
+                         ? std::string("slice of the volumes (mean over the three normals)")
+                         : std::string("sample")) +
+                    " beside the same for 64 real crops" +
+                    (recipe->volumetric() ? " per axis" : "") +
+                    " (diversity.csv): a phase above its real curve has larger clusters than the "
+                    "real one and "
+                    "usually too low a tortuosity (docs/MICRO.md)");
+    }
     if (diversity_ratio < 0.5)
       rep.paragraph(
           "warning: the final model's samples are " + fmt(diversity_ratio, 3) +

@@ -21,6 +21,7 @@ void to_json(Json& j, const StatsSettings& s) {
            {"periodic", s.periodic},
            {"edge_chords", s.edge_chords},
            {"tortuosity", s.tortuosity},
+           {"cluster_window", s.cluster_window},
            {"tau_tolerance", s.tau.tolerance()},
            {"tau_max_iterations", s.tau.max_iterations()},
            {"tau_omega", s.tau.omega()},
@@ -36,6 +37,7 @@ void from_json(const Json& j, StatsSettings& s) {
   s.periodic = j.value("periodic", d.periodic);
   s.edge_chords = j.value("edge_chords", d.edge_chords);
   s.tortuosity = j.value("tortuosity", d.tortuosity);
+  s.cluster_window = j.value("cluster_window", d.cluster_window);
   s.tau.tolerance(j.value("tau_tolerance", d.tau.tolerance()));
   s.tau.max_iterations(j.value("tau_max_iterations", d.tau.max_iterations()));
   s.tau.omega(j.value("tau_omega", d.tau.omega()));
@@ -95,6 +97,7 @@ Json MicroStats::to_json() const {
   j["shape"] = shape;
   j["num_phases"] = num_phases;
   j["max_r"] = max_r;
+  j["cluster_window"] = cluster_window;
   j["axes"] = detail::axis_names(shape.size());
   j["tpb_density"] = tpb_density ? number(*tpb_density) : Json(nullptr);
   j["seconds"] = seconds;
@@ -108,6 +111,9 @@ Json MicroStats::to_json() const {
     jp["surface_area"] = p.surface_area;
     jp["isotropy"] = p.isotropy;
     jp["s2"] = p.s2;
+    Json conn = Json::array();
+    for (double v : p.connectivity) conn.push_back(number(v));
+    jp["connectivity"] = conn;
     Json ch = Json::array();
     for (const auto& c : p.chords) ch.push_back(chords_json(c));
     jp["chords"] = ch;
@@ -146,12 +152,16 @@ MicroStats compute_stats(const torch::Tensor& labels_in, const StatsSettings& se
   const int64_t smallest = *std::min_element(st.shape.begin(), st.shape.end());
   EMGAN_CHECK(ConfigError, smallest >= 2, name, ": every side must be >= 2 voxels, got shape ", labels.sizes());
   st.max_r = settings.max_r > 0 ? settings.max_r : std::min<int64_t>(100, smallest / 2);
+  EMGAN_CHECK(ConfigError, settings.cluster_window >= 2, name, ": --cluster-window ",
+              settings.cluster_window, " must be >= 2 pixels");
+  st.cluster_window = settings.cluster_window;
   EMGAN_CHECK(ConfigError, st.max_r < smallest, name, ": --max-r ", st.max_r,
               " must be smaller than the smallest side (", smallest, " voxels)");
   std::vector<int64_t> which = settings.phases;
   if (which.empty())
     for (int64_t p = 0; p < st.num_phases; ++p) which.push_back(p);
-  for (const char* key : {"fraction", "s2", "surface", "chords", "tau"}) st.seconds[key] = st.cpu_seconds[key] = 0.0;
+  for (const char* key : {"fraction", "s2", "surface", "chords", "connectivity", "tau"})
+    st.seconds[key] = st.cpu_seconds[key] = 0.0;
   auto log = [&](const std::string& msg) {
     if (verbose) log_info(msg);
   };
@@ -178,6 +188,13 @@ MicroStats compute_stats(const torch::Tensor& labels_in, const StatsSettings& se
     Timer t_chords(st, "chords");
     for (int64_t a = 0; a < dims; ++a) ps.chords.push_back(chord_lengths(mask, a, settings.edge_chords));
     t_chords.stop();
+    Timer t_conn(st, "connectivity");
+    if (dims == 2)
+      ps.connectivity.push_back(slice_connectivity(mask, st.cluster_window));
+    else
+      for (int64_t a = 0; a < dims; ++a)
+        ps.connectivity.push_back(slice_connectivity(mask, st.cluster_window, a));
+    t_conn.stop();
     if (settings.tortuosity) {
       Timer t_tau(st, "tau");
       for (int64_t a = 0; a < dims; ++a) {
@@ -209,10 +226,12 @@ MicroStats pooled_stats(const std::vector<MicroStats>& sets, const std::string& 
   for (const auto& s : sets) {
     EMGAN_CHECK(ConfigError,
                 s.shape.size() == first.shape.size() && s.max_r == first.max_r &&
-                    s.num_phases == first.num_phases && s.phases.size() == first.phases.size(),
+                    s.num_phases == first.num_phases && s.phases.size() == first.phases.size() &&
+                    s.cluster_window == first.cluster_window,
                 source, ": cannot pool ", s.source, " (", s.shape.size(), "D, S2 to r = ", s.max_r,
-                ", ", s.num_phases, " phases) with ", first.source, " (", first.shape.size(),
-                "D, S2 to r = ", first.max_r, ", ", first.num_phases, " phases)");
+                ", ", s.num_phases, " phases, cluster window ", s.cluster_window, ") with ",
+                first.source, " (", first.shape.size(), "D, S2 to r = ", first.max_r, ", ",
+                first.num_phases, " phases, cluster window ", first.cluster_window, ")");
     for (size_t i = 0; i < s.phases.size(); ++i)
       EMGAN_CHECK(ConfigError,
                   s.phases[i].phase == first.phases[i].phase &&
@@ -224,6 +243,7 @@ MicroStats pooled_stats(const std::vector<MicroStats>& sets, const std::string& 
   out.shape = first.shape;
   out.num_phases = first.num_phases;
   out.max_r = first.max_r;
+  out.cluster_window = first.cluster_window;
   for (const auto& s : sets)
     for (const auto& [k, v] : s.seconds) {
       out.seconds[k] += v;
@@ -237,10 +257,18 @@ MicroStats pooled_stats(const std::vector<MicroStats>& sets, const std::string& 
     for (auto& curve : ps.s2) std::fill(curve.begin(), curve.end(), 0.0);
     ps.chords.resize(first.phases[i].chords.size());
     ps.tau.resize(first.phases[i].tau.size());
+    // Connectivity: the mean over the samples whose tiles held the phase (NaN when none did).
+    std::vector<double> conn_sum(first.phases[i].connectivity.size(), 0.0);
+    std::vector<int64_t> conn_n(conn_sum.size(), 0);
     for (const auto& s : sets) {
       const auto& p = s.phases[i];
       ps.fraction += p.fraction / n;
       ps.surface_area += p.surface_area / n;
+      for (size_t a = 0; a < conn_sum.size() && a < p.connectivity.size(); ++a)
+        if (std::isfinite(p.connectivity[a])) {
+          conn_sum[a] += p.connectivity[a];
+          ++conn_n[a];
+        }
       for (size_t a = 0; a < ps.s2.size(); ++a)
         for (size_t r = 0; r < ps.s2[a].size(); ++r) ps.s2[a][r] += p.s2[a][r] / n;
       for (size_t a = 0; a < ps.chords.size(); ++a) {
@@ -263,6 +291,9 @@ MicroStats pooled_stats(const std::vector<MicroStats>& sets, const std::string& 
       }
     }
     for (auto& c : ps.chords) c.mean = c.number > 0 ? c.mean / static_cast<double>(c.number) : 0.0;
+    for (size_t a = 0; a < conn_sum.size(); ++a)
+      ps.connectivity.push_back(conn_n[a] > 0 ? conn_sum[a] / static_cast<double>(conn_n[a])
+                                              : std::numeric_limits<double>::quiet_NaN());
     for (size_t a = 0; a < ps.tau.size(); ++a) {
       auto& t = ps.tau[a];
       t.percolating = t.d_rel > 0.0;
@@ -295,6 +326,8 @@ std::string format_stats(const MicroStats& st) {
      << std::setw(10) << "surface";
   for (const auto& a : axes) os << std::setw(9) << ("chord_" + a);
   for (const auto& a : axes) os << std::setw(9) << ("tau_" + a);
+  for (const auto& a : three ? axes : std::vector<std::string>{""})
+    os << std::setw(9) << (a.empty() ? std::string("conn") : "conn_" + a);
   os << "isotropy\n";
   os << std::fixed;
   for (const auto& p : st.phases) {
@@ -314,11 +347,21 @@ std::string format_stats(const MicroStats& st) {
         os << std::setw(9) << "-";
       }
     }
+    for (double v : p.connectivity) {
+      std::ostringstream cell;
+      if (std::isfinite(v))
+        cell << std::fixed << std::setprecision(3) << v;
+      else
+        cell << "-";
+      os << std::setw(9) << cell.str();
+    }
     os << std::setprecision(4) << p.isotropy << "\n";
   }
   if (st.tpb_density) os << "triple-phase boundary density: " << std::setprecision(5) << *st.tpb_density
                          << (three ? " edges per voxel\n" : " corners per pixel\n");
   os << "surface = faces per voxel; chord = mean chord length (voxels); tau inf = not percolating; * = not converged\n";
+  os << "conn = fraction of the phase in the largest cluster of " << st.cluster_window << " x "
+     << st.cluster_window << " tiles of the slices" << (three ? " normal to the axis" : "") << "\n";
   os << "time (s, wall / cpu):";
   for (const auto& [k, v] : st.seconds) {
     const auto cpu = st.cpu_seconds.find(k);
@@ -336,6 +379,10 @@ StatsComparison compare_stats(const MicroStats& real, const MicroStats& other) {
               "D but ", nm(other), " is ", other.shape.size(), "D; compare images with images, volumes with volumes");
   EMGAN_CHECK(ConfigError, real.num_phases == other.num_phases, "compare: ", nm(real), " has ", real.num_phases,
               " phases but ", nm(other), " has ", other.num_phases);
+  EMGAN_CHECK(ConfigError, real.cluster_window == other.cluster_window, "compare: ", nm(real),
+              " was measured with a cluster window of ", real.cluster_window, " pixels but ",
+              nm(other), " with ", other.cluster_window,
+              "; connectivity depends on the window, use the same one");
   StatsComparison c;
   c.real = real;
   c.other = other;
@@ -364,6 +411,8 @@ StatsComparison compare_stats(const MicroStats& real, const MicroStats& other) {
       pc.mean_chord_rel_diff.push_back(rel(po->chords[a].mean, pr.chords[a].mean));
       pc.chord_distance.push_back(chord_distance(pr.chords[a], po->chords[a]));
     }
+    for (size_t a = 0; a < std::min(pr.connectivity.size(), po->connectivity.size()); ++a)
+      pc.connectivity_diff.push_back(po->connectivity[a] - pr.connectivity[a]);
     c.phases.push_back(pc);
   }
   if (real.tpb_density && other.tpb_density) c.tpb_rel_diff = rel(*other.tpb_density, *real.tpb_density);
@@ -373,10 +422,12 @@ StatsComparison compare_stats(const MicroStats& real, const MicroStats& other) {
 Json StatsComparison::to_json() const {
   Json diffs = Json::array();
   for (const auto& p : phases) {
-    Json taus = Json::array(), chords = Json::array(), chord_dist = Json::array();
+    Json taus = Json::array(), chords = Json::array(), chord_dist = Json::array(),
+         conn = Json::array();
     for (double v : p.tau_rel_diff) taus.push_back(number(v));
     for (double v : p.mean_chord_rel_diff) chords.push_back(number(v));
     for (double v : p.chord_distance) chord_dist.push_back(number(v));
+    for (double v : p.connectivity_diff) conn.push_back(number(v));
     diffs.push_back(Json{{"phase", p.phase},
                          {"fraction_abs_diff", p.fraction_abs_diff},
                          {"s2_rms_diff", p.s2_rms_diff},
@@ -384,7 +435,8 @@ Json StatsComparison::to_json() const {
                          {"surface_rel_diff", number(p.surface_rel_diff)},
                          {"tau_rel_diff", taus},
                          {"mean_chord_rel_diff", chords},
-                         {"chord_distance", chord_dist}});
+                         {"chord_distance", chord_dist},
+                         {"connectivity_diff", conn}});
   }
   Json j{{"real", real.to_json()}, {"other", other.to_json()}, {"differences", diffs}};
   j["tpb_rel_diff"] = tpb_rel_diff ? number(*tpb_rel_diff) : Json(nullptr);
@@ -423,6 +475,9 @@ std::string StatsComparison::to_csv() const {
     for (size_t a = 0; a < pc.chord_distance.size(); ++a)
       row(pc.phase, "chord_distance", std::to_string(a), std::numeric_limits<double>::quiet_NaN(),
           std::numeric_limits<double>::quiet_NaN(), pc.chord_distance[a]);
+    for (size_t a = 0; a < pc.connectivity_diff.size(); ++a)
+      row(pc.phase, "connectivity", pc.connectivity_diff.size() > 1 ? std::to_string(a) : "",
+          r.connectivity[a], o.connectivity[a], pc.connectivity_diff[a]);
     for (size_t a = 0; a < pc.tau_rel_diff.size(); ++a)
       row(pc.phase, "tau", std::to_string(a), r.tau[a].tau, o.tau[a].tau, pc.tau_rel_diff[a]);
     row(pc.phase, "isotropy", "", r.isotropy, o.isotropy, o.isotropy - r.isotropy);
@@ -463,6 +518,10 @@ std::string format_comparison(const StatsComparison& c) {
            fmt(100.0 * pc.mean_chord_rel_diff[a], 1) + " %");
     for (size_t a = 0; a < pc.chord_distance.size(); ++a)
       line(pc.phase, "chord_dist_" + axes[a], "", "", fmt(pc.chord_distance[a], 4) + " TV");
+    const auto conn_names = detail::connectivity_names(c.real.shape.size());
+    for (size_t a = 0; a < pc.connectivity_diff.size(); ++a)
+      line(pc.phase, conn_names[a], fmt(r.connectivity[a], 4), fmt(o.connectivity[a], 4),
+           fmt(pc.connectivity_diff[a], 4) + " abs");
     for (size_t a = 0; a < pc.tau_rel_diff.size(); ++a)
       line(pc.phase, "tau_" + axes[a], fmt(r.tau[a].tau, 3), fmt(o.tau[a].tau, 3),
            fmt(100.0 * pc.tau_rel_diff[a], 1) + " %");

@@ -18,6 +18,13 @@ inline std::vector<std::string> axis_names(size_t dims) {
   return dims == 3 ? std::vector<std::string>{"z", "y", "x"} : std::vector<std::string>{"y", "x"};
 }
 
+/// Names of the entries of PhaseStats::connectivity: connectivity_z/_y/_x (3D, by the
+/// slices' normal) or connectivity (2D).
+inline std::vector<std::string> connectivity_names(size_t dims) {
+  return dims == 3 ? std::vector<std::string>{"connectivity_z", "connectivity_y", "connectivity_x"}
+                   : std::vector<std::string>{"connectivity"};
+}
+
 /// ConfigError unless `labels` is a non-empty 2D/3D integer tensor.
 void check_labels(const torch::Tensor& labels, const char* what);
 

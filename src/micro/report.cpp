@@ -66,6 +66,8 @@ void summary_table(report::Report& r, const MicroStats& s) {
   for (const auto& a : axes) header.push_back("mean chord " + a);
   for (const auto& a : axes) header.push_back("tau " + a);
   for (const auto& a : axes) header.push_back("D_rel " + a);
+  const auto conn = detail::connectivity_names(s.shape.size());
+  for (const auto& name : conn) header.push_back(name);
   std::vector<std::vector<std::string>> rows;
   for (const auto& p : s.phases) {
     std::vector<std::string> row{std::to_string(p.phase), fmt(p.value), fmt(p.fraction), fmt(p.surface_area),
@@ -73,9 +75,18 @@ void summary_table(report::Report& r, const MicroStats& s) {
     for (size_t a = 0; a < axes.size(); ++a) row.push_back(a < p.chords.size() ? fmt(p.chords[a].mean) : "-");
     for (size_t a = 0; a < axes.size(); ++a) row.push_back(a < p.tau.size() ? tau_cell(p.tau[a]) : "-");
     for (size_t a = 0; a < axes.size(); ++a) row.push_back(a < p.tau.size() ? fmt(p.tau[a].d_rel) : "-");
+    for (size_t a = 0; a < conn.size(); ++a)
+      row.push_back(a < p.connectivity.size() && std::isfinite(p.connectivity[a])
+                        ? fmt(p.connectivity[a])
+                        : "-");
     rows.push_back(row);
   }
-  r.table(header, rows, "per-phase statistics (lengths in voxels)");
+  r.table(header, rows,
+          "per-phase statistics (lengths in voxels); connectivity = fraction of the phase in the "
+          "largest "
+          "4-connected cluster of " +
+              std::to_string(s.cluster_window) + " px tiles of the slices" +
+              (s.shape.size() == 3 ? " normal to the axis" : "") + ", mean over the tiles");
   if (s.tpb_density)
     r.key_values({{"triple-phase boundary density", fmt(*s.tpb_density) + (s.shape.size() == 3 ? " edges per voxel"
                                                                                                : " corners per pixel")}});
@@ -100,6 +111,9 @@ fs::path write_stats_report(const fs::path& dir, const MicroStats& s) {
       csv << p.phase << ",fraction,," << p.fraction << "\n" << p.phase << ",surface_area,," << p.surface_area << "\n";
       csv << p.phase << ",isotropy,," << p.isotropy << "\n";
       for (size_t a = 0; a < p.chords.size(); ++a) csv << p.phase << ",mean_chord," << axes[a] << "," << p.chords[a].mean << "\n";
+      for (size_t a = 0; a < p.connectivity.size(); ++a)
+        csv << p.phase << ",connectivity," << (p.connectivity.size() > 1 ? axes[a] : std::string())
+            << "," << p.connectivity[a] << "\n";
       for (size_t a = 0; a < p.tau.size(); ++a) {
         csv << p.phase << ",tau," << axes[a] << "," << (p.tau[a].percolating ? std::to_string(p.tau[a].tau) : "inf") << "\n";
         csv << p.phase << ",d_rel," << axes[a] << "," << p.tau[a].d_rel << "\n";
@@ -184,6 +198,13 @@ fs::path write_comparison_report(const fs::path& dir, const StatsComparison& c, 
       for (size_t a = 0; a < pc.chord_distance.size(); ++a)
         rows.push_back(
             {ph, "chord distribution " + axes[a], "", "", fmt(pc.chord_distance[a]) + " (TV)"});
+      for (size_t a = 0; a < pc.connectivity_diff.size(); ++a)
+        rows.push_back({ph,
+                        pc.connectivity_diff.size() > 1
+                            ? "connectivity, slices normal to " + axes[a]
+                            : std::string("connectivity"),
+                        fmt(pr.connectivity[a]), fmt(po.connectivity[a]),
+                        fmt(pc.connectivity_diff[a]) + " (abs)"});
       for (size_t a = 0; a < pc.tau_rel_diff.size(); ++a)
         rows.push_back({ph, "tau " + axes[a], tau_cell(pr.tau[a]), tau_cell(po.tau[a]),
                         fmt(100.0 * pc.tau_rel_diff[a]) + " %"});
@@ -195,8 +216,11 @@ fs::path write_comparison_report(const fs::path& dir, const StatsComparison& c, 
     const std::string caption =
         "differences: fraction absolute, S2 RMS over r, chord distribution = total variation "
         "distance between "
-        "the chord-length distributions (0 = same, 1 = disjoint), others relative to " +
-        real_name;
+        "the chord-length distributions (0 = same, 1 = disjoint), connectivity (fraction of the "
+        "phase in "
+        "the largest cluster of " +
+        std::to_string(c.real.cluster_window) +
+        " px tiles of the slices) absolute, others relative to " + real_name;
     r.table(header, rows, caption);
   }
   {
@@ -391,7 +415,9 @@ fs::path write_blocks_report(const fs::path& dir, const BlockStats& input,
                      {std::to_string(o->n) +
                           (o->infinite ? " (+" + std::to_string(o->infinite) + " inf)" : ""),
                       f(o->mean), f(o->sd), f(o->min), f(o->max),
-                      s.name == "fraction" ? f(diff) + " (abs)" : f(100.0 * diff) + " %",
+                      s.name == "fraction" || s.name.rfind("connectivity", 0) == 0
+                          ? f(diff) + " (abs)"
+                          : f(100.0 * diff) + " %",
                       f(spread_difference_in_sd(s, *o))});
         } else {
           row.insert(row.end(), 7, "-");
@@ -419,6 +445,7 @@ fs::path write_blocks_report(const fs::path& dir, const BlockStats& input,
         std::string label = s->name;  // short labels under the bars: "chord z", "tau z", "surface"
         if (label.rfind("mean_chord_", 0) == 0) label = "chord " + label.substr(11);
         if (label.rfind("tau_", 0) == 0) label = "tau " + label.substr(4);
+        if (label.rfind("connectivity", 0) == 0) label = "conn" + label.substr(12);
         if (label == "surface_area") label = "surface";
         cats.push_back(label);
         sd.values.push_back(100.0 * s->sd / std::abs(s->mean));

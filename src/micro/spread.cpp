@@ -54,6 +54,11 @@ StatSpread summarise(int64_t phase, const std::string& name, const std::vector<d
   return s;
 }
 
+/// Statistics compared by their absolute difference (they are fractions).
+bool absolute(const std::string& name) {
+  return name == "fraction" || name.rfind("connectivity", 0) == 0;
+}
+
 std::string num(double v) {
   if (!std::isfinite(v)) return std::isnan(v) ? "-" : "inf";
   std::ostringstream os;
@@ -80,6 +85,9 @@ std::vector<StatSpread> stat_spread(const std::vector<MicroStats>& samples) {
       c.add(p.phase, "isotropy", p.isotropy);
       for (size_t a = 0; a < p.chords.size() && a < axes.size(); ++a)
         c.add(p.phase, "mean_chord_" + axes[a], p.chords[a].mean);
+      const auto conn = detail::connectivity_names(first.shape.size());
+      for (size_t a = 0; a < p.connectivity.size() && a < conn.size(); ++a)
+        c.add(p.phase, conn[a], p.connectivity[a]);
       for (size_t a = 0; a < p.tau.size() && a < axes.size(); ++a)
         c.add(p.phase, "tau_" + axes[a],
               p.tau[a].percolating ? p.tau[a].tau : std::numeric_limits<double>::infinity());
@@ -105,7 +113,7 @@ const StatSpread* find_spread(const std::vector<StatSpread>& spread, int64_t pha
 
 double spread_difference(const StatSpread& reference, const StatSpread& other) {
   const double diff = other.mean - reference.mean;
-  return reference.name == "fraction" ? diff : diff / reference.mean;
+  return absolute(reference.name) ? diff : diff / reference.mean;
 }
 
 double spread_difference_in_sd(const StatSpread& reference, const StatSpread& other) {
@@ -116,7 +124,7 @@ double spread_difference_in_sd(const StatSpread& reference, const StatSpread& ot
 std::string format_spread(const std::vector<StatSpread>& spread,
                           const std::vector<StatSpread>* other) {
   std::ostringstream os;
-  os << std::left << std::setw(6) << "phase" << std::setw(14) << "statistic" << std::setw(4) << "n"
+  os << std::left << std::setw(6) << "phase" << std::setw(16) << "statistic" << std::setw(4) << "n"
      << std::setw(40) << "mean +- sd [min..max]";
   if (other)
     os << std::setw(4) << "n" << std::setw(40) << "other: mean +- sd [min..max]"
@@ -129,12 +137,12 @@ std::string format_spread(const std::vector<StatSpread>& spread,
   };
   for (const auto& s : spread) {
     os << std::setw(6) << (s.phase < 0 ? std::string("all") : std::to_string(s.phase))
-       << std::setw(14) << s.name << std::setw(4) << s.n << std::setw(40) << cell(s) + " ";
+       << std::setw(16) << s.name << std::setw(4) << s.n << std::setw(40) << cell(s) + " ";
     if (other) {
       if (const auto* o = find_spread(*other, s.phase, s.name)) {
         os << std::setw(4) << o->n << std::setw(40) << cell(*o) + " ";
         const double diff = spread_difference(s, *o);
-        if (s.name == "fraction")
+        if (absolute(s.name))
           os << num(diff) << " abs";
         else
           os << num(100.0 * diff) << " %";

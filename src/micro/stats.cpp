@@ -1,9 +1,12 @@
-// Single statistics of label maps: fraction, S2, surface area, TPB, chords.
+// Single statistics of label maps: fraction, S2, surface area, TPB, chords, slice connectivity.
 #include "emgan/micro/stats.h"
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "emgan/core/error.h"
 #include "micro_detail.h"
@@ -162,6 +165,86 @@ double chord_distance(const Chords& a, const Chords& b) {
     sum += std::abs(p - q);
   }
   return 0.5 * sum;
+}
+
+namespace {
+
+/// Sum over the tiles of one [h, w] slice (row-major, `row` = stride of a row) of
+/// the fraction of the phase in the tile's largest 4-connected cluster, and the
+/// number of tiles holding the phase. `seen` and `stack` are scratch buffers.
+void slice_tiles(const bool* m, int64_t row, int64_t h, int64_t w, int64_t th, int64_t tw,
+                 std::vector<uint8_t>& seen, std::vector<int64_t>& stack, double& sum,
+                 int64_t& tiles) {
+  seen.assign(static_cast<size_t>(th * tw), 0);
+  for (int64_t ty = 0; ty + th <= h; ty += th) {
+    for (int64_t tx = 0; tx + tw <= w; tx += tw) {
+      std::fill(seen.begin(), seen.end(), 0);
+      auto in = [&](int64_t i) { return m[(ty + i / tw) * row + tx + i % tw]; };
+      int64_t total = 0, largest = 0;
+      for (int64_t start = 0; start < th * tw; ++start) {
+        if (seen[start] || !in(start)) continue;
+        int64_t size = 0;
+        stack.clear();
+        stack.push_back(start);
+        seen[start] = 1;
+        while (!stack.empty()) {
+          const int64_t i = stack.back();
+          stack.pop_back();
+          ++size;
+          const int64_t y = i / tw, x = i % tw;
+          const int64_t next[4] = {y > 0 ? i - tw : -1, y + 1 < th ? i + tw : -1,
+                                   x > 0 ? i - 1 : -1, x + 1 < tw ? i + 1 : -1};
+          for (int64_t j : next)
+            if (j >= 0 && !seen[j] && in(j)) {
+              seen[j] = 1;
+              stack.push_back(j);
+            }
+        }
+        total += size;
+        largest = std::max(largest, size);
+      }
+      if (total > 0) {
+        sum += static_cast<double>(largest) / static_cast<double>(total);
+        ++tiles;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+double slice_connectivity(const torch::Tensor& mask, int64_t window, int64_t normal) {
+  const auto m = as_mask(mask, "slice_connectivity");
+  EMGAN_CHECK(ConfigError, window >= 2, "slice_connectivity: window ", window,
+              " must be >= 2 pixels");
+  torch::Tensor slices;  // [N, H, W] bool, contiguous, on the CPU
+  if (m.dim() == 2) {
+    EMGAN_CHECK(ConfigError, normal == -1,
+                "slice_connectivity: a 2D mask is one slice; normal must be -1, got ", normal);
+    slices = m.unsqueeze(0);
+  } else {
+    check_axis(m, normal, "slice_connectivity");
+    slices = m.movedim(normal, 0);
+  }
+  slices = slices.to(torch::kCPU).contiguous();
+  const int64_t n = slices.size(0), h = slices.size(1), w = slices.size(2);
+  const int64_t th = std::min(h, window), tw = std::min(w, window);
+  const bool* data = slices.data_ptr<bool>();
+  std::vector<double> sums(static_cast<size_t>(n), 0.0);
+  std::vector<int64_t> counts(static_cast<size_t>(n), 0);
+  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+    std::vector<uint8_t> seen;
+    std::vector<int64_t> stack;
+    for (int64_t k = begin; k < end; ++k)
+      slice_tiles(data + k * h * w, w, h, w, th, tw, seen, stack, sums[k], counts[k]);
+  });
+  double sum = 0.0;
+  int64_t tiles = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    sum += sums[k];
+    tiles += counts[k];
+  }
+  return tiles > 0 ? sum / static_cast<double>(tiles) : std::numeric_limits<double>::quiet_NaN();
 }
 
 }  // namespace emgan::micro

@@ -35,6 +35,8 @@ void validate(const StatsRunSettings& s) {
   EMGAN_CHECK(ConfigError, s.phases == 0 || (s.phases >= 2 && s.phases <= 8), "micro stats: --phases ", s.phases,
               " must be 0 (detect) or 2..8");
   EMGAN_CHECK(ConfigError, s.stats.max_r >= 0, "micro stats: --max-r ", s.stats.max_r, " must be >= 0");
+  EMGAN_CHECK(ConfigError, s.stats.cluster_window >= 2, "micro stats: --cluster-window ",
+              s.stats.cluster_window, " must be >= 2 pixels");
   EMGAN_CHECK(ConfigError, s.stats.tau.tolerance() > 0.0, "micro stats: tau tolerance ", s.stats.tau.tolerance(),
               " must be > 0");
   EMGAN_CHECK(ConfigError, s.stats.tau.max_iterations() >= 1, "micro stats: tau max iterations ",

@@ -17,6 +17,7 @@
 #include "emgan/generate/source.h"
 #include "emgan/generate/volume_io.h"
 #include "emgan/io/image.h"
+#include "emgan/report/metrics_log.h"
 #include "test_util.h"
 
 using namespace emgan;
@@ -329,8 +330,21 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
   EXPECT_EQ(config.at("encoding").at("channels"), 3);
   EXPECT_EQ(config.at("width"), 0.03125);
   EXPECT_EQ(config.at("slices_per_volume"), 16);
-  // The mode-collapse check ran at the last iteration (central slices of 16 volumes).
+  // The mode-collapse check ran at the last iteration (central slices of 16 volumes),
+  // with the slice connectivity of each phase in the volumes and in real crops.
   EXPECT_EQ(report_rows(run_dir / "diversity.csv"), 1);
+  {
+    const auto log = report::read_metrics_log(run_dir / "diversity.csv");
+    for (int p = 0; p < 3; ++p)
+      for (const std::string col : {"connectivity_", "real_connectivity_"}) {
+        const auto& v = log.column(col + std::to_string(p));
+        ASSERT_EQ(v.size(), 1u) << col << p;
+        EXPECT_GT(v[0], 0.0) << col << p;  // a share of the phase's pixels: (0, 1]
+        EXPECT_LE(v[0], 1.0) << col << p;
+      }
+    EXPECT_TRUE(fs::exists(run_dir / "connectivity.png"));
+    EXPECT_NE(read_all(run_dir / "index.html").find("connectivity.png"), std::string::npos);
+  }
   // No optimiser flags: SliceGAN's own Adam settings, and every model's defaults saved.
   EXPECT_EQ(config.at("effective_optimizer").at("lr"), 1e-4);
   EXPECT_EQ(config.at("effective_optimizer").at("beta1"), 0.9);
@@ -350,10 +364,24 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
   r = run("generate train --iterations 3" + common);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("--resume"), std::string::npos) << r.out;
+  // A log from a version without the connectivity columns is rewritten under the new
+  // header on resume: the old row kept, its missing values nan.
+  {
+    std::ofstream old(run_dir / "diversity.csv", std::ios::trunc);
+    old << "iteration,time,diversity,real_diversity,ratio\n2,1.5,0.25,0.5,0.5\n";
+  }
   r = run("generate train --iterations 3 --resume" + common);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("resumed"), std::string::npos) << r.out;
   EXPECT_EQ(report_rows(run_dir / "metrics.csv"), 3);
+  {
+    EXPECT_NE(r.out.find("rewritten with the columns of this version"), std::string::npos) << r.out;
+    const auto log = report::read_metrics_log(run_dir / "diversity.csv");
+    ASSERT_EQ(log.rows(), 2u);
+    EXPECT_EQ(log.column("ratio")[0], 0.5);
+    EXPECT_TRUE(std::isnan(log.column("connectivity_0")[0]));
+    EXPECT_GT(log.column("connectivity_0")[1], 0.0);
+  }
 
   const fs::path out = dir / "samples";
   r = run("generate sample --model " + run_dir.string() + " --out " + out.string() +
@@ -486,6 +514,14 @@ TEST(GenerateCli, TwoDModelsTrainAndSample) {
         ASSERT_EQ(rc.code, 0) << rc.out;
       }
       EXPECT_EQ(report_rows(checked / "diversity.csv"), 3);
+      {  // 2D samples: each sample is one slice for the connectivity
+        const auto log = report::read_metrics_log(checked / "diversity.csv");
+        for (double v : log.column("real_connectivity_1")) {
+          EXPECT_GT(v, 0.0);
+          EXPECT_LE(v, 1.0);
+        }
+        EXPECT_TRUE(log.has("connectivity_2"));
+      }
       EXPECT_FALSE(fs::exists(unchecked / "diversity.csv"));
       const auto losses = [](const fs::path& csv) {  // the metrics without the time column
         std::ifstream in(csv);

@@ -281,6 +281,87 @@ TEST(Stats, ChordDistanceIsTheTotalVariationBetweenLengthDistributions) {
   EXPECT_TRUE(cmp.to_json()["differences"][0].contains("chord_distance"));
 }
 
+TEST(Stats, SliceConnectivityIsTheLargestClusterShareOfEachTile) {
+  // 2D, one 8 x 8 tile: clusters of 6 and 2 pixels (4-connected; the diagonal pixel
+  // at (5, 5) touches the 6-cluster only at a corner, so it is a third cluster of 1).
+  auto m = torch::zeros({8, 8}, torch::kBool);
+  m.index_put_({Slice(0, 2), Slice(0, 3)}, true);  // 6
+  m.index_put_({4, Slice(6, 8)}, true);            // 2
+  m.index_put_({2, 3}, true);                      // 1, diagonal to (1, 2)
+  EXPECT_DOUBLE_EQ(micro::slice_connectivity(m, 8), 6.0 / 9.0);
+  EXPECT_DOUBLE_EQ(micro::slice_connectivity(m, 64),
+                   6.0 / 9.0);  // a side shorter than the window: one tile
+  // Window 4: four tiles; top-left holds 6 of the 6 + 1 pixels in it ... (2, 3) is in
+  // the top-left tile (rows 0-3, cols 0-3): 6 / 7; top-right none; bottom-left none;
+  // bottom-right holds the 2-cluster: 1. Mean over the two tiles with the phase.
+  EXPECT_DOUBLE_EQ(micro::slice_connectivity(m, 4), 0.5 * (6.0 / 7.0 + 1.0));
+  // The rest of a side beyond the last whole tile is left out: 10 x 10, window 4,
+  // the phase only in rows 8-9 -> no tile holds it.
+  auto edge = torch::zeros({10, 10}, torch::kBool);
+  edge.index_put_({Slice(8, 10), Slice()}, true);
+  EXPECT_TRUE(std::isnan(micro::slice_connectivity(edge, 4)));
+  EXPECT_DOUBLE_EQ(micro::slice_connectivity(edge, 10), 1.0);
+  EXPECT_TRUE(std::isnan(micro::slice_connectivity(torch::zeros({8, 8}), 4)));
+  // 3D: tubes along z at (y, x) in {0, 4}^2 of a 4 x 8 x 8 volume. Slices normal to z
+  // show four separate dots (1/4); slices normal to y or x show two separate lines
+  // (1/2) where they cut the tubes and nothing elsewhere (left out).
+  auto tubes = torch::zeros({4, 8, 8}, torch::kBool);
+  for (int64_t y : {0, 4})
+    for (int64_t x : {0, 4}) tubes.index_put_({Slice(), y, x}, true);
+  EXPECT_DOUBLE_EQ(micro::slice_connectivity(tubes, 8, 0), 0.25);
+  EXPECT_DOUBLE_EQ(micro::slice_connectivity(tubes, 8, 1), 0.5);
+  EXPECT_DOUBLE_EQ(micro::slice_connectivity(tubes.to(torch::kFloat), 8, 2), 0.5);
+  EXPECT_THROW(micro::slice_connectivity(tubes, 8, 3), emgan::ConfigError);
+  EXPECT_THROW(micro::slice_connectivity(tubes, 1, 0), emgan::ConfigError);
+  EXPECT_THROW(micro::slice_connectivity(m, 8, 0), emgan::ConfigError);  // 2D takes no normal
+
+  // Through compute_stats and compare_stats: a 2 x 2 checkerboard of blocks vs
+  // horizontal bands of the same fraction. The bands' phase is one cluster per band
+  // (two bands in a tile: 1/2); the checkerboard's blocks of 4 are separate (1/4).
+  micro::StatsSettings s;
+  s.max_r = 2;
+  s.tortuosity = false;
+  s.cluster_window = 8;
+  auto checker = torch::zeros({8, 8}, torch::kLong);
+  auto bands = torch::zeros({8, 8}, torch::kLong);
+  for (int64_t y = 0; y < 8; ++y)
+    for (int64_t x = 0; x < 8; ++x) {
+      checker.index_put_({y, x}, ((y / 2) + (x / 2)) % 2);
+      bands.index_put_({y, x}, (y / 2) % 2);
+    }
+  const auto sc = micro::compute_stats(checker, s, {}, "checker");
+  const auto sb = micro::compute_stats(bands, s, {}, "bands");
+  EXPECT_EQ(sc.cluster_window, 8);
+  ASSERT_EQ(sc.phases[1].connectivity.size(), 1u);
+  EXPECT_DOUBLE_EQ(sc.phases[1].connectivity[0], 1.0 / 8.0);  // 8 blocks of phase 1
+  EXPECT_DOUBLE_EQ(sb.phases[1].connectivity[0], 0.5);
+  const auto cmp = micro::compare_stats(sc, sb);
+  ASSERT_EQ(cmp.phases[1].connectivity_diff.size(), 1u);
+  EXPECT_DOUBLE_EQ(cmp.phases[1].connectivity_diff[0],
+                   0.5 - 1.0 / 8.0);  // signed: bands are more connected
+  EXPECT_NE(cmp.to_csv().find("1,connectivity,,0.125,0.5,0.375"), std::string::npos)
+      << cmp.to_csv();
+  EXPECT_TRUE(cmp.to_json()["differences"][1].contains("connectivity_diff"));
+  EXPECT_NE(micro::format_comparison(cmp).find("connectivity"), std::string::npos);
+  EXPECT_NE(micro::format_stats(sc).find("conn"), std::string::npos);
+  // Pooled: the mean of the samples; spread: absolute differences.
+  EXPECT_DOUBLE_EQ(micro::pooled_stats({sc, sb}, "both").phases[1].connectivity[0],
+                   0.5 * (0.125 + 0.5));
+  const auto spread_c = micro::stat_spread({sc, sc});
+  const auto spread_b = micro::stat_spread({sb, sb});
+  const auto* conn = micro::find_spread(spread_c, 1, "connectivity");
+  ASSERT_NE(conn, nullptr);
+  EXPECT_DOUBLE_EQ(
+      micro::spread_difference(*conn, *micro::find_spread(spread_b, 1, "connectivity")), 0.375);
+  // Different windows do not compare.
+  s.cluster_window = 4;
+  const auto sb4 = micro::compute_stats(bands, s, {}, "bands, window 4");
+  EXPECT_THROW(micro::compare_stats(sc, sb4), emgan::ConfigError);
+  EXPECT_THROW(micro::pooled_stats({sc, sb4}, "mixed"), emgan::ConfigError);
+  s.cluster_window = 1;
+  EXPECT_THROW(micro::compute_stats(bands, s, {}, "bad window"), emgan::ConfigError);
+}
+
 TEST(Stats, CompareGivesZeroForItselfAndKnownDifferences) {
   auto a = torch::zeros({12, 12, 12}, torch::kLong);
   a.index_put_({Slice(0, 6), Slice(), Slice()}, 1);  // fraction 0.5

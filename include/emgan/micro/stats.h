@@ -90,6 +90,20 @@ Chords chord_lengths(const torch::Tensor& mask, int64_t axis, bool edge_chords =
 /// real volume differ by 0.01-0.05.
 double chord_distance(const Chords& a, const Chords& b);
 
+/// How connected a phase looks in cross-sections: the mask is cut into 2D slices
+/// (3D: the slices normal to `normal`, 0..2; 2D: the image itself, `normal` = -1),
+/// each slice into `window` x `window` tiles (a side shorter than the window is one
+/// tile; the rest of a longer side beyond the last whole tile is left out), and per
+/// tile the fraction of the phase's pixels in its largest 4-connected cluster is
+/// taken. Returns the mean over the tiles that hold the phase, in (0, 1]; NaN when
+/// none does. 1 = every tile's phase is one cluster; a phase below the percolation
+/// threshold in 2D gives values that fall with the window. It is the cheap stand-in
+/// for tortuosity a slice-trained generator can be judged by: a generated phase
+/// whose slices hold larger clusters than the real ones conducts better in 3D too.
+/// Depends on the window: compare samples measured with the same one. Runs on the
+/// CPU (the mask is copied there); ConfigError for a bad window or normal.
+double slice_connectivity(const torch::Tensor& mask, int64_t window, int64_t normal = -1);
+
 /// Settings of the diffusion solve.
 struct TauOptions {
   /// Convergence: the relative change of the flux between two checks and the
@@ -145,6 +159,8 @@ struct StatsSettings {
   bool edge_chords = false;
   /// Run the diffusion solves (the slow part).
   bool tortuosity = true;
+  /// Tile side of slice_connectivity, pixels (64 = the slices a SliceGAN critic sees).
+  int64_t cluster_window = 64;
   /// Settings of the solves.
   TauOptions tau = {};
   /// Phases to analyse (empty = all).
@@ -163,6 +179,8 @@ struct PhaseStats {
   std::vector<Chords> chords;   ///< per axis
   std::vector<TauResult> tau;   ///< per axis (empty when tortuosity is off)
   double isotropy = 0.0;        ///< max over axis pairs of the S2 RMS difference
+  /// slice_connectivity: 3D per slice normal (z, y, x), 2D one value (the image)
+  std::vector<double> connectivity;
 };
 
 /// The statistics of one label map.
@@ -171,6 +189,7 @@ struct MicroStats {
   std::vector<int64_t> shape;   ///< [H, W] or [D, H, W]
   int64_t num_phases = 0;       ///< P
   int64_t max_r = 0;            ///< S2 range used
+  int64_t cluster_window = 0;   ///< tile side of the connectivity, pixels
   std::vector<PhaseStats> phases;  ///< analysed phases, in label order
   std::optional<double> tpb_density;  ///< set for exactly 3 phases
   std::map<std::string, double> seconds;  ///< wall time per statistic ("s2", "surface", "chords", "tau", "tpb", ...)
@@ -193,7 +212,7 @@ MicroStats compute_stats(const torch::Tensor& labels, const StatsSettings& setti
 
 /// The statistics of a set of same-shaped samples taken together (e.g. 64 generated
 /// 64 x 64 images, or as many real crops): fraction, S2 curves, surface area and TPB
-/// density are averaged; chord histograms are summed (mean = pooled mean chord);
+/// density and connectivity are averaged; chord histograms are summed (mean = pooled mean chord);
 /// tortuosity per axis is the mean fraction over the mean relative diffusivity
 /// (infinite when no sample percolates). Isotropy is recomputed from the mean
 /// curves. ConfigError when the sets differ in dimension, S2 range or phases.
@@ -215,6 +234,9 @@ struct PhaseComparison {
   std::vector<double> tau_rel_diff;      ///< per axis, (tau_other - tau_real) / tau_real (NaN if either is inf)
   std::vector<double> mean_chord_rel_diff;  ///< per axis
   std::vector<double> chord_distance;       ///< per axis, chord_distance(real, other)
+  /// per entry of PhaseStats::connectivity, other - real (signed: > 0 = the other's
+  /// slices hold larger clusters)
+  std::vector<double> connectivity_diff;
 };
 
 /// Side-by-side comparison of two stat sets.
@@ -230,7 +252,7 @@ struct StatsComparison {
 };
 
 /// Compares `other` with `real` (the reference). ConfigError when their dimensions
-/// (2D/3D) or phase counts differ, naming both sources.
+/// (2D/3D), phase counts or connectivity windows differ, naming both sources.
 StatsComparison compare_stats(const MicroStats& real, const MicroStats& other);
 
 /// A readable text table of a comparison (real, other, difference per statistic).
@@ -243,8 +265,8 @@ std::string format_comparison(const StatsComparison& comparison);
 /// generated volume is judged against.
 struct StatSpread {
   int64_t phase = -1;  ///< label; -1 for a statistic of all phases (tpb_density)
-  std::string
-      name;  ///< fraction | surface_area | isotropy | mean_chord_<axis> | tau_<axis> | tpb_density
+  std::string name;    ///< fraction | surface_area | isotropy | mean_chord_<axis> |
+                       ///< connectivity[_<axis>] | tau_<axis> | tpb_density
   int64_t n = 0;         ///< samples with a finite value
   int64_t infinite = 0;  ///< samples where it is infinite (tau of a phase that does not percolate)
   double mean = 0.0;     ///< over the finite values (NaN when n = 0)
@@ -254,7 +276,8 @@ struct StatSpread {
 };
 
 /// The spread of every scalar statistic over `samples`: per phase fraction,
-/// surface_area, isotropy, mean_chord_<axis>, tau_<axis> (when computed), in phase
+/// surface_area, isotropy, mean_chord_<axis>, connectivity_<axis> (3D; connectivity in
+/// 2D), tau_<axis> (when computed), in phase
 /// order; tpb_density last (phase -1). ConfigError when `samples` is empty or the
 /// samples differ in dimension or phases.
 std::vector<StatSpread> stat_spread(const std::vector<MicroStats>& samples);
@@ -264,7 +287,8 @@ const StatSpread* find_spread(const std::vector<StatSpread>& spread, int64_t pha
                               const std::string& name);
 
 /// How far `other`'s mean is from `reference`'s: the absolute difference for a
-/// fraction, the relative one ((other - reference) / reference) otherwise.
+/// fraction or a connectivity, the relative one ((other - reference) / reference)
+/// otherwise.
 double spread_difference(const StatSpread& reference, const StatSpread& other);
 
 /// (other.mean - reference.mean) / reference.sd; NaN when the reference sd is 0.
