@@ -105,6 +105,11 @@ void register_generate(CLI::App& root, const Context& ctx) {
       ->capture_default_str();
   t->add_option("--log-every", train.log_every, "iterations between metrics rows")->capture_default_str();
   t->add_option("--checkpoint-every", train.checkpoint_every, "iterations between checkpoints")->capture_default_str();
+  t->add_option(
+       "--snapshot-every", train.snapshot_every,
+       "iterations between model snapshots RUN/snapshots/model_<iteration>.pt (for generate "
+       "sample --model); 0 = none")
+      ->capture_default_str();
   t->add_option("--sample-size", train.sample_size, "slicegan: side of the report volume (0 = training size)")
       ->capture_default_str();
   t->add_flag(

@@ -315,6 +315,8 @@ void validate(const GenerateTrainSettings& s) {
   check_choice("g_norm", s.g_norm, {"batch", "instance"});
   check_choice("g_upsample", s.g_upsample, {"transposed", "resize"});
   EMGAN_CHECK(ConfigError, s.log_every >= 1 && s.checkpoint_every >= 1, "log_every and checkpoint_every must be >= 1");
+  EMGAN_CHECK(ConfigError, s.snapshot_every >= 0, "snapshot_every = ", s.snapshot_every,
+              " must be >= 0 (0 = none)");
   EMGAN_CHECK(ConfigError, s.kl_weight >= 0.0 && s.gamma >= 0.0 && s.pixel_weight >= 0.0, "kl_weight ", s.kl_weight,
               ", gamma ", s.gamma, " and pixel_weight ", s.pixel_weight, " must be >= 0");
 }
@@ -700,6 +702,20 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
                " as diverse as real crops (< 0.5): the generator is collapsing (diversity.csv)" +
                collapse_hint);
   };
+  // The model file (model.pt and the snapshots): inference modules + everything needed
+  // to rebuild and decode.
+  const auto model_meta = [&](int64_t iteration) {
+    Json meta{{"format", kModelFormat},
+              {"version", 1},
+              {"model", settings.model},
+              {"settings", settings},
+              {"encoding", enc},
+              {"iteration", iteration},
+              {"requested_fractions", Json::array()}};
+    for (double v : requested)
+      meta["requested_fractions"].push_back(std::isnan(v) ? Json(nullptr) : Json(v));
+    return meta;
+  };
   Progress progress("generate " + settings.model + (start > 0 ? " (resumed at " + std::to_string(start) + ")" : ""),
                     std::max<int64_t>(settings.iterations - start, 0), "it");
   TrainSummary summary;
@@ -718,6 +734,11 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
     if (check_diversity && (done % settings.diversity_every == 0 || done == settings.iterations))
       diversity_check(done, progress.elapsed());
     if (done % settings.checkpoint_every == 0 || done == settings.iterations) save_checkpoint(done);
+    if (settings.snapshot_every > 0 && done % settings.snapshot_every == 0) {
+      ensure_dir(run / "snapshots");
+      write_archive(run / "snapshots" / ("model_" + std::to_string(done) + ".pt"), model_meta(done),
+                    recipe->inference_modules(), {}, false);
+    }
     std::ostringstream fields;
     fields << "loss_d=" << fmt(m["loss_d"]) << " loss_g=" << fmt(m["loss_g"]);
     if (!std::isnan(diversity_ratio)) fields << " diversity=" << fmt(diversity_ratio, 2);
@@ -729,12 +750,9 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
   summary.last = m;
   summary.requested_fractions = requested;
 
-  // The model file: inference modules + everything needed to rebuild and decode.
-  Json meta{{"format", kModelFormat}, {"version", 1}, {"model", settings.model}, {"settings", settings},
-            {"encoding", enc}, {"requested_fractions", Json::array()}};
-  for (double v : requested) meta["requested_fractions"].push_back(std::isnan(v) ? Json(nullptr) : Json(v));
   summary.model = run / "model.pt";
-  write_archive(summary.model, meta, recipe->inference_modules(), {}, false);
+  write_archive(summary.model, model_meta(settings.iterations), recipe->inference_modules(), {},
+                false);
 
   // Report: curves, samples, fractions, statistics.
   report::Report rep("emgan generate train: " + settings.model);

@@ -418,11 +418,35 @@ TEST(GenerateCli, SliceGanResizeGeneratorTrainsAndSamples) {
   r = run("generate train --iterations 1 --g-upsample resize" + common);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(load_json_file(run_dir / "config.json").at("g_upsample"), "resize");
+  EXPECT_FALSE(fs::exists(run_dir / "snapshots"));  // none by default
   r = run("generate sample --model " + run_dir.string() + " --out " + (dir / "s").string() +
           " --size 64 --count 1 --no-tortuosity --threads 1");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(io::read_image(dir / "s/samples/sample_0.tif").data.sizes(),
             (std::vector<int64_t>{1, 64, 64, 64}));
+  // Snapshots every 2 iterations of a 3-iteration resumed run: one at 2, none at 1 or 3;
+  // sampled like model.pt, and different weights from the final model's.
+  r = run(
+      "generate train --iterations 3 --resume --g-upsample resize --snapshot-every 2 --lr 0.01" +
+      common);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(run_dir / "snapshots/model_2.pt"));
+  EXPECT_FALSE(fs::exists(run_dir / "snapshots/model_1.pt"));
+  EXPECT_FALSE(fs::exists(run_dir / "snapshots/model_3.pt"));
+  for (const auto& [model, out] : {std::pair{run_dir / "snapshots/model_2.pt", dir / "s2"},
+                                   std::pair{run_dir / "model.pt", dir / "s3"}}) {
+    r = run("generate sample --model " + model.string() + " --out " + out.string() +
+            " --size 64 --count 1 --seed 5 --no-tortuosity --threads 1");
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+  const auto v2 = io::read_image(dir / "s2/samples/sample_0.npy").data;
+  const auto v3 = io::read_image(dir / "s3/samples/sample_0.npy").data;
+  EXPECT_EQ(v2.sizes(), v3.sizes());
+  EXPECT_FALSE(torch::equal(v2, v3));  // the same latent through the weights at 2 and at 3
+  r = run("generate train --iterations 4 --resume --g-upsample resize --snapshot-every -1" +
+          common);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("snapshot_every = -1"), std::string::npos) << r.out;
 }
 
 // The VAE/GAN's pixel anchor (pixel_weight): with feature reconstruction alone the encoder

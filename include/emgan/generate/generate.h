@@ -116,6 +116,10 @@ struct GenerateTrainSettings {
   // ---- bookkeeping
   int64_t log_every = 10;              ///< iterations between metrics rows
   int64_t checkpoint_every = 100;      ///< iterations between checkpoints
+  /// Iterations between model snapshots RUN/snapshots/model_<iteration>.pt (the
+  /// inference weights, as model.pt: `generate sample --model` takes them), to sample
+  /// and compare any point of a run afterwards; 0 = none.
+  int64_t snapshot_every = 0;
   int64_t sample_size = 0;             ///< (slicegan) side of the volume sampled into the report; 0 = training size
   /// The end-of-training comparison with a real training volume/image includes the
   /// tortuosity solves (for a 256^3 volume nine solves on the reference, minutes on a CPU).
@@ -129,7 +133,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     width, augment, latent_channels, latent_size, critic_steps, real_batch, slices_per_volume,
     gp_lambda, target_fractions, fraction_weight, mode_seeking, g_upsample, image_size, latent,
     g_norm, spectral_norm, minibatch_std, gan_loss, instance_noise, kl_weight, gamma, pixel_weight,
-    diversity_every, log_every, checkpoint_every, sample_size, report_tortuosity, runtime)
+    diversity_every, log_every, checkpoint_every, snapshot_every, sample_size, report_tortuosity,
+    runtime)
 
 /// Checks choices and ranges; throws ConfigError naming the setting and value.
 void validate(const GenerateTrainSettings& settings);
