@@ -601,7 +601,25 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
   Json config = settings;
   config["encoding"] = enc;
   config["effective_optimizer"] = settings.optimizer();
-  save_json_file(run / "config.json", config);
+  // Resuming with other network settings than the run was trained with cannot load its
+  // weights: say which, before anything of the run is overwritten.
+  if (settings.resume && fs::exists(ckpt) && fs::exists(run / "config.json")) {
+    const auto saved = load_json_file(run / "config.json");
+    std::string diffs;
+    for (const char* key : {"model", "width", "latent_channels", "latent", "image_size",
+                            "g_upsample", "g_norm", "spectral_norm", "minibatch_std"})
+      if (saved.contains(key) && saved.at(key) != config.at(key))
+        diffs += std::string(diffs.empty() ? "" : ", ") + key + " " + saved.at(key).dump() +
+                 " -> " + config.at(key).dump();
+    if (saved.contains("encoding") && saved.at("encoding").contains("channels") &&
+        saved.at("encoding").at("channels") != enc.channels)
+      diffs += std::string(diffs.empty() ? "" : ", ") + "channels " +
+               saved.at("encoding").at("channels").dump() + " -> " + std::to_string(enc.channels);
+    EMGAN_CHECK(ConfigError, diffs.empty(), ckpt.string(),
+                ": the run was trained with other network settings (", diffs,
+                "); resume it with its own: generate train --config ",
+                (run / "config.json").string(), " --resume [--iterations N ...]");
+  }
   auto recipe = detail::make_recipe(settings, enc, device);
   const auto requested = requested_fractions(settings, enc);
 
@@ -626,6 +644,7 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
     start = meta.at("iteration").get<int64_t>();
     log_info("resumed " + ckpt.string() + " at iteration " + std::to_string(start));
   }
+  save_json_file(run / "config.json", config);
   auto save_checkpoint = [&](int64_t iteration) {
     Json meta{{"format", kCheckpointFormat}, {"version", 1}, {"model", settings.model}, {"iteration", iteration}};
     write_archive(ckpt, meta, recipe->modules(), recipe->optimizers(), true);

@@ -424,6 +424,14 @@ TEST(GenerateCli, SliceGanResizeGeneratorTrainsAndSamples) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(io::read_image(dir / "s/samples/sample_0.tif").data.sizes(),
             (std::vector<int64_t>{1, 64, 64, 64}));
+  // Resuming with other network settings is refused by name, before the run's config.json
+  // is touched (here the generator's last layer, left at its default).
+  r = run("generate train --iterations 3 --resume" + common);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("g_upsample \"resize\" -> \"transposed\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--config " + (run_dir / "config.json").string()), std::string::npos)
+      << r.out;
+  EXPECT_EQ(load_json_file(run_dir / "config.json").at("g_upsample"), "resize");
   // Snapshots every 2 iterations of a 3-iteration resumed run: one at 2, none at 1 or 3;
   // sampled like model.pt, and different weights from the final model's.
   r = run(
