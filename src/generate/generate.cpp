@@ -88,35 +88,18 @@ void append_metrics(const fs::path& path, const std::vector<std::string>& names,
   // A resumed run whose log has other columns (written by an older version): rewrite it
   // under the new header, the old rows' missing columns as nan, so every row lines up.
   if (fs::exists(path)) {
-    std::ifstream in(path);
-    std::string header;
-    std::getline(in, header);
-    std::string want = "iteration,time";
-    for (const auto& n : names) want += "," + n;
-    if (!header.empty() && header != want) {
-      const auto split = [](const std::string& line) {
-        std::vector<std::string> cells;
-        std::stringstream ss(line);
-        std::string cell;
-        while (std::getline(ss, cell, ',')) cells.push_back(cell);
-        return cells;
-      };
-      const auto old_names = split(header);
+    const auto old = report::read_metrics_log(path);
+    std::vector<std::string> want = {"iteration", "time"};
+    want.insert(want.end(), names.begin(), names.end());
+    if (!old.columns.empty() && old.columns != want) {
       std::ostringstream out;
-      out << want << "\n";
-      std::string line;
-      while (std::getline(in, line)) {
-        if (line.empty()) continue;
-        const auto cells = split(line);
-        std::map<std::string, std::string> row;
-        for (size_t i = 0; i < old_names.size() && i < cells.size(); ++i)
-          row[old_names[i]] = cells[i];
-        out << (row.count("iteration") ? row["iteration"] : "nan") << ","
-            << (row.count("time") ? row["time"] : "nan");
-        for (const auto& n : names) out << "," << (row.count(n) ? row[n] : "nan");
+      for (size_t c = 0; c < want.size(); ++c) out << (c ? "," : "") << want[c];
+      out << "\n" << std::setprecision(8);
+      for (size_t r = 0; r < old.rows(); ++r) {
+        for (size_t c = 0; c < want.size(); ++c)
+          out << (c ? "," : "") << (old.has(want[c]) ? old.column(want[c])[r] : std::nan(""));
         out << "\n";
       }
-      in.close();
       write_text_atomic(path, out.str());
       log_info(path.string() +
                ": rewritten with the columns of this version (missing values as nan)");
@@ -430,28 +413,27 @@ WrittenSamples write_samples(const fs::path& root, const std::string& sub, const
 
 /// Mean |relative tortuosity difference| over the axes where both are finite, in %,
 /// for a report cell ("-" when none is).
-std::string mean_abs_tau_diff(const micro::PhaseComparison& pc) {
+/// Mean of the finite values of `v` times `scale` (of their absolute values when
+/// `absolute`), for a report cell ("-" when none is finite).
+std::string mean_finite_cell(const std::vector<double>& v, double scale, bool absolute) {
   double sum = 0.0;
   int64_t k = 0;
-  for (double d : pc.tau_rel_diff)
+  for (double d : v)
     if (std::isfinite(d)) {
-      sum += std::abs(d);
+      sum += absolute ? std::abs(d) : d;
       ++k;
     }
-  return k ? fmt(100.0 * sum / static_cast<double>(k), 3) : std::string("-");
+  return k ? fmt(scale * sum / static_cast<double>(k), 3) : std::string("-");
+}
+
+std::string mean_abs_tau_diff(const micro::PhaseComparison& pc) {
+  return mean_finite_cell(pc.tau_rel_diff, 100.0, true);
 }
 
 /// Mean signed connectivity difference (generated - real) over the slice normals
 /// where both are finite, for a report cell ("-" when none is).
 std::string mean_conn_diff(const micro::PhaseComparison& pc) {
-  double sum = 0.0;
-  int64_t k = 0;
-  for (double d : pc.connectivity_diff)
-    if (std::isfinite(d)) {
-      sum += d;
-      ++k;
-    }
-  return k ? fmt(sum / static_cast<double>(k), 3) : std::string("-");
+  return mean_finite_cell(pc.connectivity_diff, 1.0, false);
 }
 
 /// Micro statistics of (up to 4) n-phase samples against `reference` (a real image or

@@ -25,6 +25,12 @@ inline std::vector<std::string> connectivity_names(size_t dims) {
                    : std::vector<std::string>{"connectivity"};
 }
 
+/// Statistics of a spread compared by their absolute difference (they are fractions:
+/// fraction, connectivity[_<axis>]); the others by the relative one.
+inline bool compared_absolutely(const std::string& name) {
+  return name == "fraction" || name.rfind("connectivity", 0) == 0;
+}
+
 /// ConfigError unless `labels` is a non-empty 2D/3D integer tensor.
 void check_labels(const torch::Tensor& labels, const char* what);
 

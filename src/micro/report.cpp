@@ -411,14 +411,13 @@ fs::path write_blocks_report(const fs::path& dir, const BlockStats& input,
         const auto* o = find_spread(other->spread, s.phase, s.name);
         if (o) {
           const double diff = spread_difference(s, *o);
-          row.insert(row.end(),
-                     {std::to_string(o->n) +
-                          (o->infinite ? " (+" + std::to_string(o->infinite) + " inf)" : ""),
-                      f(o->mean), f(o->sd), f(o->min), f(o->max),
-                      s.name == "fraction" || s.name.rfind("connectivity", 0) == 0
-                          ? f(diff) + " (abs)"
-                          : f(100.0 * diff) + " %",
-                      f(spread_difference_in_sd(s, *o))});
+          row.insert(
+              row.end(),
+              {std::to_string(o->n) +
+                   (o->infinite ? " (+" + std::to_string(o->infinite) + " inf)" : ""),
+               f(o->mean), f(o->sd), f(o->min), f(o->max),
+               detail::compared_absolutely(s.name) ? f(diff) + " (abs)" : f(100.0 * diff) + " %",
+               f(spread_difference_in_sd(s, *o))});
         } else {
           row.insert(row.end(), 7, "-");
         }

@@ -54,11 +54,6 @@ StatSpread summarise(int64_t phase, const std::string& name, const std::vector<d
   return s;
 }
 
-/// Statistics compared by their absolute difference (they are fractions).
-bool absolute(const std::string& name) {
-  return name == "fraction" || name.rfind("connectivity", 0) == 0;
-}
-
 std::string num(double v) {
   if (!std::isfinite(v)) return std::isnan(v) ? "-" : "inf";
   std::ostringstream os;
@@ -113,7 +108,7 @@ const StatSpread* find_spread(const std::vector<StatSpread>& spread, int64_t pha
 
 double spread_difference(const StatSpread& reference, const StatSpread& other) {
   const double diff = other.mean - reference.mean;
-  return absolute(reference.name) ? diff : diff / reference.mean;
+  return detail::compared_absolutely(reference.name) ? diff : diff / reference.mean;
 }
 
 double spread_difference_in_sd(const StatSpread& reference, const StatSpread& other) {
@@ -142,7 +137,7 @@ std::string format_spread(const std::vector<StatSpread>& spread,
       if (const auto* o = find_spread(*other, s.phase, s.name)) {
         os << std::setw(4) << o->n << std::setw(40) << cell(*o) + " ";
         const double diff = spread_difference(s, *o);
-        if (absolute(s.name))
+        if (detail::compared_absolutely(s.name))
           os << num(diff) << " abs";
         else
           os << num(100.0 * diff) << " %";
