@@ -78,6 +78,10 @@ void register_generate(CLI::App& root, const Context& ctx) {
                 "slicegan: last generator layer transposed (the paper's) | resize (trilinear 2x + "
                 "3x3x3 conv, SliceGAN's code default)")
       ->capture_default_str();
+  t->add_option("--critic-input", train.critic_input,
+                "slicegan, n-phase: the critics see the generated volume's soft probabilities "
+                "(SliceGAN's) | hard one-hot argmax phases (straight-through gradients)")
+      ->capture_default_str();
   t->add_option("--image-size", train.image_size, "2d models: 64, 128 or 256")->capture_default_str();
   t->add_option("--latent", train.latent, "2d models: latent size (0 = image size / 2 for dcgan, 64 for vae)")
       ->capture_default_str();

@@ -216,6 +216,19 @@ double mean_pairwise_distance(const torch::Tensor& x) {
   return (d2.sqrt().sum() / static_cast<double>(n * (n - 1))).item<double>();
 }
 
+torch::Tensor straight_through_one_hot(const torch::Tensor& probs) {
+  EMGAN_CHECK(ConfigError, probs.dim() >= 2 && probs.size(1) >= 2,
+              "straight_through_one_hot: expected phases [N, C >= 2, ...], got ", probs.sizes());
+  const auto hard = torch::zeros_like(probs).scatter_(1, probs.argmax(1, /*keepdim=*/true), 1.0);
+  return hard + (probs - probs.detach());  // exactly hard: (1 + p) - p may round
+}
+
+double uncertain_share(const torch::Tensor& probs, double below) {
+  EMGAN_CHECK(ConfigError, probs.dim() >= 2 && probs.size(0) >= 2,
+              "uncertain_share: expected phases [C >= 2, ...], got ", probs.sizes());
+  return (std::get<0>(probs.max(0)) < below).to(torch::kDouble).mean().item<double>();
+}
+
 torch::Tensor mode_seeking_loss(const torch::Tensor& x, const torch::Tensor& z, double weight) {
   EMGAN_CHECK(ConfigError, x.dim() >= 1 && z.dim() >= 1 && x.size(0) == z.size(0),
               "mode_seeking_loss: batch sizes differ: samples ", x.sizes(), ", latents ",
@@ -297,6 +310,7 @@ void validate(const GenerateTrainSettings& s) {
               s.image_size, " must be 64, 128 or 256");
   check_choice("g_norm", s.g_norm, {"batch", "instance"});
   check_choice("g_upsample", s.g_upsample, {"transposed", "resize"});
+  check_choice("critic_input", s.critic_input, {"soft", "hard"});
   EMGAN_CHECK(ConfigError, s.log_every >= 1 && s.checkpoint_every >= 1, "log_every and checkpoint_every must be >= 1");
   EMGAN_CHECK(ConfigError, s.snapshot_every >= 0, "snapshot_every = ", s.snapshot_every,
               " must be >= 0 (0 = none)");
@@ -319,6 +333,7 @@ std::string SampleSummary::last_line() const {
   os << "samples=" << files.size();
   if (!fractions.empty()) os << " fractions=" << join_numbers(fractions.front());
   if (!soft_fractions.empty()) os << " soft=" << join_numbers(soft_fractions.front());
+  if (!uncertain.empty()) os << " uncertain=" << fmt(uncertain.front());
   if (!std::isnan(diversity)) os << " diversity=" << fmt(diversity) << " real_diversity=" << fmt(real_diversity);
   if (!requested_fractions.empty()) os << " requested=" << join_numbers(requested_fractions);
   if (!pooled.is_null()) {
@@ -354,6 +369,7 @@ struct WrittenSamples {
   std::vector<fs::path> files;
   std::vector<std::vector<double>> fractions;
   std::vector<std::vector<double>> soft_fractions;         ///< mean softmax probability per phase
+  std::vector<double> uncertain;                           ///< uncertain_share per sample
   std::vector<std::pair<std::string, std::string>> images;  ///< relative path, caption
   std::vector<torch::Tensor> decoded;                      ///< file values, [D, H, W] or [C, H, W]
   std::vector<torch::Tensor> labels;                       ///< phase labels (n-phase), [D, H, W] or [H, W]
@@ -373,6 +389,7 @@ WrittenSamples write_samples(const fs::path& root, const std::string& sub, const
       w.fractions.push_back(label_fractions(one.unsqueeze(0)));
       const auto soft = one.flatten(1).mean(1).to(torch::kCPU, torch::kDouble).contiguous();
       w.soft_fractions.emplace_back(soft.data_ptr<double>(), soft.data_ptr<double>() + soft.numel());
+      w.uncertain.push_back(uncertain_share(one));
       w.labels.push_back(micro::labels_from_one_hot(one));
     }
     auto decoded = codec.decode(one).to(torch::kCPU, torch::kFloat);
@@ -882,6 +899,7 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
   summary.files = w.files;
   summary.fractions = w.fractions;
   summary.soft_fractions = w.soft_fractions;
+  summary.uncertain = w.uncertain;
   rep.section("Samples").image_row(w.images);
   if (!w.fractions.empty()) {
     std::vector<std::vector<std::string>> rows;
@@ -895,6 +913,12 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
     rep.table({"sample", "phase", "value", "requested", "achieved", "soft (mean probability)"}, rows,
               "Phase fractions: achieved (argmax) vs requested; soft = mean softmax probability, what the "
               "training fraction columns of metrics.csv show");
+    std::vector<std::vector<std::string>> urows;
+    for (size_t i = 0; i < w.uncertain.size(); ++i)
+      urows.push_back({std::to_string(i), fmt(w.uncertain[i])});
+    rep.table({"sample", "uncertain share"}, urows,
+              "Share of the pixels whose most likely phase has probability < 0.9: the part of the "
+              "sample that the argmax decides, not the generator (0 = one-hot outputs)");
   }
   // 2D models compared with a real image: the source of the real crops of the
   // mode-collapse check and of the pooled statistics.
@@ -935,17 +959,22 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
   }
   Json fr = Json::array();
   for (const auto& f : w.fractions) fr.push_back(f);
-  save_json_file(out / "summary.json", Json{{"files", [&] {
-                                               Json a = Json::array();
-                                               for (const auto& f : w.files) a.push_back(f.string());
-                                               return a;
-                                             }()},
-                                            {"fractions", fr},
-                                            {"soft_fractions", w.soft_fractions},
-                                            {"norm_stats", s.norm_stats},
-                                            {"diversity", std::isnan(summary.diversity) ? Json(nullptr) : Json(summary.diversity)},
-                                            {"real_diversity", std::isnan(summary.real_diversity) ? Json(nullptr) : Json(summary.real_diversity)},
-                                            {"model", path.string()}});
+  save_json_file(
+      out / "summary.json",
+      Json{{"files",
+            [&] {
+              Json a = Json::array();
+              for (const auto& f : w.files) a.push_back(f.string());
+              return a;
+            }()},
+           {"fractions", fr},
+           {"soft_fractions", w.soft_fractions},
+           {"uncertain", w.uncertain},
+           {"norm_stats", s.norm_stats},
+           {"diversity", std::isnan(summary.diversity) ? Json(nullptr) : Json(summary.diversity)},
+           {"real_diversity",
+            std::isnan(summary.real_diversity) ? Json(nullptr) : Json(summary.real_diversity)},
+           {"model", path.string()}});
   rep.write(out);
   return summary;
 }

@@ -38,6 +38,9 @@ class SliceGanRecipe : public Recipe {
     };
     opt_g_ = adam(generator_->parameters());
     for (auto& c : critics_) opt_d_.push_back(adam(c->parameters()));
+    EMGAN_CHECK(ConfigError, s.critic_input == "soft" || go.output == "softmax",
+                "critic_input = ", s.critic_input,
+                " needs n-phase data (one-hot phases); these data are ", enc.kind);
     size_ = models::SliceGanGeneratorImpl::output_size(s.latent_size);
     EMGAN_CHECK(ConfigError, size_ >= 64, "slicegan: latent_size ", s.latent_size, " gives ", size_,
                 "-voxel volumes; the critic needs >= 64 (latent_size >= 4)");
@@ -80,7 +83,7 @@ class SliceGanRecipe : public Recipe {
       torch::Tensor fake;
       {
         torch::NoGradGuard no_grad;
-        fake = generator_->forward(latent(b, settings_.latent_size));
+        fake = critic_view(generator_->forward(latent(b, settings_.latent_size)));
       }
       for (int64_t axis = 0; axis < 3; ++axis) {
         auto& critic = critics_[critics_.size() == 1 ? 0 : static_cast<size_t>(axis)];
@@ -111,11 +114,12 @@ class SliceGanRecipe : public Recipe {
     opt_g_->zero_grad();
     const auto z = latent(b, settings_.latent_size);
     const auto fake = generator_->forward(z);
+    const auto seen = critic_view(fake);
     auto adv = torch::zeros({}, fake.options());
     for (int64_t axis = 0; axis < 3; ++axis) {
       auto& critic = critics_[critics_.size() == 1 ? 0 : static_cast<size_t>(axis)];
       adv = adv -
-            critic->forward(models::random_volume_slices(fake, axis, settings_.slices_per_volume))
+            critic->forward(models::random_volume_slices(seen, axis, settings_.slices_per_volume))
                 .mean();
     }
     const auto floss = fraction_loss(fake, targets_, settings_.fraction_weight);
@@ -152,6 +156,11 @@ class SliceGanRecipe : public Recipe {
   }
 
  private:
+  /// The generated volume as the critics see it (critic_input).
+  torch::Tensor critic_view(const torch::Tensor& fake) const {
+    return settings_.critic_input == "hard" ? straight_through_one_hot(fake) : fake;
+  }
+
   void set_critics_grad(bool on) {
     for (auto& c : critics_)
       for (auto& p : c->parameters()) p.set_requires_grad(on);

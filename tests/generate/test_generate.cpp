@@ -210,6 +210,30 @@ TEST(Property, ModeSeekingLossGolden) {
   EXPECT_THROW(mode_seeking_loss(x, torch::zeros({3, 1}), 1.0), ConfigError);
 }
 
+TEST(Property, StraightThroughOneHotIsTheArgmaxForwardAndTheProbabilitiesBackward) {
+  // Two voxels of three phases: argmax phase 1 and phase 2.
+  const auto p =
+      torch::tensor({0.2f, 0.1f, 0.5f, 0.3f, 0.3f, 0.6f}).reshape({1, 3, 2}).requires_grad_();
+  const auto h = straight_through_one_hot(p);
+  EXPECT_TRUE(torch::equal(h.detach(),
+                           torch::tensor({0.0f, 0.0f, 1.0f, 0.0f, 0.0f, 1.0f}).reshape({1, 3, 2})));
+  // The gradient is the identity: d sum(w * h) / dp = w.
+  const auto w = torch::arange(6, torch::kFloat).reshape({1, 3, 2});
+  (w * h).sum().backward();
+  EXPECT_TRUE(torch::allclose(p.grad(), w));
+  // Volumes [N, C, D, H, W]: one-hot over C everywhere.
+  const auto v = straight_through_one_hot(torch::softmax(torch::randn({2, 3, 4, 4, 4}), 1));
+  EXPECT_TRUE(torch::equal(v.sum(1), torch::ones({2, 4, 4, 4})));
+  // The share argmax decides: voxel 0's best phase has 0.5 < 0.9, voxel 1's 0.6; with 0.55
+  // only voxel 0; one-hot outputs none.
+  EXPECT_DOUBLE_EQ(uncertain_share(p.detach()[0]), 1.0);
+  EXPECT_DOUBLE_EQ(uncertain_share(p.detach()[0], 0.55), 0.5);
+  EXPECT_DOUBLE_EQ(uncertain_share(v[1]), 0.0);
+  EXPECT_THROW(uncertain_share(torch::rand({1, 4})), ConfigError);
+  EXPECT_THROW(straight_through_one_hot(torch::rand({4})), ConfigError);
+  EXPECT_THROW(straight_through_one_hot(torch::rand({2, 1, 4, 4})), ConfigError);
+}
+
 TEST(Property, VolumeDiversityTellsATiledGeneratorFromARealOne) {
   torch::manual_seed(1);
   Encoding enc;
@@ -455,6 +479,25 @@ TEST(GenerateCli, SliceGanResizeGeneratorTrainsAndSamples) {
           common);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("snapshot_every = -1"), std::string::npos) << r.out;
+  // The critics' input is a training setting, not the network's: a run resumes with one-hot
+  // (hard) critic input, and the choice is saved; an unknown choice is named.
+  r = run("generate train --iterations 4 --resume --g-upsample resize --critic-input argmax" +
+          common);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("critic_input = 'argmax' is not one of: soft, hard"), std::string::npos)
+      << r.out;
+  r = run("generate train --iterations 4 --resume --g-upsample resize --critic-input hard" +
+          common);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(load_json_file(run_dir / "config.json").at("critic_input"), "hard");
+  // Grey data have no phases to make one-hot.
+  io::write_image(dir / "grey.png", (torch::rand({1, 72, 72}) * 255.0).round(), uint8());
+  r = run("generate train --model slicegan --grey --iterations 1 --critic-input hard --data " +
+          (dir / "grey.png").string() + " --out " + (dir / "g").string() +
+          " --batch-size 1 --real-batch 2 --width 0.03125 --latent-channels 4 --critic-steps 1 "
+          "--slices-per-volume 8 --diversity-every 0 --threads 1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("critic_input = hard needs n-phase data"), std::string::npos) << r.out;
 }
 
 // The VAE/GAN's pixel anchor (pixel_weight): with feature reconstruction alone the encoder
@@ -611,6 +654,10 @@ TEST(GenerateCli, TwoDModelsTrainAndSample) {
           EXPECT_NEAR(gen_phases.at(p).at("fraction").get<double>(), mean, 1e-9) << "phase " << p;
         }
         EXPECT_TRUE(fs::exists(o / "stats_pooled/index.html"));
+        const auto uncertain =
+            load_json_file(o / "summary.json").at("uncertain").get<std::vector<double>>();
+        EXPECT_EQ(uncertain.size(), 3u);
+        for (const double u : uncertain) EXPECT_TRUE(u >= 0.0 && u <= 1.0) << u;
         return load_json_file(o / "summary.json").at("soft_fractions").get<std::vector<std::vector<double>>>();
       };
       const auto batch = soft_of("batch"), running = soft_of("running");

@@ -89,6 +89,12 @@ struct GenerateTrainSettings {
   /// (slicegan) the generator's last layer: transposed (the paper's) | resize (trilinear
   /// 2x upsampling + 3x3x3 convolution, SliceGAN's code default; no checkerboard).
   std::string g_upsample = "transposed";
+  /// (slicegan, n-phase) what the critics see of a generated volume: soft (its softmax
+  /// probabilities, SliceGAN's) | hard (its one-hot argmax phases, the phases a sample
+  /// file holds, with straight-through gradients, straight_through_one_hot). Soft
+  /// outputs let the generator hedge a voxel between two phases; argmax then decides
+  /// it (docs/GENERATE.md).
+  std::string critic_input = "soft";
   // ---- 2d models
   int64_t image_size = 64;             ///< (2d) 64, 128 or 256
   int64_t latent = 0;                  ///< (2d) latent size; 0 = image_size / 2 (dcgan), 64 (vae, vaegan)
@@ -131,10 +137,10 @@ struct GenerateTrainSettings {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     GenerateTrainSettings, model, data, out, phases, grey, resume, iterations, batch_size, optim,
     width, augment, latent_channels, latent_size, critic_steps, real_batch, slices_per_volume,
-    gp_lambda, target_fractions, fraction_weight, mode_seeking, g_upsample, image_size, latent,
-    g_norm, spectral_norm, minibatch_std, gan_loss, instance_noise, kl_weight, gamma, pixel_weight,
-    diversity_every, log_every, checkpoint_every, snapshot_every, sample_size, report_tortuosity,
-    runtime)
+    gp_lambda, target_fractions, fraction_weight, mode_seeking, g_upsample, critic_input,
+    image_size, latent, g_norm, spectral_norm, minibatch_std, gan_loss, instance_noise, kl_weight,
+    gamma, pixel_weight, diversity_every, log_every, checkpoint_every, snapshot_every, sample_size,
+    report_tortuosity, runtime)
 
 /// Checks choices and ranges; throws ConfigError naming the setting and value.
 void validate(const GenerateTrainSettings& settings);
@@ -177,6 +183,8 @@ struct SampleSummary {
   std::vector<fs::path> files;                  ///< main file of every sample (.tif)
   std::vector<std::vector<double>> fractions;   ///< per sample, per phase: argmax fractions (n-phase models)
   std::vector<std::vector<double>> soft_fractions;  ///< per sample, per phase: mean softmax probability
+  std::vector<double>
+      uncertain;  ///< per sample (n-phase models): uncertain_share, pixels argmax decides
   std::vector<double> requested_fractions;      ///< from the model (empty when none)
   Json comparison;                              ///< per sample stats comparison (when compare was given)
   /// 2D models with compare and count >= 2: mean_pairwise_distance of the samples
@@ -187,7 +195,7 @@ struct SampleSummary {
   /// together against `count` real crops, and a second real set against the first
   /// (RUN/stats_pooled.json; null otherwise).
   Json pooled;
-  /// "samples=<n> fractions=<f0>,<f1>,... soft=<s0>,..." of the first sample
+  /// "samples=<n> fractions=<f0>,<f1>,... soft=<s0>,... uncertain=<u>" of the first sample
   std::string last_line() const;
 };
 

@@ -42,6 +42,17 @@ double mean_pairwise_distance(const torch::Tensor& x);
 /// weight; 0 for weight 0 or N < 2 (a zero scalar on x's device).
 torch::Tensor mode_seeking_loss(const torch::Tensor& x, const torch::Tensor& z, double weight);
 
+/// Straight-through one-hot of softmax phases `probs` `[N, C, ...]` (C >= 2): the
+/// forward value is the one-hot argmax over C (what a sample file holds), the gradient
+/// is that of `probs` itself (Bengio et al. 2013). ConfigError for fewer than 2 dims or
+/// channels.
+torch::Tensor straight_through_one_hot(const torch::Tensor& probs);
+
+/// Share of the pixels/voxels of softmax phases `probs` `[C, ...]` whose most likely phase
+/// has probability below `below`: the part of a sample that argmax decides rather than the
+/// generator (0 for one-hot outputs). ConfigError for fewer than 2 dims or channels.
+double uncertain_share(const torch::Tensor& probs, double below = 0.9);
+
 class TrainingData;
 
 /// Mode-collapse check of a 3D generator: for each axis, mean_pairwise_distance of the
