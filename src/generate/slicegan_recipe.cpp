@@ -1,6 +1,8 @@
 // The SliceGAN training recipe (Kench and Cooper 2021): WGAN-GP, critic_steps critic
 // updates per generator update, each critic fed real 2D crops and the slices of the
 // generated volumes along its axis.
+#include <array>
+
 #include "emgan/core/error.h"
 #include "emgan/losses/gan.h"
 #include "emgan/models/slicegan.h"
@@ -62,6 +64,9 @@ class SliceGanRecipe : public Recipe {
   std::vector<std::string> metric_names() const override {
     std::vector<std::string> names = {"loss_d", "loss_g",        "wasserstein",
                                       "gp",     "fraction_loss", "mode_seeking"};
+    // The Wasserstein estimate of each axis' slices (volume dims D, H, W = z, y, x of micro
+    // stats): which critic lets the generator through.
+    for (const char* a : {"z", "y", "x"}) names.push_back(std::string("wasserstein_") + a);
     for (int64_t p = 0; p < generator_->options.channels && generator_->options.output == "softmax"; ++p)
       names.push_back("fraction_" + std::to_string(p));
     return names;
@@ -77,6 +82,7 @@ class SliceGanRecipe : public Recipe {
     const int64_t b = settings_.batch_size;
     const int64_t br = settings_.real_batch > 0 ? settings_.real_batch : b;
     double loss_d = 0.0, wdist = 0.0, gp_sum = 0.0;
+    std::array<double, 3> wdist_axis{};
     int64_t terms = 0;
     set_critics_grad(true);
     for (int64_t c = 0; c < settings_.critic_steps; ++c) {
@@ -105,7 +111,9 @@ class SliceGanRecipe : public Recipe {
         loss.backward();
         opt.step();
         loss_d += loss.item<double>();
-        wdist += (out_real - out_fake).item<double>();
+        const double w = (out_real - out_fake).item<double>();
+        wdist += w;
+        wdist_axis[static_cast<size_t>(axis)] += w / static_cast<double>(settings_.critic_steps);
         gp_sum += gp.item<double>();
         ++terms;
       }
@@ -134,6 +142,7 @@ class SliceGanRecipe : public Recipe {
                                        {"gp", gp_sum / static_cast<double>(terms)},
                                        {"fraction_loss", floss.item<double>()},
                                        {"mode_seeking", ms.item<double>()}};
+    for (size_t a = 0; a < 3; ++a) m[std::string("wasserstein_") + "zyx"[a]] = wdist_axis[a];
     if (generator_->options.output == "softmax") {
       const auto f = fake.detach().mean({0, 2, 3, 4}).to(torch::kCPU, torch::kDouble);
       for (int64_t p = 0; p < f.size(0); ++p) m["fraction_" + std::to_string(p)] = f[p].item<double>();

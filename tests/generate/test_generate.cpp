@@ -339,7 +339,7 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
   const fs::path run_dir = dir / "run";
   const std::string common =
       " --model slicegan --data " + (dir / "img.png").string() + " --out " + run_dir.string() +
-      " --batch-size 1 --real-batch 2 --width 0.03125 --latent-channels 4 --critic-steps 1"
+      " --batch-size 1 --real-batch 2 --width 0.03125 --latent-channels 4 --critic-steps 2"
       " --slices-per-volume 16 --log-every 1 --checkpoint-every 1 --target-fractions 0.3 0.3 0.4 "
       "--threads 1";
   auto r = run("generate train --iterations 2" + common);
@@ -398,6 +398,16 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("resumed"), std::string::npos) << r.out;
   EXPECT_EQ(report_rows(run_dir / "metrics.csv"), 3);
+  {
+    // One Wasserstein estimate per slicing axis; their mean is the overall one.
+    const auto m = report::read_metrics_log(run_dir / "metrics.csv");
+    for (size_t i = 0; i < m.rows(); ++i) {
+      const double mean = (m.column("wasserstein_z")[i] + m.column("wasserstein_y")[i] +
+                           m.column("wasserstein_x")[i]) /
+                          3.0;
+      EXPECT_NEAR(mean, m.column("wasserstein")[i], 1e-4 * (1.0 + std::abs(mean))) << "row " << i;
+    }
+  }
   {
     EXPECT_NE(r.out.find("rewritten with the columns of this version"), std::string::npos) << r.out;
     const auto log = report::read_metrics_log(run_dir / "diversity.csv");
