@@ -428,8 +428,6 @@ WrittenSamples write_samples(const fs::path& root, const std::string& sub, const
   return w;
 }
 
-/// Mean |relative tortuosity difference| over the axes where both are finite, in %,
-/// for a report cell ("-" when none is).
 /// Mean of the finite values of `v` times `scale` (of their absolute values when
 /// `absolute`), for a report cell ("-" when none is finite).
 std::string mean_finite_cell(const std::vector<double>& v, double scale, bool absolute) {
@@ -443,6 +441,8 @@ std::string mean_finite_cell(const std::vector<double>& v, double scale, bool ab
   return k ? fmt(scale * sum / static_cast<double>(k), 3) : std::string("-");
 }
 
+/// Mean |relative tortuosity difference| over the axes where both are finite, in %,
+/// for a report cell ("-" when none is).
 std::string mean_abs_tau_diff(const micro::PhaseComparison& pc) {
   return mean_finite_cell(pc.tau_rel_diff, 100.0, true);
 }

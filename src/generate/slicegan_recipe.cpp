@@ -16,6 +16,9 @@ class SliceGanRecipe : public Recipe {
  public:
   SliceGanRecipe(const GenerateTrainSettings& s, const Encoding& enc, const torch::Device& device)
       : settings_(s), targets_(requested_fractions(s, enc)), device_(device) {
+    EMGAN_CHECK(ConfigError, s.critic_input == "soft" || enc.kind == "phases",
+                "critic_input = ", s.critic_input,
+                " needs n-phase data (one-hot phases); these data are ", enc.kind);
     models::SliceGanGeneratorOptions go;
     go.latent_channels = s.latent_channels;
     go.channels = enc.channels;
@@ -40,9 +43,6 @@ class SliceGanRecipe : public Recipe {
     };
     opt_g_ = adam(generator_->parameters());
     for (auto& c : critics_) opt_d_.push_back(adam(c->parameters()));
-    EMGAN_CHECK(ConfigError, s.critic_input == "soft" || go.output == "softmax",
-                "critic_input = ", s.critic_input,
-                " needs n-phase data (one-hot phases); these data are ", enc.kind);
     size_ = models::SliceGanGeneratorImpl::output_size(s.latent_size);
     EMGAN_CHECK(ConfigError, size_ >= 64, "slicegan: latent_size ", s.latent_size, " gives ", size_,
                 "-voxel volumes; the critic needs >= 64 (latent_size >= 4)");
@@ -82,7 +82,7 @@ class SliceGanRecipe : public Recipe {
     const int64_t b = settings_.batch_size;
     const int64_t br = settings_.real_batch > 0 ? settings_.real_batch : b;
     double loss_d = 0.0, wdist = 0.0, gp_sum = 0.0;
-    std::array<double, 3> wdist_axis{};
+    std::array<double, 3> wdist_axis{};  // per axis, mean over the critic steps
     int64_t terms = 0;
     set_critics_grad(true);
     for (int64_t c = 0; c < settings_.critic_steps; ++c) {
