@@ -13,7 +13,7 @@ void register_generate(CLI::App& root, const Context& ctx) {
 
   static generate::GenerateTrainSettings train;
   // A run's config.json loads back: the encoding and optimiser it adds are derived.
-  load_config(ctx, "generate train", train, {"encoding", "effective_optimizer"});
+  load_config(ctx, "generate train", train, {"encoding", "effective_optimizer", "critic_resets"});
   auto* t = gen->add_subcommand("train", "train a generator; writes RUN/model.pt, curves, samples and index.html");
   t->add_option("--model", train.model, "slicegan | dcgan | vae | vaegan")->capture_default_str();
   t->add_option("--data", train.data,
@@ -82,6 +82,10 @@ void register_generate(CLI::App& root, const Context& ctx) {
                 "slicegan, n-phase: the critics see the generated volume's soft probabilities "
                 "(SliceGAN's) | hard one-hot argmax phases (straight-through gradients)")
       ->capture_default_str();
+  t->add_option("--reset-critics", train.reset_critics,
+                "slicegan, with --resume: critics to start afresh (new weights and Adam state), by "
+                "axis: z, y, x (once; recorded in config.json as critic_resets)")
+      ->delimiter(',');
   t->add_option("--image-size", train.image_size, "2d models: 64, 128 or 256")->capture_default_str();
   t->add_option("--latent", train.latent, "2d models: latent size (0 = image size / 2 for dcgan, 64 for vae)")
       ->capture_default_str();

@@ -1,5 +1,6 @@
 #include "emgan/generate/generate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iomanip>
@@ -311,6 +312,19 @@ void validate(const GenerateTrainSettings& s) {
   check_choice("g_norm", s.g_norm, {"batch", "instance"});
   check_choice("g_upsample", s.g_upsample, {"transposed", "resize"});
   check_choice("critic_input", s.critic_input, {"soft", "hard"});
+  for (size_t i = 0; i < s.reset_critics.size(); ++i) {
+    check_choice("reset_critics", s.reset_critics[i], {"z", "y", "x"});
+    EMGAN_CHECK(
+        ConfigError,
+        std::find(s.reset_critics.begin(), s.reset_critics.begin() + static_cast<std::ptrdiff_t>(i),
+                  s.reset_critics[i]) == s.reset_critics.begin() + static_cast<std::ptrdiff_t>(i),
+        "reset_critics names axis '", s.reset_critics[i], "' twice");
+  }
+  EMGAN_CHECK(ConfigError, s.reset_critics.empty() || (s.model == "slicegan" && s.resume),
+              "reset_critics = ", join(s.reset_critics),
+              " restarts critics of a slicegan run being resumed; it needs --model slicegan and "
+              "--resume (model ",
+              s.model, ", resume ", s.resume ? "true" : "false", ")");
   EMGAN_CHECK(ConfigError, s.log_every >= 1 && s.checkpoint_every >= 1, "log_every and checkpoint_every must be >= 1");
   EMGAN_CHECK(ConfigError, s.snapshot_every >= 0, "snapshot_every = ", s.snapshot_every,
               " must be >= 0 (0 = none)");
@@ -591,6 +605,9 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
   const fs::path ckpt = run / "checkpoint.pt";
   EMGAN_CHECK(ConfigError, settings.resume || !fs::exists(ckpt), run.string(),
               " already holds a checkpoint; pass --resume to continue it or choose another --out");
+  EMGAN_CHECK(ConfigError, settings.reset_critics.empty() || fs::exists(ckpt), ckpt.string(),
+              ": not found; reset_critics = ", join(settings.reset_critics),
+              " restarts critics of a run that has one (a new run's critics are new already)");
   auto data = TrainingData::load(settings.data, settings.phases, settings.grey, device);
   const auto& enc = data.encoding();
   log_info("training data: " + enc.kind + ", " + std::to_string(enc.channels) + " channel(s)" +
@@ -642,6 +659,24 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
     if (root.try_read("rng_cpu", rng)) train::set_rng_state({rng.to(torch::kCPU), {}});
     start = meta.at("iteration").get<int64_t>();
     log_info("resumed " + ckpt.string() + " at iteration " + std::to_string(start));
+  }
+  // Critics restarted on this resume: done once, and recorded in the run's history rather
+  // than as a setting (resuming again with the saved config must not restart them again).
+  if (!settings.reset_critics.empty()) {
+    recipe->reset_critics(settings.reset_critics);
+    log_info("critics " + join(settings.reset_critics) +
+             " restarted (new weights, new Adam state) at iteration " + std::to_string(start));
+  }
+  {
+    Json history = Json::array();
+    if (settings.resume && fs::exists(run / "config.json")) {
+      const auto saved = load_json_file(run / "config.json");
+      if (saved.contains("critic_resets")) history = saved.at("critic_resets");
+    }
+    if (!settings.reset_critics.empty())
+      history.push_back(Json{{"iteration", start}, {"axes", settings.reset_critics}});
+    config["reset_critics"] = Json::array();
+    if (!history.empty()) config["critic_resets"] = history;
   }
   save_json_file(run / "config.json", config);
   auto save_checkpoint = [&](int64_t iteration) {

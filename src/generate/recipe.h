@@ -39,6 +39,9 @@ class Recipe {
   virtual torch::Tensor sample(int64_t count, int64_t size, bool periodic, bool batch_stats) = 0;
   /// True for 3D models.
   virtual bool volumetric() const = 0;
+  /// (slicegan) gives the critics of `axes` ("z", "y", "x") new random weights and a new
+  /// optimizer state (GenerateTrainSettings::reset_critics); ConfigError for other models.
+  virtual void reset_critics(const std::vector<std::string>& axes);
   /// Encoder means `[N, latent]` of images `[N, C, S, S]` (vae, vaegan); ConfigError otherwise.
   virtual torch::Tensor encode(const torch::Tensor& x);
   /// Decoded images `[N, C, S, S]` of latents `[N, latent]` (2D models).

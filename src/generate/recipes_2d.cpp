@@ -14,6 +14,9 @@ torch::Tensor Recipe::encode(const torch::Tensor&) {
   throw ConfigError("this model has no encoder (reconstruction needs vae or vaegan)");
 }
 torch::Tensor Recipe::decode(const torch::Tensor&) { throw ConfigError("this model has no 2D decoder"); }
+void Recipe::reset_critics(const std::vector<std::string>&) {
+  throw ConfigError("reset_critics: only slicegan has per-axis critics");
+}
 
 torch::Tensor with_norm_stats(torch::nn::Module& module, bool batch_stats, const std::function<torch::Tensor()>& fn) {
   torch::NoGradGuard no_grad;

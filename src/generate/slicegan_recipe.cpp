@@ -1,8 +1,10 @@
 // The SliceGAN training recipe (Kench and Cooper 2021): WGAN-GP, critic_steps critic
 // updates per generator update, each critic fed real 2D crops and the slices of the
 // generated volumes along its axis.
+#include <algorithm>
 #include <array>
 
+#include "emgan/core/config.h"
 #include "emgan/core/error.h"
 #include "emgan/losses/gan.h"
 #include "emgan/models/slicegan.h"
@@ -27,20 +29,15 @@ class SliceGanRecipe : public Recipe {
     go.upsample = s.g_upsample;
     generator_ = models::SliceGanGenerator(go);
     generator_->to(device);
-    models::SliceGanCriticOptions co;
-    co.channels = enc.channels;
-    co.width = s.width;
+    critic_options_.channels = enc.channels;
+    critic_options_.width = s.width;
     // Three critics (one per slicing axis) for three training images or a volume;
     // one shared critic for a single (isotropic) image.
     const int64_t n_critics = (enc.volume || s.data.size() == 3) ? 3 : 1;
     for (int64_t i = 0; i < n_critics; ++i) {
-      critics_.push_back(models::SliceGanCritic(co));
+      critics_.push_back(models::SliceGanCritic(critic_options_));
       critics_.back()->to(device);
     }
-    auto adam = [&](std::vector<torch::Tensor> params) {
-      return std::make_unique<torch::optim::Adam>(
-          params, torch::optim::AdamOptions(s.optimizer().lr).betas({s.optimizer().beta1, s.optimizer().beta2}));
-    };
     opt_g_ = adam(generator_->parameters());
     for (auto& c : critics_) opt_d_.push_back(adam(c->parameters()));
     size_ = models::SliceGanGeneratorImpl::output_size(s.latent_size);
@@ -73,8 +70,31 @@ class SliceGanRecipe : public Recipe {
   }
   bool volumetric() const override { return true; }
 
+  void reset_critics(const std::vector<std::string>& axes) override {
+    const std::vector<std::string> names = {"z", "y", "x"};
+    EMGAN_CHECK(ConfigError, critics_.size() == 3 || axes.size() == 3,
+                "reset_critics = ", join(axes),
+                ": this run has one critic shared by the three axes (one isotropic training "
+                "image); restart it with reset_critics = z,y,x");
+    for (const auto& a : axes) {
+      const auto it = std::find(names.begin(), names.end(), a);
+      EMGAN_CHECK(ConfigError, it != names.end(), "reset_critics: axis '", a,
+                  "' is not one of: z, y, x");
+      const auto i = critics_.size() == 1 ? size_t{0} : static_cast<size_t>(it - names.begin());
+      critics_[i] = models::SliceGanCritic(critic_options_);
+      critics_[i]->to(device_);
+      opt_d_[i] = adam(critics_[i]->parameters());
+    }
+  }
+
   torch::Tensor latent(int64_t n, int64_t l) const {
     return torch::randn({n, settings_.latent_channels, l, l, l}, torch::TensorOptions().device(device_));
+  }
+
+  std::unique_ptr<torch::optim::Adam> adam(std::vector<torch::Tensor> params) const {
+    const auto& o = settings_.optimizer();
+    return std::make_unique<torch::optim::Adam>(
+        params, torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}));
   }
 
   std::map<std::string, double> step(const TrainingData& data, double) override {
@@ -179,6 +199,7 @@ class SliceGanRecipe : public Recipe {
   std::vector<double> targets_;
   torch::Device device_;
   models::SliceGanGenerator generator_{nullptr};
+  models::SliceGanCriticOptions critic_options_;
   std::vector<models::SliceGanCritic> critics_;
   std::unique_ptr<torch::optim::Adam> opt_g_;
   std::vector<std::unique_ptr<torch::optim::Adam>> opt_d_;

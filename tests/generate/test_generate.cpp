@@ -17,6 +17,7 @@
 #include "emgan/generate/source.h"
 #include "emgan/generate/volume_io.h"
 #include "emgan/io/image.h"
+#include "emgan/models/slicegan.h"
 #include "emgan/report/metrics_log.h"
 #include "test_util.h"
 
@@ -431,6 +432,100 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
           " --periodic --size 40 --threads 1");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(io::read_image(dir / "per/samples/sample_0.tif").data.size(1), 64);  // rounded up to 32 l
+}
+
+/// Every parameter of critic `name` ("D0", "D1", "D2") in a slicegan checkpoint, flattened.
+torch::Tensor critic_weights(const fs::path& checkpoint, const std::string& name, double width) {
+  torch::serialize::InputArchive root, modules, critic;
+  root.load_from(checkpoint.string());
+  root.read("models", modules);
+  modules.read(name, critic);
+  models::SliceGanCriticOptions o;
+  o.channels = 3;
+  o.width = width;
+  models::SliceGanCritic c(o);
+  c->load(critic);
+  std::vector<torch::Tensor> flat;
+  for (const auto& p : c->parameters()) flat.push_back(p.detach().flatten());
+  return torch::cat(flat);
+}
+
+// --reset-critics restarts the named critics of a resumed run (new weights) and leaves the
+// others; it is done once: recorded in config.json's history, not repeated by a resume
+// with that config. Misuse is refused by name.
+TEST(GenerateCli, SliceGanResetCriticsRestartsOnlyTheNamedOnes) {
+  const auto dir = test::temp_dir();
+  std::vector<torch::Tensor> planes;
+  for (int64_t i = 0; i < 64; ++i) planes.push_back(three_phase(64, 64, i)[0]);
+  io::write_image(dir / "vol.tif", torch::stack(planes).unsqueeze(0), uint8());
+  const fs::path run_dir = dir / "run";
+  const double width = 0.03125;
+  // A tiny learning rate: the critics that continue move by ~1e-6 per step, a restarted
+  // one lands anywhere its initialisation puts it.
+  const std::string common =
+      " --model slicegan --data " + (dir / "vol.tif").string() + " --out " + run_dir.string() +
+      " --batch-size 1 --real-batch 2 --width 0.03125 --latent-channels 4 --critic-steps 1"
+      " --slices-per-volume 8 --diversity-every 0 --log-every 1 --lr 1e-6 --threads 1";
+  auto r = run("generate train --iterations 2" + common);
+  ASSERT_EQ(r.code, 0) << r.out;
+  // Only on resume of a run that exists, only named axes, each once.
+  std::string elsewhere = common;
+  elsewhere.replace(elsewhere.find(run_dir.string()), run_dir.string().size(),
+                    (dir / "none").string());
+  r = run("generate train --iterations 3 --reset-critics y" + elsewhere);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("it needs --model slicegan and --resume"), std::string::npos) << r.out;
+  r = run("generate train --iterations 3 --resume --reset-critics w" + common);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("reset_critics = 'w' is not one of: z, y, x"), std::string::npos) << r.out;
+  r = run("generate train --iterations 3 --resume --reset-critics y,y" + common);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("names axis 'y' twice"), std::string::npos) << r.out;
+  r = run("generate train --iterations 3 --resume --reset-critics y" + elsewhere);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("not found; reset_critics = y"), std::string::npos) << r.out;
+
+  const auto ckpt = run_dir / "checkpoint.pt";
+  std::vector<torch::Tensor> before;
+  for (const char* d : {"D0", "D1", "D2"}) before.push_back(critic_weights(ckpt, d, width));
+  r = run("generate train --iterations 3 --resume --reset-critics y" + common);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("critics y restarted"), std::string::npos) << r.out;
+  std::vector<torch::Tensor> after;
+  for (const char* d : {"D0", "D1", "D2"}) after.push_back(critic_weights(ckpt, d, width));
+  EXPECT_LT((after[0] - before[0]).abs().max().item<double>(), 1e-4);  // z continued
+  EXPECT_GT((after[1] - before[1]).abs().max().item<double>(), 1e-2);  // y restarted
+  EXPECT_LT((after[2] - before[2]).abs().max().item<double>(), 1e-4);  // x continued
+  auto config = load_json_file(run_dir / "config.json");
+  EXPECT_TRUE(config.at("reset_critics").empty());
+  ASSERT_EQ(config.at("critic_resets").size(), 1u);
+  EXPECT_EQ(config.at("critic_resets")[0].at("iteration"), 2);
+  EXPECT_EQ(config.at("critic_resets")[0].at("axes"), (std::vector<std::string>{"y"}));
+  EXPECT_EQ(report_rows(run_dir / "metrics.csv"), 3);
+
+  // Resuming with the saved config continues every critic and keeps the history.
+  const auto y_before = critic_weights(ckpt, "D1", width);
+  r = run("generate train --config " + (run_dir / "config.json").string() +
+          " --resume --iterations 4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("restarted"), std::string::npos) << r.out;
+  EXPECT_LT((critic_weights(ckpt, "D1", width) - y_before).abs().max().item<double>(), 1e-4);
+  config = load_json_file(run_dir / "config.json");
+  EXPECT_EQ(config.at("critic_resets").size(), 1u);
+
+  // One shared critic (a single isotropic image) serves all three axes.
+  io::write_image(dir / "img.png", three_phase(72, 72), uint8());
+  std::string iso = common;
+  iso.replace(iso.find((dir / "vol.tif").string()), (dir / "vol.tif").string().size(),
+              (dir / "img.png").string());
+  iso.replace(iso.find(run_dir.string()), run_dir.string().size(), (dir / "iso").string());
+  r = run("generate train --iterations 1" + iso);
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("generate train --iterations 2 --resume --reset-critics y" + iso);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("one critic shared by the three axes"), std::string::npos) << r.out;
+  r = run("generate train --iterations 2 --resume --reset-critics z,y,x" + iso);
+  ASSERT_EQ(r.code, 0) << r.out;
 }
 
 // The resize variant of the SliceGAN generator (--g-upsample resize) is saved in the run's

@@ -95,6 +95,15 @@ struct GenerateTrainSettings {
   /// outputs let the generator hedge a voxel between two phases; argmax then decides
   /// it (docs/GENERATE.md).
   std::string critic_input = "soft";
+  /// (slicegan, on --resume) critics to start afresh, by slicing axis: any of z, y, x
+  /// (the volume dims D, H, W, as micro stats names them). Each named critic gets new
+  /// random weights and a new Adam state; the others and the generator continue. For a
+  /// critic that lets the generator through along its axis (its Wasserstein estimate,
+  /// metrics.csv wasserstein_z/_y/_x, the lowest). A one-off action: the run's
+  /// config.json records it under critic_resets (iteration and axes) and keeps this
+  /// list empty, so resuming again with that config does not reset again. A single
+  /// shared critic (one isotropic image) serves all three axes: name all three.
+  std::vector<std::string> reset_critics;
   // ---- 2d models
   int64_t image_size = 64;             ///< (2d) 64, 128 or 256
   int64_t latent = 0;                  ///< (2d) latent size; 0 = image_size / 2 (dcgan), 64 (vae, vaegan)
@@ -138,9 +147,9 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     GenerateTrainSettings, model, data, out, phases, grey, resume, iterations, batch_size, optim,
     width, augment, latent_channels, latent_size, critic_steps, real_batch, slices_per_volume,
     gp_lambda, target_fractions, fraction_weight, mode_seeking, g_upsample, critic_input,
-    image_size, latent, g_norm, spectral_norm, minibatch_std, gan_loss, instance_noise, kl_weight,
-    gamma, pixel_weight, diversity_every, log_every, checkpoint_every, snapshot_every, sample_size,
-    report_tortuosity, runtime)
+    reset_critics, image_size, latent, g_norm, spectral_norm, minibatch_std, gan_loss,
+    instance_noise, kl_weight, gamma, pixel_weight, diversity_every, log_every, checkpoint_every,
+    snapshot_every, sample_size, report_tortuosity, runtime)
 
 /// Checks choices and ranges; throws ConfigError naming the setting and value.
 void validate(const GenerateTrainSettings& settings);
