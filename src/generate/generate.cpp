@@ -819,6 +819,20 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
     report::write_learning_curves(log_path, run / "curves.png",
                                   report::LearningCurveOptions().columns({"loss_d", "loss_g"}));
     rep.section("Training curves").image("curves.png", "critic / discriminator and generator losses");
+    const auto log = report::read_metrics_log(log_path);
+    if (std::find(log.columns.begin(), log.columns.end(), "wasserstein_y") != log.columns.end()) {
+      report::write_learning_curves(
+          log_path, run / "wasserstein.png",
+          report::LearningCurveOptions()
+              .columns({"wasserstein_z", "wasserstein_y", "wasserstein_x"})
+              .chart(report::ChartOptions().title(
+                  "Wasserstein estimate of each slicing axis' critic")));
+      rep.image("wasserstein.png",
+                "each critic's estimate of the distance between real slices and the generated "
+                "volumes' slices along its axis (metrics.csv wasserstein_z/_y/_x): a critic "
+                "whose curve stays below the others lets the generator through along its axis; "
+                "generate train --resume --reset-critics AXIS restarts it (docs/GENERATE.md)");
+    }
   }
   if (std::isfinite(diversity_ratio) && fs::exists(diversity_path)) {
     report::write_learning_curves(

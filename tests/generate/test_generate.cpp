@@ -399,6 +399,8 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("resumed"), std::string::npos) << r.out;
   EXPECT_EQ(report_rows(run_dir / "metrics.csv"), 3);
+  EXPECT_TRUE(fs::exists(run_dir / "wasserstein.png"));
+  EXPECT_NE(read_all(run_dir / "index.html").find("wasserstein.png"), std::string::npos);
   {
     // One Wasserstein estimate per slicing axis; their mean is the overall one.
     const auto m = report::read_metrics_log(run_dir / "metrics.csv");
