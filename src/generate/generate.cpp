@@ -467,11 +467,97 @@ std::string mean_conn_diff(const micro::PhaseComparison& pc) {
   return mean_finite_cell(pc.connectivity_diff, 1.0, false);
 }
 
+/// Mean and sample standard deviation of the finite values of `v` (NaN where fewer
+/// than 1 / 2 are finite).
+std::pair<double, double> finite_mean_sd(const std::vector<double>& v) {
+  double sum = 0.0, sq = 0.0;
+  int64_t k = 0;
+  for (double d : v)
+    if (std::isfinite(d)) {
+      sum += d;
+      ++k;
+    }
+  const double nan = std::nan("");
+  if (k == 0) return {nan, nan};
+  const double mean = sum / static_cast<double>(k);
+  for (double d : v)
+    if (std::isfinite(d)) sq += (d - mean) * (d - mean);
+  return {mean, k >= 2 ? std::sqrt(sq / static_cast<double>(k - 1)) : nan};
+}
+
+/// "a / b / c" of `v` scaled, "-" for non-finite entries (a report cell per axis).
+std::string axes_cell(const std::vector<double>& v, double scale) {
+  std::string out;
+  for (size_t a = 0; a < v.size(); ++a)
+    out += (a ? " / " : "") + (std::isfinite(v[a]) ? fmt(scale * v[a], 3) : std::string("-"));
+  return out;
+}
+
+/// Two or more generated volumes compared with one real volume: their statistics taken
+/// together (micro::pooled_stats: tortuosity = mean fraction / mean relative diffusivity)
+/// against the real ones, and the spread of each volume's tortuosity difference. One
+/// volume's tortuosity scatters (by up to 30 points between two 256^3 volumes of one model
+/// on the real electrode): a difference inside that spread is what one volume cannot
+/// tell apart. Writes DIR/stats_pooled/, adds a table to `rep`, returns the JSON of
+/// stats_pooled.json.
+Json compare_pooled_volumes(const fs::path& dir, const fs::path& reference,
+                            const micro::MicroStats& real,
+                            const std::vector<micro::MicroStats>& volumes,
+                            const std::vector<micro::StatsComparison>& each, report::Report& rep) {
+  const auto pooled = micro::compare_stats(real, micro::pooled_stats(volumes, "generated volumes"));
+  micro::write_comparison_report(dir / "stats_pooled", pooled, "real", "generated (pooled)");
+  Json sds = Json::array();
+  std::vector<std::vector<std::string>> rows;
+  for (size_t p = 0; p < pooled.phases.size(); ++p) {
+    const auto& pc = pooled.phases[p];
+    std::vector<double> sd(pc.tau_rel_diff.size(), std::nan(""));
+    for (size_t a = 0; a < sd.size(); ++a) {
+      std::vector<double> per_volume;
+      for (const auto& c : each) {
+        EMGAN_CHECK(ConfigError,
+                    p < c.phases.size() && c.phases[p].phase == pc.phase &&
+                        a < c.phases[p].tau_rel_diff.size(),
+                    "the generated volumes have different phases or axes");
+        per_volume.push_back(c.phases[p].tau_rel_diff[a]);
+      }
+      sd[a] = finite_mean_sd(per_volume).second;
+    }
+    Json row = Json::array();
+    for (double v : sd) row.push_back(std::isfinite(v) ? Json(v) : Json(nullptr));
+    sds.push_back(row);
+    rows.push_back({std::to_string(pc.phase), fmt(pc.fraction_abs_diff), fmt(pc.s2_rms_diff_mean),
+                    fmt(100.0 * pc.surface_rel_diff, 3), axes_cell(pc.tau_rel_diff, 100.0),
+                    axes_cell(sd, 100.0)});
+    log_info("phase " + std::to_string(pc.phase) + ", " + std::to_string(volumes.size()) +
+             " volumes pooled: tau diff % (z / y / x) " + axes_cell(pc.tau_rel_diff, 100.0) +
+             ", spread between volumes (sd) " + axes_cell(sd, 100.0));
+  }
+  rep.section("Statistics of all volumes taken together");
+  rep.paragraph("The " + std::to_string(volumes.size()) +
+                " compared volumes taken together (fractions, S2 and surface area averaged; "
+                "tortuosity = mean fraction / mean relative diffusivity) against " +
+                reference.string() +
+                ", and the standard deviation of each volume's own tortuosity difference: one "
+                "volume's tortuosity scatters, and a difference within that spread is what a "
+                "single volume cannot tell. Plots in stats_pooled/index.html.");
+  rep.table({"phase", "|fraction diff|", "S2 RMS diff", "surface diff %", "tau diff % (z / y / x)",
+             "tau diff sd between volumes, points (z / y / x)"},
+            rows,
+            "Targets (SliceGAN paper): fractions within 0.01, S2 within 0.01 RMS, surface and "
+            "tortuosity within 10 %");
+  return Json{{"volumes", volumes.size()},
+              {"reference", reference.string()},
+              {"generated", pooled.to_json()},
+              {"tau_rel_diff_sd", sds}};
+}
+
 /// Micro statistics of (up to 4) n-phase samples against `reference` (a real image or
 /// volume with the model's phase values); writes DIR/stats_<i>/ reports, adds a
-/// summary table to `rep` and returns the comparisons as JSON.
-Json compare_samples(const fs::path& dir, const fs::path& reference, const WrittenSamples& w, const Encoding& enc,
-                     bool tortuosity, report::Report& rep) {
+/// summary table to `rep` and returns the comparisons as JSON. With two or more volumes
+/// and `pooled` given, also compare_pooled_volumes into `*pooled`.
+Json compare_samples(const fs::path& dir, const fs::path& reference, const WrittenSamples& w,
+                     const Encoding& enc, bool tortuosity, report::Report& rep,
+                     Json* pooled = nullptr) {
   EMGAN_CHECK(ConfigError, enc.kind == "phases", "--compare needs an n-phase model; this one models ", enc.kind);
   Json all = Json::array();
   const auto real_labels = reference_labels(reference, enc);
@@ -484,22 +570,27 @@ Json compare_samples(const fs::path& dir, const fs::path& reference, const Writt
                 "paper): fractions within 0.01 absolute, S2 within 0.01 RMS, surface area and tortuosity within 10 %.");
   std::vector<std::vector<std::string>> rows;
  const size_t compared = std::min<size_t>(w.labels.size(), 4);
-  for (size_t i = 0; i < compared; ++i) {
-    log_info("statistics of sample " + std::to_string(i));
-    const auto other = micro::compute_stats(w.labels[i], ss, enc.values, "sample_" + std::to_string(i), false);
-    const auto cmp = micro::compare_stats(real, other);
-    const std::string sub = "stats_" + std::to_string(i);
-    micro::write_comparison_report(dir / sub, cmp, "real", "generated");
-    all.push_back(cmp.to_json());
-    for (const auto& pc : cmp.phases) {
-      const auto& rp = real.phase(pc.phase);
-      const auto& op = other.phase(pc.phase);
-      rows.push_back({std::to_string(i), std::to_string(pc.phase), fmt(rp.fraction),
-                      fmt(op.fraction), fmt(pc.fraction_abs_diff), fmt(pc.s2_rms_diff_mean),
-                      fmt(rp.surface_area), fmt(op.surface_area),
-                      fmt(100.0 * pc.surface_rel_diff, 3), mean_conn_diff(pc),
-                      mean_abs_tau_diff(pc)});
-    }
+ std::vector<micro::MicroStats> volumes;
+ std::vector<micro::StatsComparison> each;
+ for (size_t i = 0; i < compared; ++i) {
+   log_info("statistics of sample " + std::to_string(i));
+   const auto other =
+       micro::compute_stats(w.labels[i], ss, enc.values, "sample_" + std::to_string(i), false);
+   const auto cmp = micro::compare_stats(real, other);
+   volumes.push_back(other);
+   each.push_back(cmp);
+   const std::string sub = "stats_" + std::to_string(i);
+   micro::write_comparison_report(dir / sub, cmp, "real", "generated");
+   all.push_back(cmp.to_json());
+   for (const auto& pc : cmp.phases) {
+     const auto& rp = real.phase(pc.phase);
+     const auto& op = other.phase(pc.phase);
+     rows.push_back({std::to_string(i), std::to_string(pc.phase), fmt(rp.fraction),
+                     fmt(op.fraction), fmt(pc.fraction_abs_diff), fmt(pc.s2_rms_diff_mean),
+                     fmt(rp.surface_area), fmt(op.surface_area),
+                     fmt(100.0 * pc.surface_rel_diff, 3), mean_conn_diff(pc),
+                     mean_abs_tau_diff(pc)});
+   }
   }
   rep.table(
       {"sample", "phase", "fraction real", "fraction gen", "|diff|", "S2 RMS diff", "surface real",
@@ -511,6 +602,8 @@ Json compare_samples(const fs::path& dir, const fs::path& reference, const Writt
           "connected, the usual sign of "
           "too low a tortuosity); full reports (S2 curves, chords, tortuosity) in "
           "stats_<i>/index.html");
+  if (pooled && compared >= 2 && w.labels.front().dim() == 3)
+    *pooled = compare_pooled_volumes(dir, reference, real, volumes, each, rep);
   return all;
 }
 
@@ -998,8 +1091,10 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
   }
   if (!s.reconstruct.empty()) detail::reconstruct_report(*recipe, s.reconstruct, codec, out, rep);
   if (!s.compare.empty()) {
-    summary.comparison = compare_samples(out, s.compare, w, enc, s.tortuosity, rep);
+    summary.comparison =
+        compare_samples(out, s.compare, w, enc, s.tortuosity, rep, &summary.pooled);
     save_json_file(out / "stats_comparison.json", summary.comparison);
+    if (!summary.pooled.is_null()) save_json_file(out / "stats_pooled.json", summary.pooled);
     if (real_2d) {
       summary.pooled = compare_pooled_2d(out, *real_2d, s.compare, w, enc, recipe->image_size(),
                                          s.tortuosity, rep);

@@ -430,6 +430,44 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
   EXPECT_TRUE(fs::exists(out / "index.html"));
   const auto cmp = load_json_file(out / "stats_comparison.json");
   ASSERT_EQ(cmp.size(), 1u);
+  EXPECT_FALSE(fs::exists(out / "stats_pooled.json"));  // one volume: nothing to pool
+  // Two volumes: taken together against the real one, and the spread between the volumes
+  // of each tortuosity difference (the sample standard deviation of the two).
+  r = run("generate sample --model " + run_dir.string() + " --out " + (dir / "two").string() +
+          " --size 64 --count 2 --tortuosity --threads 1 --compare " + (dir / "real.tif").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  {
+    const auto each = load_json_file(dir / "two/stats_comparison.json");
+    const auto pooled = load_json_file(dir / "two/stats_pooled.json");
+    ASSERT_EQ(each.size(), 2u);
+    EXPECT_EQ(pooled.at("volumes"), 2);
+    EXPECT_NE(read_all(dir / "two/index.html").find("Statistics of all volumes taken together"),
+              std::string::npos);
+    EXPECT_TRUE(fs::exists(dir / "two/stats_pooled/index.html"));
+    int finite = 0;
+    for (size_t p = 0; p < 3; ++p) {
+      const double mean = (each[0].at("other").at("phases")[p].at("fraction").get<double>() +
+                           each[1].at("other").at("phases")[p].at("fraction").get<double>()) /
+                          2.0;
+      EXPECT_NEAR(pooled.at("generated").at("other").at("phases")[p].at("fraction").get<double>(),
+                  mean, 1e-9)
+          << "phase " << p;
+      for (size_t a = 0; a < 3; ++a) {
+        const auto& d0 = each[0].at("differences")[p].at("tau_rel_diff")[a];
+        const auto& d1 = each[1].at("differences")[p].at("tau_rel_diff")[a];
+        const auto& sd = pooled.at("tau_rel_diff_sd")[p][a];
+        if (d0.is_number() && d1.is_number()) {
+          ++finite;
+          EXPECT_NEAR(sd.get<double>(),
+                      std::abs(d0.get<double>() - d1.get<double>()) / std::sqrt(2.0), 1e-9)
+              << "phase " << p << " axis " << a;
+        } else {
+          EXPECT_TRUE(sd.is_null()) << "phase " << p << " axis " << a;
+        }
+      }
+    }
+    EXPECT_GT(finite, 0);  // some phase percolates in both volumes and the real one
+  }
   r = run("generate sample --model " + (run_dir / "model.pt").string() + " --out " + (dir / "per").string() +
           " --periodic --size 40 --threads 1");
   ASSERT_EQ(r.code, 0) << r.out;

@@ -200,9 +200,11 @@ struct SampleSummary {
   /// (argmax phases one-hot) and of `count` random real crops (NaN otherwise).
   double diversity = std::nan("");
   double real_diversity = std::nan("");  ///< see diversity
-  /// 2D n-phase models with compare and count >= 2: the statistics of all samples
-  /// together against `count` real crops, and a second real set against the first
-  /// (RUN/stats_pooled.json; null otherwise).
+  /// With compare and count >= 2 (RUN/stats_pooled.json; null otherwise). 2D n-phase
+  /// models: the statistics of all samples together against `count` real crops, and a
+  /// second real set against the first. slicegan: the compared volumes (up to 4)
+  /// together against the real volume, and the standard deviation between volumes of
+  /// each tortuosity difference (tau_rel_diff_sd, per phase and axis).
   Json pooled;
   /// "samples=<n> fractions=<f0>,<f1>,... soft=<s0>,... uncertain=<u>" of the first sample
   std::string last_line() const;
