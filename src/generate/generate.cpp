@@ -351,16 +351,20 @@ std::string SampleSummary::last_line() const {
   if (!std::isnan(diversity)) os << " diversity=" << fmt(diversity) << " real_diversity=" << fmt(real_diversity);
   if (!requested_fractions.empty()) os << " requested=" << join_numbers(requested_fractions);
   if (!pooled.is_null()) {
-    // Worst phase of the pooled comparison (see compare_pooled_2d).
-    double f = 0.0, s2 = 0.0, sa = 0.0;
+    // Worst phase (and axis) of the pooled comparison (compare_pooled_2d,
+    // compare_pooled_volumes).
+    double f = 0.0, s2 = 0.0, sa = 0.0, tau = -1.0;
     for (const auto& d : pooled["generated"]["differences"]) {
       f = std::max(f, d["fraction_abs_diff"].get<double>());
       s2 = std::max(s2, d["s2_rms_diff_mean"].get<double>());
       if (d["surface_rel_diff"].is_number())
         sa = std::max(sa, std::abs(d["surface_rel_diff"].get<double>()));
+      for (const auto& t : d["tau_rel_diff"])
+        if (t.is_number()) tau = std::max(tau, std::abs(t.get<double>()));
     }
     os << " pooled_max_fraction_diff=" << fmt(f) << " pooled_max_s2_rms=" << fmt(s2)
        << " pooled_max_surface_diff=" << fmt(sa);
+    if (tau >= 0.0) os << " pooled_max_tau_diff=" << fmt(tau);
   }
   return os.str();
 }
@@ -487,6 +491,7 @@ std::pair<double, double> finite_mean_sd(const std::vector<double>& v) {
 
 /// "a / b / c" of `v` scaled, "-" for non-finite entries (a report cell per axis).
 std::string axes_cell(const std::vector<double>& v, double scale) {
+  if (v.empty()) return "not solved (--tortuosity)";
   std::string out;
   for (size_t a = 0; a < v.size(); ++a)
     out += (a ? " / " : "") + (std::isfinite(v[a]) ? fmt(scale * v[a], 3) : std::string("-"));
@@ -528,9 +533,12 @@ Json compare_pooled_volumes(const fs::path& dir, const fs::path& reference,
     rows.push_back({std::to_string(pc.phase), fmt(pc.fraction_abs_diff), fmt(pc.s2_rms_diff_mean),
                     fmt(100.0 * pc.surface_rel_diff, 3), axes_cell(pc.tau_rel_diff, 100.0),
                     axes_cell(sd, 100.0)});
-    log_info("phase " + std::to_string(pc.phase) + ", " + std::to_string(volumes.size()) +
-             " volumes pooled: tau diff % (z / y / x) " + axes_cell(pc.tau_rel_diff, 100.0) +
-             ", spread between volumes (sd) " + axes_cell(sd, 100.0));
+    log_info(
+        "phase " + std::to_string(pc.phase) + ", " + std::to_string(volumes.size()) +
+        " volumes pooled: fraction diff " + fmt(pc.fraction_abs_diff) + ", S2 RMS diff " +
+        fmt(pc.s2_rms_diff_mean) + ", surface diff " + fmt(100.0 * pc.surface_rel_diff, 3) +
+        " %, tau diff % (z / y / x) " + axes_cell(pc.tau_rel_diff, 100.0) +
+        (sd.empty() ? std::string() : ", spread between volumes (sd) " + axes_cell(sd, 100.0)));
   }
   rep.section("Statistics of all volumes taken together");
   rep.paragraph("The " + std::to_string(volumes.size()) +

@@ -18,6 +18,7 @@
 #include "emgan/generate/volume_io.h"
 #include "emgan/io/image.h"
 #include "emgan/models/slicegan.h"
+#include "emgan/report/html.h"
 #include "emgan/report/metrics_log.h"
 #include "test_util.h"
 
@@ -467,6 +468,14 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
       }
     }
     EXPECT_GT(finite, 0);  // some phase percolates in both volumes and the real one
+    // The last line names the worst pooled tortuosity difference (relative, any phase/axis).
+    double worst = 0.0;
+    for (const auto& d : pooled.at("generated").at("differences"))
+      for (const auto& t : d.at("tau_rel_diff"))
+        if (t.is_number()) worst = std::max(worst, std::abs(t.get<double>()));
+    std::ostringstream want;
+    want << "pooled_max_tau_diff=" << report::format_number(worst, 4);
+    EXPECT_NE(r.out.find(want.str()), std::string::npos) << want.str() << "\n" << r.out;
   }
   r = run("generate sample --model " + (run_dir / "model.pt").string() + " --out " + (dir / "per").string() +
           " --periodic --size 40 --threads 1");
