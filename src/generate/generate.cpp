@@ -471,22 +471,16 @@ std::string mean_conn_diff(const micro::PhaseComparison& pc) {
   return mean_finite_cell(pc.connectivity_diff, 1.0, false);
 }
 
-/// Mean and sample standard deviation of the finite values of `v` (NaN where fewer
-/// than 1 / 2 are finite).
-std::pair<double, double> finite_mean_sd(const std::vector<double>& v) {
-  double sum = 0.0, sq = 0.0;
-  int64_t k = 0;
+/// Sample standard deviation of the finite values of `v` (NaN where fewer than 2 are).
+double finite_sd(const std::vector<double>& v) {
+  std::vector<double> x;
   for (double d : v)
-    if (std::isfinite(d)) {
-      sum += d;
-      ++k;
-    }
-  const double nan = std::nan("");
-  if (k == 0) return {nan, nan};
-  const double mean = sum / static_cast<double>(k);
-  for (double d : v)
-    if (std::isfinite(d)) sq += (d - mean) * (d - mean);
-  return {mean, k >= 2 ? std::sqrt(sq / static_cast<double>(k - 1)) : nan};
+    if (std::isfinite(d)) x.push_back(d);
+  if (x.size() < 2) return std::nan("");
+  double mean = 0.0, sq = 0.0;
+  for (double d : x) mean += d / static_cast<double>(x.size());
+  for (double d : x) sq += (d - mean) * (d - mean);
+  return std::sqrt(sq / static_cast<double>(x.size() - 1));
 }
 
 /// "a / b / c" of `v` scaled, "-" for non-finite entries (a report cell per axis).
@@ -525,7 +519,7 @@ Json compare_pooled_volumes(const fs::path& dir, const fs::path& reference,
                     "the generated volumes have different phases or axes");
         per_volume.push_back(c.phases[p].tau_rel_diff[a]);
       }
-      sd[a] = finite_mean_sd(per_volume).second;
+      sd[a] = finite_sd(per_volume);
     }
     Json row = Json::array();
     for (double v : sd) row.push_back(std::isfinite(v) ? Json(v) : Json(nullptr));
@@ -720,8 +714,10 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
   config["effective_optimizer"] = settings.optimizer();
   // Resuming with other network settings than the run was trained with cannot load its
   // weights: say which, before anything of the run is overwritten.
-  if (settings.resume && fs::exists(ckpt) && fs::exists(run / "config.json")) {
-    const auto saved = load_json_file(run / "config.json");
+  const Json saved = settings.resume && fs::exists(run / "config.json")
+                         ? load_json_file(run / "config.json")
+                         : Json(nullptr);
+  if (fs::exists(ckpt) && !saved.is_null()) {
     std::string diffs;
     for (const char* key : {"model", "width", "latent_channels", "latent", "image_size",
                             "g_upsample", "g_norm", "spectral_norm", "minibatch_std"})
@@ -769,11 +765,8 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
              " restarted (new weights, new Adam state) at iteration " + std::to_string(start));
   }
   {
-    Json history = Json::array();
-    if (settings.resume && fs::exists(run / "config.json")) {
-      const auto saved = load_json_file(run / "config.json");
-      if (saved.contains("critic_resets")) history = saved.at("critic_resets");
-    }
+    Json history = saved.is_object() && saved.contains("critic_resets") ? saved.at("critic_resets")
+                                                                        : Json::array();
     if (!settings.reset_critics.empty())
       history.push_back(Json{{"iteration", start}, {"axes", settings.reset_critics}});
     config["reset_critics"] = Json::array();
