@@ -772,6 +772,23 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
     config["reset_critics"] = Json::array();
     if (!history.empty()) config["critic_resets"] = history;
   }
+  // A learning rate changed on resume (lowered late in training, or after a non-finite loss)
+  // is said and kept in the run's history: config.json alone would show only the last one.
+  if (start > 0 && saved.is_object()) {
+    Json history = saved.contains("lr_changes") ? saved.at("lr_changes") : Json::array();
+    const double now = settings.optimizer().lr;
+    if (saved.contains("effective_optimizer") && saved.at("effective_optimizer").contains("lr")) {
+      const double before = saved.at("effective_optimizer").at("lr").get<double>();
+      if (std::abs(now - before) > 1e-12 * std::max(std::abs(now), std::abs(before))) {
+        history.push_back(Json{{"iteration", start}, {"from", before}, {"to", now}});
+        std::ostringstream msg;
+        msg << "learning rate " << before << " -> " << now << " from iteration " << start
+            << " (recorded in config.json as lr_changes)";
+        log_info(msg.str());
+      }
+    }
+    if (!history.empty()) config["lr_changes"] = history;
+  }
   save_json_file(run / "config.json", config);
   auto save_checkpoint = [&](int64_t iteration) {
     Json meta{{"format", kCheckpointFormat}, {"version", 1}, {"model", settings.model}, {"iteration", iteration}};

@@ -561,6 +561,28 @@ TEST(GenerateCli, SliceGanResetCriticsRestartsOnlyTheNamedOnes) {
   EXPECT_LT((critic_weights(ckpt, "D1", width) - y_before).abs().max().item<double>(), 1e-4);
   config = load_json_file(run_dir / "config.json");
   EXPECT_EQ(config.at("critic_resets").size(), 1u);
+  EXPECT_FALSE(config.contains("lr_changes"));  // the saved lr was used
+
+  // A learning rate changed on resume is said and kept in the history; resuming again with
+  // the saved config keeps that entry and adds none.
+  r = run("generate train --config " + (run_dir / "config.json").string() +
+          " --resume --iterations 5 --lr 5e-7");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("learning rate 1e-06 -> 5e-07 from iteration 4"), std::string::npos)
+      << r.out;
+  config = load_json_file(run_dir / "config.json");
+  ASSERT_EQ(config.at("lr_changes").size(), 1u);
+  EXPECT_EQ(config.at("lr_changes")[0].at("iteration"), 4);
+  EXPECT_EQ(config.at("lr_changes")[0].at("from"), 1e-6);
+  EXPECT_EQ(config.at("lr_changes")[0].at("to"), 5e-7);
+  EXPECT_EQ(config.at("effective_optimizer").at("lr"), 5e-7);
+  r = run("generate train --config " + (run_dir / "config.json").string() +
+          " --resume --iterations 6");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("learning rate"), std::string::npos) << r.out;
+  config = load_json_file(run_dir / "config.json");
+  EXPECT_EQ(config.at("lr_changes").size(), 1u);
+  EXPECT_EQ(config.at("critic_resets").size(), 1u);
 
   // One shared critic (a single isotropic image) serves all three axes.
   io::write_image(dir / "img.png", three_phase(72, 72), uint8());
