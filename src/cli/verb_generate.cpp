@@ -13,8 +13,7 @@ void register_generate(CLI::App& root, const Context& ctx) {
 
   static generate::GenerateTrainSettings train;
   // A run's config.json loads back: the encoding and optimiser it adds are derived.
-  load_config(ctx, "generate train", train,
-              {"encoding", "effective_optimizer", "critic_resets", "lr_changes"});
+  load_config(ctx, "generate train", train, generate::kRunInfoKeys);
   auto* t = gen->add_subcommand("train", "train a generator; writes RUN/model.pt, curves, samples and index.html");
   t->add_option("--model", train.model, "slicegan | dcgan | vae | vaegan")->capture_default_str();
   t->add_option("--data", train.data,

@@ -689,6 +689,14 @@ std::string collapse_remedy(const GenerateTrainSettings& settings) {
 
 fs::path model_path_of(const fs::path& p) { return fs::is_directory(p) ? p / "model.pt" : p; }
 
+/// A run's history under `key` (critic_resets, lr_changes): the entries of the saved
+/// config.json, plus `entry` unless null; written into `config` only when not empty.
+void carry_history(Json& config, const Json& saved, const char* key, const Json& entry) {
+  Json history = saved.is_object() && saved.contains(key) ? saved.at(key) : Json::array();
+  if (!entry.is_null()) history.push_back(entry);
+  if (!history.empty()) config[key] = history;
+}
+
 }  // namespace
 
 TrainSummary run_train(const GenerateTrainSettings& settings_in) {
@@ -764,31 +772,27 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
     log_info("critics " + join(settings.reset_critics) +
              " restarted (new weights, new Adam state) at iteration " + std::to_string(start));
   }
-  {
-    Json history = saved.is_object() && saved.contains("critic_resets") ? saved.at("critic_resets")
-                                                                        : Json::array();
-    if (!settings.reset_critics.empty())
-      history.push_back(Json{{"iteration", start}, {"axes", settings.reset_critics}});
-    config["reset_critics"] = Json::array();
-    if (!history.empty()) config["critic_resets"] = history;
-  }
+  config["reset_critics"] = Json::array();
+  carry_history(config, saved, "critic_resets",
+                settings.reset_critics.empty()
+                    ? Json(nullptr)
+                    : Json{{"iteration", start}, {"axes", settings.reset_critics}});
   // A learning rate changed on resume (lowered late in training, or after a non-finite loss)
   // is said and kept in the run's history: config.json alone would show only the last one.
-  if (start > 0 && saved.is_object()) {
-    Json history = saved.contains("lr_changes") ? saved.at("lr_changes") : Json::array();
+  Json lr_change;
+  if (start > 0 && saved.contains("effective_optimizer") &&
+      saved.at("effective_optimizer").contains("lr")) {
+    const double before = saved.at("effective_optimizer").at("lr").get<double>();
     const double now = settings.optimizer().lr;
-    if (saved.contains("effective_optimizer") && saved.at("effective_optimizer").contains("lr")) {
-      const double before = saved.at("effective_optimizer").at("lr").get<double>();
-      if (std::abs(now - before) > 1e-12 * std::max(std::abs(now), std::abs(before))) {
-        history.push_back(Json{{"iteration", start}, {"from", before}, {"to", now}});
-        std::ostringstream msg;
-        msg << "learning rate " << before << " -> " << now << " from iteration " << start
-            << " (recorded in config.json as lr_changes)";
-        log_info(msg.str());
-      }
+    if (now != before) {
+      lr_change = Json{{"iteration", start}, {"from", before}, {"to", now}};
+      std::ostringstream msg;
+      msg << "learning rate " << before << " -> " << now << " from iteration " << start
+          << " (recorded in config.json as lr_changes)";
+      log_info(msg.str());
     }
-    if (!history.empty()) config["lr_changes"] = history;
   }
+  carry_history(config, start > 0 ? saved : Json(nullptr), "lr_changes", lr_change);
   save_json_file(run / "config.json", config);
   auto save_checkpoint = [&](int64_t iteration) {
     Json meta{{"format", kCheckpointFormat}, {"version", 1}, {"model", settings.model}, {"iteration", iteration}};
