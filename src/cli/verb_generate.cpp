@@ -151,6 +151,12 @@ void register_generate(CLI::App& root, const Context& ctx) {
   s->add_option("--norm-stats", sample.norm_stats,
                 "generator batch norm statistics: batch (of the generated batch, as in training) | running (eval mode)")
       ->capture_default_str();
+  s->add_option(
+      "--fractions", sample.fractions,
+      "n-phase models: calibrate every sample's labels to these phase fractions (phase 0, 1, ...; "
+      "fewer values leave the last phases free)");
+  s->add_flag("--match-fractions", sample.match_fractions,
+              "n-phase models: calibrate every sample to the model's target fractions");
   add_config_option(s);
   add_runtime_options(s, sample.runtime);
   s->callback([] {

@@ -230,6 +230,99 @@ double uncertain_share(const torch::Tensor& probs, double below) {
   return (std::get<0>(probs.max(0)) < below).to(torch::kDouble).mean().item<double>();
 }
 
+FractionCalibration calibrate_fractions(const torch::Tensor& probs,
+                                        const std::vector<double>& targets, double tolerance,
+                                        int max_iterations) {
+  EMGAN_CHECK(ConfigError, probs.dim() >= 2 && probs.size(0) >= 2,
+              "calibrate_fractions: expected phases [C >= 2, ...], got ", probs.sizes());
+  const int64_t c = probs.size(0);
+  EMGAN_CHECK(ConfigError, static_cast<int64_t>(targets.size()) == c, "fractions: ", targets.size(),
+              " values for ", c, " phases (NaN for a phase without a target)");
+  double sum = 0.0;
+  bool all = true;
+  for (double t : targets) {
+    if (std::isnan(t)) {
+      all = false;
+      continue;
+    }
+    EMGAN_CHECK(ConfigError, t >= 0.0 && t <= 1.0, "fractions: ", t, " must be in [0, 1]");
+    sum += t;
+  }
+  EMGAN_CHECK(ConfigError, sum <= 1.0 + 1e-3, "fractions: the values sum to ", sum, " > 1");
+  EMGAN_CHECK(ConfigError, !all || std::abs(sum - 1.0) <= 1e-3, "fractions: a full set of ", c,
+              " values must sum to 1, got ", sum);
+  EMGAN_CHECK(ConfigError, max_iterations >= 1,
+              "calibrate_fractions: max_iterations = ", max_iterations, " must be >= 1");
+
+  const auto logp = probs.to(torch::kFloat).clamp_min(1e-30).log();
+  const double n = static_cast<double>(probs[0].numel());
+  const double tol = std::max(tolerance, 1.0 / n);
+  std::vector<int64_t> shape(static_cast<size_t>(probs.dim()), 1);
+  shape[0] = c;
+  const auto labels_for = [&](const std::vector<double>& b) {
+    const auto shift =
+        torch::tensor(b, torch::kDouble).to(logp.device(), torch::kFloat).view(shape);
+    return (logp + shift).argmax(0);
+  };
+  const auto fractions_of = [&](const torch::Tensor& labels) {
+    const auto f = (torch::bincount(labels.flatten().to(torch::kCPU), {}, c).to(torch::kDouble) / n)
+                       .contiguous();
+    return std::vector<double>(f.data_ptr<double>(), f.data_ptr<double>() + c);
+  };
+  const auto error_of = [&](const std::vector<double>& f) {
+    double e = 0.0;
+    for (int64_t p = 0; p < c; ++p)
+      if (!std::isnan(targets[p])) e = std::max(e, std::abs(f[p] - targets[p]));
+    return e;
+  };
+
+  FractionCalibration out;
+  const auto labels0 = logp.argmax(0);
+  out.before = fractions_of(labels0);
+  std::vector<double> b(static_cast<size_t>(c), 0.0), best = b;
+  std::vector<double> f = out.before;
+  double err = error_of(f), best_err = err, step = 1.0;
+  int it = 1;
+  // Each update moves a phase's log-prior by the log of its fraction's shortfall; the
+  // argmax responds less than a softmax would (confident voxels do not move), so the
+  // step grows while the error falls and halves when it overshoots.
+  while (err > tol && it < max_iterations) {
+    const auto prev = b;
+    for (int64_t p = 0; p < c; ++p) {
+      if (std::isnan(targets[p])) continue;
+      const double ratio =
+          std::log(std::max(targets[p], 0.5 / n)) - std::log(std::max(f[p], 0.5 / n));
+      b[p] += std::clamp(step * ratio, -2.0, 2.0);
+    }
+    const auto fb = fractions_of(labels_for(b));
+    ++it;
+    const double e = error_of(fb);
+    if (e < err) {
+      f = fb;
+      err = e;
+      step = std::min(step * 1.5, 16.0);
+      if (e < best_err) {
+        best_err = e;
+        best = b;
+      }
+    } else {
+      b = prev;  // overshot: retry from the last better offsets with a smaller step
+      step *= 0.5;
+      if (step < 1e-3) break;
+    }
+  }
+  const auto labels = labels_for(best);
+  out.offsets = best;
+  out.after = fractions_of(labels);
+  out.max_error = error_of(out.after);
+  out.changed_share = (labels != labels0).to(torch::kDouble).mean().item<double>();
+  out.iterations = it;
+  const auto shift =
+      torch::tensor(best, torch::kDouble).to(logp.device(), torch::kFloat).view(shape);
+  out.probs = torch::softmax(logp + shift, 0).to(probs.dtype());
+  return out;
+}
+
 torch::Tensor mode_seeking_loss(const torch::Tensor& x, const torch::Tensor& z, double weight) {
   EMGAN_CHECK(ConfigError, x.dim() >= 1 && z.dim() >= 1 && x.size(0) == z.size(0),
               "mode_seeking_loss: batch sizes differ: samples ", x.sizes(), ", latents ",
@@ -348,6 +441,9 @@ std::string SampleSummary::last_line() const {
   if (!fractions.empty()) os << " fractions=" << join_numbers(fractions.front());
   if (!soft_fractions.empty()) os << " soft=" << join_numbers(soft_fractions.front());
   if (!uncertain.empty()) os << " uncertain=" << fmt(uncertain.front());
+  if (!fractions_before.empty())
+    os << " before_calibration=" << join_numbers(fractions_before.front())
+       << " changed=" << fmt(changed_share.front());
   if (!std::isnan(diversity)) os << " diversity=" << fmt(diversity) << " real_diversity=" << fmt(real_diversity);
   if (!requested_fractions.empty()) os << " requested=" << join_numbers(requested_fractions);
   if (!pooled.is_null()) {
@@ -1024,6 +1120,35 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
   return summary;
 }
 
+namespace {
+
+/// The fractions `generate sample` calibrates to (one per phase, NaN = free; empty =
+/// no calibration), from --fractions or --match-fractions.
+std::vector<double> calibration_targets(const GenerateSampleSettings& s,
+                                        const std::vector<double>& requested, const Encoding& enc,
+                                        const fs::path& model) {
+  if (s.fractions.empty() && !s.match_fractions) return {};
+  EMGAN_CHECK(ConfigError, s.fractions.empty() || !s.match_fractions,
+              "generate sample: give --fractions or --match-fractions, not both");
+  EMGAN_CHECK(ConfigError, enc.kind == "phases",
+              "generate sample: fraction calibration needs an n-phase model; ", model.string(),
+              " is ", enc.kind);
+  if (s.match_fractions) {
+    EMGAN_CHECK(
+        ConfigError, !requested.empty(), "generate sample --match-fractions: ", model.string(),
+        " was trained without target_fractions; give the fractions with --fractions F0 F1 ...");
+    return requested;
+  }
+  EMGAN_CHECK(ConfigError, static_cast<int64_t>(s.fractions.size()) <= enc.channels,
+              "generate sample --fractions: ", s.fractions.size(), " values for the ", enc.channels,
+              " phases of ", model.string());
+  std::vector<double> t(static_cast<size_t>(enc.channels), std::nan(""));
+  std::copy(s.fractions.begin(), s.fractions.end(), t.begin());
+  return t;
+}
+
+}  // namespace
+
 SampleSummary run_sample(const GenerateSampleSettings& s) {
   EMGAN_CHECK(ConfigError, !s.model.empty(), "generate sample: --model RUN is required");
   EMGAN_CHECK(ConfigError, s.count >= 1, "count = ", s.count, " must be >= 1");
@@ -1059,6 +1184,46 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
                                    {"periodic", s.periodic ? "yes" : "no"},
                                    {"batch norm statistics", s.norm_stats}});
   const auto x = recipe->sample(s.count, s.size, s.periodic, s.norm_stats == "batch");
+  summary.calibration_targets = calibration_targets(s, summary.requested_fractions, enc, path);
+  Json calibration = nullptr;
+  if (!summary.calibration_targets.empty()) {
+    calibration = Json{{"targets", Json::array()}, {"samples", Json::array()}};
+    for (double t : summary.calibration_targets)
+      calibration["targets"].push_back(std::isnan(t) ? Json(nullptr) : Json(t));
+    std::vector<std::vector<std::string>> rows;
+    for (int64_t i = 0; i < x.size(0); ++i) {
+      const auto cal = calibrate_fractions(x[i], summary.calibration_targets);
+      x[i].copy_(cal.probs);
+      summary.fractions_before.push_back(cal.before);
+      summary.changed_share.push_back(cal.changed_share);
+      calibration["samples"].push_back(Json{{"before", cal.before},
+                                            {"after", cal.after},
+                                            {"offsets", cal.offsets},
+                                            {"changed_share", cal.changed_share},
+                                            {"max_error", cal.max_error},
+                                            {"iterations", cal.iterations}});
+      log_info("sample " + std::to_string(i) + ": fractions " + join_numbers(cal.before) + " -> " +
+               join_numbers(cal.after) + " (calibrated; " + fmt(100.0 * cal.changed_share, 3) +
+               " % of the voxels changed phase)");
+      if (cal.max_error > std::max(1e-4, 1.0 / static_cast<double>(x[i][0].numel())))
+        log_info("warning: sample " + std::to_string(i) + " is " + fmt(cal.max_error) +
+                 " from a target fraction after " + std::to_string(cal.iterations) +
+                 " iterations (too few voxels, or a phase the generator never draws)");
+      for (size_t p = 0; p < cal.before.size(); ++p)
+        rows.push_back(
+            {std::to_string(i), std::to_string(p), fmt(cal.before[p]),
+             std::isnan(summary.calibration_targets[p]) ? "-" : fmt(summary.calibration_targets[p]),
+             fmt(cal.after[p]), fmt(cal.offsets[p], 3), fmt(100.0 * cal.changed_share, 3)});
+    }
+    rep.section("Fraction calibration")
+        .table(
+            {"sample", "phase", "generated", "target", "calibrated", "log-prior shift",
+             "voxels changed %"},
+            rows,
+            "Every sample's phase probabilities were shifted by one log-prior per phase so that "
+            "its argmax labels have the target fractions; the voxels that change phase are those "
+            "the generator was least sure of (docs/GENERATE.md, \"Fraction calibration\")");
+  }
   const auto w = write_samples(out, "samples", x, codec, recipe->volumetric());
   summary.files = w.files;
   summary.fractions = w.fractions;
@@ -1137,6 +1302,7 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
            {"soft_fractions", w.soft_fractions},
            {"uncertain", w.uncertain},
            {"norm_stats", s.norm_stats},
+           {"calibration", calibration},
            {"diversity", std::isnan(summary.diversity) ? Json(nullptr) : Json(summary.diversity)},
            {"real_diversity",
             std::isnan(summary.real_diversity) ? Json(nullptr) : Json(summary.real_diversity)},

@@ -130,6 +130,62 @@ TEST(Property, LabelFractionsAndRequestedFractions) {
   EXPECT_THROW(requested_fractions(s, enc), ConfigError);
 }
 
+// Sample-time property control: one log-prior shift per phase brings the argmax
+// fractions to the targets, changing the least certain voxels only.
+TEST(Property, CalibrateFractionsShiftsThePhasePriorsToTheTargets) {
+  torch::manual_seed(3);
+  const auto probs = torch::softmax(2.0 * torch::randn({3, 24, 24, 24}), 0);
+  const double n = 24.0 * 24.0 * 24.0;
+  const std::vector<double> targets = {0.5, 0.3, 0.2};
+  const auto cal = calibrate_fractions(probs, targets);
+  const auto before = label_fractions(probs.unsqueeze(0));
+  const auto after = label_fractions(cal.probs.unsqueeze(0));
+  ASSERT_EQ(cal.after.size(), 3u);
+  for (size_t p = 0; p < 3; ++p) {
+    EXPECT_NEAR(before[p], 1.0 / 3.0, 0.02) << p;  // the input is far from the targets
+    EXPECT_DOUBLE_EQ(cal.before[p], before[p]) << p;
+    EXPECT_DOUBLE_EQ(cal.after[p], after[p]) << p;
+    EXPECT_LE(std::abs(after[p] - targets[p]), std::max(1e-4, 1.0 / n)) << p;
+  }
+  EXPECT_LE(cal.max_error, 1e-4);
+  // The output is the prior shift of the input: softmax(log p + offsets).
+  const auto shift =
+      torch::tensor(cal.offsets, torch::kDouble).to(torch::kFloat).view({3, 1, 1, 1});
+  EXPECT_TRUE(torch::allclose(cal.probs, torch::softmax(probs.log() + shift, 0), 1e-4, 1e-6));
+  // The voxels that changed phase are the ones the generator was less sure of.
+  const auto changed = cal.probs.argmax(0) != probs.argmax(0);
+  EXPECT_NEAR(cal.changed_share, changed.to(torch::kDouble).mean().item<double>(), 1e-12);
+  const auto confidence = std::get<0>(probs.max(0));
+  EXPECT_LT(confidence.masked_select(changed).mean().item<double>(),
+            confidence.masked_select(changed.logical_not()).mean().item<double>());
+
+  // Targets already met: nothing moves.
+  const auto same = calibrate_fractions(probs, before);
+  EXPECT_EQ(same.changed_share, 0.0);
+  for (double b : same.offsets) EXPECT_EQ(b, 0.0);
+  EXPECT_EQ(same.iterations, 1);
+
+  // A target for phase 2 only: the free phases keep offset 0.
+  const auto part = calibrate_fractions(probs, {std::nan(""), std::nan(""), 0.1});
+  EXPECT_LE(std::abs(part.after[2] - 0.1), 1e-4);
+  EXPECT_EQ(part.offsets[0], 0.0);
+  EXPECT_EQ(part.offsets[1], 0.0);
+  EXPECT_LT(part.offsets[2], 0.0);
+
+  // A one-hot volume of phase 0 cannot be split (every voxel ties between 1 and 2):
+  // the error is reported, not hidden.
+  auto hard = torch::zeros({3, 8, 8, 8});
+  hard[0].fill_(1.0);
+  const auto stuck = calibrate_fractions(hard, {0.5, 0.5, 0.0});
+  EXPECT_GT(stuck.max_error, 0.4);
+
+  EXPECT_THROW(calibrate_fractions(probs, {0.5, 0.5}), ConfigError);                // count
+  EXPECT_THROW(calibrate_fractions(probs, {-0.1, 0.6, 0.5}), ConfigError);          // range
+  EXPECT_THROW(calibrate_fractions(probs, {0.6, 0.6, std::nan("")}), ConfigError);  // sum > 1
+  EXPECT_THROW(calibrate_fractions(probs, {0.3, 0.3, 0.3}), ConfigError);           // full set != 1
+  EXPECT_THROW(calibrate_fractions(torch::rand({1, 4, 4}), {1.0}), ConfigError);    // one channel
+}
+
 TEST(Source, LabelImagesAreOneHotAndCropsComeFromThem) {
   const auto dir = test::temp_dir();
   io::write_image(dir / "a.png", three_phase(70, 80), uint8());
@@ -477,6 +533,44 @@ TEST(GenerateCli, SliceGanTrainResumeSampleCompare) {
     want << "pooled_max_tau_diff=" << report::format_number(worst, 4);
     EXPECT_NE(r.out.find(want.str()), std::string::npos) << want.str() << "\n" << r.out;
   }
+  // Calibrated to the model's target fractions, or to given ones (phase 0 only here).
+  r = run("generate sample --model " + run_dir.string() + " --out " + (dir / "cal").string() +
+          " --size 64 --count 2 --match-fractions --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("calibrated;"), std::string::npos) << r.out;
+  {
+    const auto summary = load_json_file(dir / "cal/summary.json");
+    const std::vector<double> want = {0.3, 0.3, 0.4};
+    ASSERT_EQ(summary.at("fractions").size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      const auto vol =
+          io::read_image(dir / "cal/samples" / ("sample_" + std::to_string(i) + ".tif")).data;
+      for (size_t p = 0; p < 3; ++p) {
+        // The written labels have the target fractions (values 0, 127, 255 of the data).
+        const double value = std::array<double, 3>{0.0, 127.0, 255.0}[p];
+        const double f = (vol == value).to(torch::kDouble).mean().item<double>();
+        EXPECT_LE(std::abs(f - want[p]), 1e-4) << "sample " << i << " phase " << p;
+        EXPECT_NEAR(summary.at("fractions")[i][p].get<double>(), f, 1e-9);
+      }
+      EXPECT_EQ(summary.at("calibration").at("samples")[i].at("before").size(), 3u);
+    }
+    EXPECT_NE(read_all(dir / "cal/index.html").find("Fraction calibration"), std::string::npos);
+  }
+  r = run("generate sample --model " + run_dir.string() + " --out " + (dir / "cal1").string() +
+          " --size 64 --fractions 0.25 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_LE(std::abs(load_json_file(dir / "cal1/summary.json").at("fractions")[0][0].get<double>() -
+                     0.25),
+            1e-4);
+  r = run("generate sample --model " + run_dir.string() + " --out " + (dir / "cal2").string() +
+          " --size 32 --fractions 0.25 0.25 0.25 0.25 --threads 1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("4 values for the 3 phases"), std::string::npos) << r.out;
+  r = run("generate sample --model " + run_dir.string() + " --out " + (dir / "cal3").string() +
+          " --size 32 --fractions 0.25 --match-fractions --threads 1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("not both"), std::string::npos) << r.out;
+
   r = run("generate sample --model " + (run_dir / "model.pt").string() + " --out " + (dir / "per").string() +
           " --periodic --size 40 --threads 1");
   ASSERT_EQ(r.code, 0) << r.out;

@@ -188,10 +188,18 @@ struct GenerateSampleSettings {
   /// generated batch, as in training) or "running" (the running averages, eval mode).
   /// See docs/GENERATE.md for the measured difference.
   std::string norm_stats = "batch";
+  /// n-phase models: phase fractions every sample is calibrated to (calibrate_fractions:
+  /// a per-phase shift of the log-probabilities; k < phases values leave phases k.. free).
+  /// Empty = no calibration.
+  std::vector<double> fractions = {};
+  /// n-phase models: calibrate every sample to the model's requested (training target)
+  /// fractions; ConfigError when the model has none or with `fractions`.
+  bool match_fractions = false;
   RuntimeSettings runtime;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GenerateSampleSettings, model, out, count, size, periodic, compare,
-                                                tortuosity, reconstruct, norm_stats, runtime)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GenerateSampleSettings, model, out, count, size,
+                                                periodic, compare, tortuosity, reconstruct,
+                                                norm_stats, fractions, match_fractions, runtime)
 
 /// The result of sampling.
 struct SampleSummary {
@@ -201,6 +209,11 @@ struct SampleSummary {
   std::vector<double>
       uncertain;  ///< per sample (n-phase models): uncertain_share, pixels argmax decides
   std::vector<double> requested_fractions;      ///< from the model (empty when none)
+  /// With fractions or match_fractions: the targets (NaN = free phase) and, per sample,
+  /// the argmax fractions before calibration and the share of voxels that changed phase.
+  std::vector<double> calibration_targets;
+  std::vector<std::vector<double>> fractions_before;
+  std::vector<double> changed_share;
   Json comparison;                              ///< per sample stats comparison (when compare was given)
   /// 2D models with compare and count >= 2: mean_pairwise_distance of the samples
   /// (argmax phases one-hot) and of `count` random real crops (NaN otherwise).

@@ -53,6 +53,33 @@ torch::Tensor straight_through_one_hot(const torch::Tensor& probs);
 /// generator (0 for one-hot outputs). ConfigError for fewer than 2 dims or channels.
 double uncertain_share(const torch::Tensor& probs, double below = 0.9);
 
+/// The result of calibrate_fractions().
+struct FractionCalibration {
+  torch::Tensor probs;  ///< `[C, ...]` softmax(log p + offset): argmax has the target fractions
+  std::vector<double>
+      offsets;  ///< per phase, the log-probability shift (0 for a phase without a target)
+  std::vector<double> before;  ///< argmax fractions of the input
+  std::vector<double> after;   ///< argmax fractions of `probs`
+  double changed_share = 0.0;  ///< share of the pixels/voxels whose phase changed
+  double max_error = 0.0;      ///< max |after - target| over the phases with a target
+  int iterations = 0;          ///< argmax evaluations used
+};
+
+/// Sample-time property control: shifts the log-probabilities of softmax phases `probs`
+/// `[C, ...]` (one sample) by one offset per phase, so that the argmax labels have the
+/// fractions `targets` (C values; NaN = no target, that phase keeps offset 0). The shift
+/// is a change of the phases' prior (Bayes' rule), so the voxels that change phase are
+/// those the generator was least sure of, on the boundaries between phases; the
+/// structure is otherwise kept. The offsets are found by a damped fixed-point iteration
+/// (offset_p += step * log(t_p / f_p)) until every targeted fraction is within
+/// max(`tolerance`, 1 / pixels) of its target or `max_iterations` argmax evaluations;
+/// the best offsets seen are kept (max_error says how close they came). ConfigError for
+/// fewer than 2 dims or channels, a target count other than C, a target outside
+/// [0, 1], or targets summing to more than 1 (+- 1e-3; exactly 1 when all are given).
+FractionCalibration calibrate_fractions(const torch::Tensor& probs,
+                                        const std::vector<double>& targets, double tolerance = 1e-4,
+                                        int max_iterations = 200);
+
 class TrainingData;
 
 /// Mode-collapse check of a 3D generator: for each axis, mean_pairwise_distance of the
