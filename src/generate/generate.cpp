@@ -160,24 +160,34 @@ torch::Tensor reference_labels(const fs::path& path, const Encoding& enc) {
 
 // ---- property control ------------------------------------------------------------------
 
-std::vector<double> requested_fractions(const GenerateTrainSettings& settings, const Encoding& encoding) {
-  const auto& t = settings.target_fractions;
-  if (t.empty()) return {};
-  EMGAN_CHECK(ConfigError, encoding.kind == "phases", "target_fractions need n-phase data; the data is ",
-              encoding.kind);
-  EMGAN_CHECK(ConfigError, static_cast<int64_t>(t.size()) <= encoding.channels, "target_fractions: ", t.size(),
-              " values for ", encoding.channels, " phases");
+std::vector<double> per_phase_fractions(const std::vector<double>& given, int64_t phases,
+                                        const std::string& what) {
+  EMGAN_CHECK(ConfigError, static_cast<int64_t>(given.size()) <= phases, what, ": ", given.size(),
+              " values for ", phases, " phases");
+  std::vector<double> out(static_cast<size_t>(phases), std::nan(""));
+  std::copy(given.begin(), given.end(), out.begin());
   double sum = 0.0;
-  for (double v : t) {
-    EMGAN_CHECK(ConfigError, v >= 0.0 && v <= 1.0, "target_fractions: ", v, " must be in [0, 1]");
+  bool all = true;
+  for (double v : out) {
+    if (std::isnan(v)) {
+      all = false;
+      continue;
+    }
+    EMGAN_CHECK(ConfigError, v >= 0.0 && v <= 1.0, what, ": ", v, " must be in [0, 1]");
     sum += v;
   }
-  EMGAN_CHECK(ConfigError, sum <= 1.0 + 1e-3, "target_fractions: the values sum to ", sum, " > 1");
-  EMGAN_CHECK(ConfigError, static_cast<int64_t>(t.size()) < encoding.channels || std::abs(sum - 1.0) <= 1e-3,
-              "target_fractions: a full set of ", t.size(), " values must sum to 1, got ", sum);
-  std::vector<double> out(static_cast<size_t>(encoding.channels), std::nan(""));
-  std::copy(t.begin(), t.end(), out.begin());
+  EMGAN_CHECK(ConfigError, sum <= 1.0 + 1e-3, what, ": the values sum to ", sum, " > 1");
+  EMGAN_CHECK(ConfigError, !all || std::abs(sum - 1.0) <= 1e-3, what, ": a full set of ", phases,
+              " values must sum to 1, got ", sum);
   return out;
+}
+
+std::vector<double> requested_fractions(const GenerateTrainSettings& settings,
+                                        const Encoding& encoding) {
+  if (settings.target_fractions.empty()) return {};
+  EMGAN_CHECK(ConfigError, encoding.kind == "phases",
+              "target_fractions need n-phase data; the data is ", encoding.kind);
+  return per_phase_fractions(settings.target_fractions, encoding.channels, "target_fractions");
 }
 
 torch::Tensor fraction_loss(const torch::Tensor& x, const std::vector<double>& targets, double weight) {
@@ -238,19 +248,7 @@ FractionCalibration calibrate_fractions(const torch::Tensor& probs,
   const int64_t c = probs.size(0);
   EMGAN_CHECK(ConfigError, static_cast<int64_t>(targets.size()) == c, "fractions: ", targets.size(),
               " values for ", c, " phases (NaN for a phase without a target)");
-  double sum = 0.0;
-  bool all = true;
-  for (double t : targets) {
-    if (std::isnan(t)) {
-      all = false;
-      continue;
-    }
-    EMGAN_CHECK(ConfigError, t >= 0.0 && t <= 1.0, "fractions: ", t, " must be in [0, 1]");
-    sum += t;
-  }
-  EMGAN_CHECK(ConfigError, sum <= 1.0 + 1e-3, "fractions: the values sum to ", sum, " > 1");
-  EMGAN_CHECK(ConfigError, !all || std::abs(sum - 1.0) <= 1e-3, "fractions: a full set of ", c,
-              " values must sum to 1, got ", sum);
+  per_phase_fractions(targets, c, "fractions");
   EMGAN_CHECK(ConfigError, max_iterations >= 1,
               "calibrate_fractions: max_iterations = ", max_iterations, " must be >= 1");
 
@@ -1139,12 +1137,8 @@ std::vector<double> calibration_targets(const GenerateSampleSettings& s,
         " was trained without target_fractions; give the fractions with --fractions F0 F1 ...");
     return requested;
   }
-  EMGAN_CHECK(ConfigError, static_cast<int64_t>(s.fractions.size()) <= enc.channels,
-              "generate sample --fractions: ", s.fractions.size(), " values for the ", enc.channels,
-              " phases of ", model.string());
-  std::vector<double> t(static_cast<size_t>(enc.channels), std::nan(""));
-  std::copy(s.fractions.begin(), s.fractions.end(), t.begin());
-  return t;
+  return per_phase_fractions(s.fractions, enc.channels,
+                             "generate sample --fractions (" + model.string() + ")");
 }
 
 }  // namespace

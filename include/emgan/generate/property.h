@@ -4,6 +4,7 @@
 /// loss on the generated fractions, and the fractions actually achieved.
 #include <torch/types.h>
 
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -11,6 +12,12 @@ namespace emgan::generate {
 
 struct GenerateTrainSettings;
 struct Encoding;
+
+/// Fractions given for the first k <= `phases` phases expanded to one per phase (NaN =
+/// no target), checked: each in [0, 1], their sum <= 1 (+- 1e-3), exactly 1 when all
+/// phases are given. ConfigError naming `what` and the value otherwise.
+std::vector<double> per_phase_fractions(const std::vector<double>& given, int64_t phases,
+                                        const std::string& what);
 
 /// The requested fractions of `settings.target_fractions` expanded to one per phase:
 /// empty when none are requested; k < phases values are kept as given (phases k..
