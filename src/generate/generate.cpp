@@ -1198,7 +1198,7 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
                                             {"iterations", cal.iterations}});
       log_info("sample " + std::to_string(i) + ": fractions " + join_numbers(cal.before) + " -> " +
                join_numbers(cal.after) + " (calibrated; " + fmt(100.0 * cal.changed_share, 3) +
-               " % of the voxels changed phase)");
+               " % of the " + (x[i].dim() == 4 ? "voxels" : "pixels") + " changed phase)");
       if (cal.max_error > std::max(1e-4, 1.0 / static_cast<double>(x[i][0].numel())))
         log_info("warning: sample " + std::to_string(i) + " is " + fmt(cal.max_error) +
                  " from a target fraction after " + std::to_string(cal.iterations) +
