@@ -257,11 +257,10 @@ FractionCalibration calibrate_fractions(const torch::Tensor& probs,
   const double tol = std::max(tolerance, 1.0 / n);
   std::vector<int64_t> shape(static_cast<size_t>(probs.dim()), 1);
   shape[0] = c;
-  const auto labels_for = [&](const std::vector<double>& b) {
-    const auto shift =
-        torch::tensor(b, torch::kDouble).to(logp.device(), torch::kFloat).view(shape);
-    return (logp + shift).argmax(0);
+  const auto shifted = [&](const std::vector<double>& b) {
+    return logp + torch::tensor(b, torch::kDouble).to(logp.device(), torch::kFloat).view(shape);
   };
+  const auto labels_for = [&](const std::vector<double>& b) { return shifted(b).argmax(0); };
   const auto fractions_of = [&](const torch::Tensor& labels) {
     const auto f = (torch::bincount(labels.flatten().to(torch::kCPU), {}, c).to(torch::kDouble) / n)
                        .contiguous();
@@ -315,9 +314,8 @@ FractionCalibration calibrate_fractions(const torch::Tensor& probs,
   out.max_error = error_of(out.after);
   out.changed_share = (labels != labels0).to(torch::kDouble).mean().item<double>();
   out.iterations = it;
-  const auto shift =
-      torch::tensor(best, torch::kDouble).to(logp.device(), torch::kFloat).view(shape);
-  out.probs = torch::softmax(logp + shift, 0).to(probs.dtype());
+  out.tolerance = tol;
+  out.probs = torch::softmax(shifted(best), 0).to(probs.dtype());
   return out;
 }
 
@@ -1199,7 +1197,7 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
       log_info("sample " + std::to_string(i) + ": fractions " + join_numbers(cal.before) + " -> " +
                join_numbers(cal.after) + " (calibrated; " + fmt(100.0 * cal.changed_share, 3) +
                " % of the " + (x[i].dim() == 4 ? "voxels" : "pixels") + " changed phase)");
-      if (cal.max_error > std::max(1e-4, 1.0 / static_cast<double>(x[i][0].numel())))
+      if (cal.max_error > cal.tolerance)
         log_info("warning: sample " + std::to_string(i) + " is " + fmt(cal.max_error) +
                  " from a target fraction after " + std::to_string(cal.iterations) +
                  " iterations (too few voxels, or a phase the generator never draws)");

@@ -48,14 +48,14 @@ struct ModelOptimizers {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ModelOptimizers, slicegan, dcgan, vae, vaegan)
 
-/// Settings of `emgan generate train`. Fields marked (slicegan) or (2d) are used by
-/// those models only.
 /// Keys `generate train` adds to a run's config.json beside the settings: derived ones
 /// (encoding, effective_optimizer) and the run's histories (critic_resets, lr_changes).
 /// They are dropped when that file is loaded back as settings.
 inline const std::vector<std::string> kRunInfoKeys = {"encoding", "effective_optimizer",
                                                       "critic_resets", "lr_changes"};
 
+/// Settings of `emgan generate train`. Fields marked (slicegan) or (2d) are used by
+/// those models only.
 struct GenerateTrainSettings {
   std::string model = "slicegan";      ///< slicegan | dcgan | vae | vaegan
   /// Training sources: one 2D image (isotropic), three 2D images for the x, y and z

@@ -69,6 +69,7 @@ struct FractionCalibration {
   std::vector<double> after;   ///< argmax fractions of `probs`
   double changed_share = 0.0;  ///< share of the pixels/voxels whose phase changed
   double max_error = 0.0;      ///< max |after - target| over the phases with a target
+  double tolerance = 0.0;      ///< the error it aimed for: max(tolerance, 1 / pixels)
   int iterations = 0;          ///< argmax evaluations used
 };
 
