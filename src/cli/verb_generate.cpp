@@ -74,9 +74,10 @@ void register_generate(CLI::App& root, const Context& ctx) {
                 "slicegan: weight of the mode-seeking term (MSGAN) against a generator that "
                 "ignores its latent; 0 = off")
       ->capture_default_str();
-  t->add_option("--g-upsample", train.g_upsample,
-                "slicegan: last generator layer transposed (the paper's) | resize (trilinear 2x + "
-                "3x3x3 conv, SliceGAN's code default)")
+  t->add_option(
+       "--g-upsample", train.g_upsample,
+       "slicegan, dcgan, vaegan: last generator layer transposed (the papers') | resize "
+       "(2x tri/bilinear upsampling + 3x3(x3) conv, SliceGAN's code default; no checkerboard)")
       ->capture_default_str();
   t->add_option("--critic-input", train.critic_input,
                 "slicegan, n-phase: the critics see the generated volume's soft probabilities "

@@ -1,5 +1,7 @@
 #include "emgan/core/config.h"
 
+#include <cmath>
+
 #include <algorithm>
 
 namespace emgan {
@@ -14,6 +16,14 @@ Json load_json_file(const fs::path& path) {
 }
 
 void save_json_file(const fs::path& path, const Json& j) { write_text_atomic(path, j.dump(2) + "\n"); }
+
+Json finite_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+
+Json finite_or_null(const std::vector<double>& v) {
+  Json out = Json::array();
+  for (const double x : v) out.push_back(finite_or_null(x));
+  return out;
+}
 
 namespace {
 std::string type_name(const Json& j) {

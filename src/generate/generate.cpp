@@ -203,11 +203,18 @@ torch::Tensor fraction_loss(const torch::Tensor& x, const std::vector<double>& t
   return weight * loss;
 }
 
+namespace {
+/// Share of each of the `c` labels 0..c-1 among the elements of `labels` (any shape, device).
+std::vector<double> label_shares(const torch::Tensor& labels, int64_t c) {
+  const auto f = (torch::bincount(labels.flatten().to(torch::kCPU), {}, c).to(torch::kDouble) /
+                  static_cast<double>(labels.numel()))
+                     .contiguous();
+  return std::vector<double>(f.data_ptr<double>(), f.data_ptr<double>() + c);
+}
+}  // namespace
+
 std::vector<double> label_fractions(const torch::Tensor& x) {
-  const auto labels = x.argmax(1);
-  const auto counts = torch::bincount(labels.flatten().to(torch::kCPU), {}, x.size(1)).to(torch::kDouble);
-  const auto f = counts / static_cast<double>(labels.numel());
-  return std::vector<double>(f.data_ptr<double>(), f.data_ptr<double>() + f.numel());
+  return label_shares(x.argmax(1), x.size(1));
 }
 
 /// Model channels `[N, C, H, W]` as the mode-collapse check compares them: n-phase
@@ -261,11 +268,7 @@ FractionCalibration calibrate_fractions(const torch::Tensor& probs,
     return logp + torch::tensor(b, torch::kDouble).to(logp.device(), torch::kFloat).view(shape);
   };
   const auto labels_for = [&](const std::vector<double>& b) { return shifted(b).argmax(0); };
-  const auto fractions_of = [&](const torch::Tensor& labels) {
-    const auto f = (torch::bincount(labels.flatten().to(torch::kCPU), {}, c).to(torch::kDouble) / n)
-                       .contiguous();
-    return std::vector<double>(f.data_ptr<double>(), f.data_ptr<double>() + c);
-  };
+  const auto fractions_of = [&](const torch::Tensor& labels) { return label_shares(labels, c); };
   const auto error_of = [&](const std::vector<double>& f) {
     double e = 0.0;
     for (int64_t p = 0; p < c; ++p)
@@ -400,6 +403,10 @@ void validate(const GenerateTrainSettings& s) {
               s.image_size, " must be 64, 128 or 256");
   check_choice("g_norm", s.g_norm, {"batch", "instance"});
   check_choice("g_upsample", s.g_upsample, {"transposed", "resize"});
+  EMGAN_CHECK(ConfigError, s.g_upsample == "transposed" || s.model != "vae",
+              "g_upsample = ", s.g_upsample,
+              " applies to slicegan, dcgan and vaegan; the vae's decoder has no resize layer (use "
+              "transposed)");
   check_choice("critic_input", s.critic_input, {"soft", "hard"});
   for (size_t i = 0; i < s.reset_critics.size(); ++i) {
     check_choice("reset_critics", s.reset_critics[i], {"z", "y", "x"});
@@ -613,9 +620,7 @@ Json compare_pooled_volumes(const fs::path& dir, const fs::path& reference,
       }
       sd[a] = finite_sd(per_volume);
     }
-    Json row = Json::array();
-    for (double v : sd) row.push_back(std::isfinite(v) ? Json(v) : Json(nullptr));
-    sds.push_back(row);
+    sds.push_back(finite_or_null(sd));
     rows.push_back({std::to_string(pc.phase), fmt(pc.fraction_abs_diff), fmt(pc.s2_rms_diff_mean),
                     fmt(100.0 * pc.surface_rel_diff, 3), axes_cell(pc.tau_rel_diff, 100.0),
                     axes_cell(sd, 100.0)});
@@ -971,9 +976,7 @@ TrainSummary run_train(const GenerateTrainSettings& settings_in) {
               {"settings", settings},
               {"encoding", enc},
               {"iteration", iteration},
-              {"requested_fractions", Json::array()}};
-    for (double v : requested)
-      meta["requested_fractions"].push_back(std::isnan(v) ? Json(nullptr) : Json(v));
+              {"requested_fractions", finite_or_null(requested)}};
     return meta;
   };
   Progress progress("generate " + settings.model + (start > 0 ? " (resumed at " + std::to_string(start) + ")" : ""),
@@ -1179,9 +1182,8 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
   summary.calibration_targets = calibration_targets(s, summary.requested_fractions, enc, path);
   Json calibration = nullptr;
   if (!summary.calibration_targets.empty()) {
-    calibration = Json{{"targets", Json::array()}, {"samples", Json::array()}};
-    for (double t : summary.calibration_targets)
-      calibration["targets"].push_back(std::isnan(t) ? Json(nullptr) : Json(t));
+    calibration =
+        Json{{"targets", finite_or_null(summary.calibration_targets)}, {"samples", Json::array()}};
     std::vector<std::vector<std::string>> rows;
     for (int64_t i = 0; i < x.size(0); ++i) {
       const auto cal = calibrate_fractions(x[i], summary.calibration_targets);
@@ -1282,23 +1284,21 @@ SampleSummary run_sample(const GenerateSampleSettings& s) {
   }
   Json fr = Json::array();
   for (const auto& f : w.fractions) fr.push_back(f);
-  save_json_file(
-      out / "summary.json",
-      Json{{"files",
-            [&] {
-              Json a = Json::array();
-              for (const auto& f : w.files) a.push_back(f.string());
-              return a;
-            }()},
-           {"fractions", fr},
-           {"soft_fractions", w.soft_fractions},
-           {"uncertain", w.uncertain},
-           {"norm_stats", s.norm_stats},
-           {"calibration", calibration},
-           {"diversity", std::isnan(summary.diversity) ? Json(nullptr) : Json(summary.diversity)},
-           {"real_diversity",
-            std::isnan(summary.real_diversity) ? Json(nullptr) : Json(summary.real_diversity)},
-           {"model", path.string()}});
+  save_json_file(out / "summary.json",
+                 Json{{"files",
+                       [&] {
+                         Json a = Json::array();
+                         for (const auto& f : w.files) a.push_back(f.string());
+                         return a;
+                       }()},
+                      {"fractions", fr},
+                      {"soft_fractions", w.soft_fractions},
+                      {"uncertain", w.uncertain},
+                      {"norm_stats", s.norm_stats},
+                      {"calibration", calibration},
+                      {"diversity", finite_or_null(summary.diversity)},
+                      {"real_diversity", finite_or_null(summary.real_diversity)},
+                      {"model", path.string()}});
   rep.write(out);
   return summary;
 }

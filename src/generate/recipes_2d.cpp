@@ -75,6 +75,7 @@ class TwoDRecipe : public Recipe {
       go.channels = enc.channels;
       go.ngf = base;
       go.norm = s.g_norm;
+      go.upsample = s.g_upsample;
       go.output = output;
       generator_ = models::DcganGenerator(go);
       generator_->to(device);

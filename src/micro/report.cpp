@@ -284,7 +284,6 @@ namespace {
 
 Json spread_json(const std::vector<StatSpread>& spread) {
   Json j = Json::array();
-  auto finite_or_null = [](double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); };
   for (const auto& s : spread)
     j.push_back({{"phase", s.phase},
                  {"statistic", s.name},

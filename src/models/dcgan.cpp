@@ -26,6 +26,7 @@ void DcganGeneratorOptions::validate() const {
   EMGAN_CHECK(ConfigError, ngf >= 1, "dcgan generator: ngf = ", ngf, " must be >= 1");
   check_choice("dcgan generator: norm", norm, {"batch", "instance"});
   check_choice("dcgan generator: output", output, {"softmax", "tanh"});
+  check_choice("dcgan generator: upsample", upsample, {"transposed", "resize"});
 }
 
 void DcganDiscriminatorOptions::validate() const {
@@ -54,7 +55,18 @@ DcganGeneratorImpl::DcganGeneratorImpl(DcganGeneratorOptions options_) : options
     body_->push_back(torch::nn::ReLU());
     width = next;
   }
-  body_->push_back(emgan::nn::FastConvTranspose2d(torch::nn::ConvTranspose2dOptions(width, options.channels, 4).stride(2).padding(1)));
+  if (options.upsample == "resize") {
+    body_->push_back(torch::nn::Upsample(torch::nn::UpsampleOptions()
+                                             .scale_factor(std::vector<double>{2.0, 2.0})
+                                             .mode(torch::kBilinear)
+                                             .align_corners(false)));
+    body_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(width, options.channels, 3)
+                                           .padding(1)
+                                           .padding_mode(torch::kReplicate)));
+  } else {
+    body_->push_back(emgan::nn::FastConvTranspose2d(
+        torch::nn::ConvTranspose2dOptions(width, options.channels, 4).stride(2).padding(1)));
+  }
 }
 
 torch::Tensor DcganGeneratorImpl::forward(const torch::Tensor& z) {

@@ -2,6 +2,9 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "emgan/core/config.h"
 #include "emgan/core/fs.h"
 #include "emgan/core/registry.h"
@@ -53,6 +56,16 @@ TEST(Config, RoundTripsThroughFile) {
   auto back = emgan::settings_from_json<Demo>(emgan::load_json_file(dir / "c.json"), "c.json");
   EXPECT_EQ(back.epochs, 7);
   EXPECT_THROW(emgan::load_json_file(dir / "missing.json"), emgan::IoError);
+}
+
+TEST(Config, NonFiniteNumbersAreWrittenAsNull) {
+  const double nan = std::nan(""), inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(emgan::finite_or_null(0.25), emgan::Json(0.25));
+  EXPECT_TRUE(emgan::finite_or_null(nan).is_null());
+  EXPECT_TRUE(emgan::finite_or_null(-inf).is_null());
+  const emgan::Json row = emgan::finite_or_null(std::vector<double>{1.0, nan, inf, -2.0});
+  EXPECT_EQ(row.dump(), "[1.0,null,null,-2.0]");
+  EXPECT_EQ(emgan::finite_or_null(std::vector<double>{}).dump(), "[]");  // an array, not null
 }
 
 TEST(Registry, UnknownNameListsKnown) {

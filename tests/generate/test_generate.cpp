@@ -807,16 +807,19 @@ TEST(GenerateCli, TwoDModelsTrainAndSample) {
   for (const std::string model : {"dcgan", "vae", "vaegan"}) {
     const fs::path run_dir = dir / model;
     // vae: --lr sets the chosen model's entry only.
-    // vaegan: the anti-collapse options run in its adversarial terms.
-    const std::string lr = model == "vae" ? " --lr 0.003"
-                           : model == "vaegan"
-                               ? " --instance-noise 0.1 --minibatch-std --gan-loss lsgan"
-                               : "";
+    // vaegan: the anti-collapse options run in its adversarial terms, and its decoder (the
+    // DCGAN generator) ends in the resize layer: trained, sampled, reconstructed.
+    const std::string lr =
+        model == "vae" ? " --lr 0.003"
+        : model == "vaegan"
+            ? " --instance-noise 0.1 --minibatch-std --gan-loss lsgan --g-upsample resize"
+            : "";
     auto r = run("generate train --model " + model + " --data " + (dir / "img.png").string() + " --out " +
                  run_dir.string() + " --iterations 2 --batch-size 2 --width 0.0625 --threads 1" + lr);
     ASSERT_EQ(r.code, 0) << model << "\n" << r.out;
     const auto config = load_json_file(run_dir / "config.json");
     const auto& used = config.at("effective_optimizer");
+    EXPECT_EQ(config.at("g_upsample"), model == "vaegan" ? "resize" : "transposed") << model;
     if (model == "dcgan") {  // no flags: the DCGAN paper's Adam settings
       EXPECT_EQ(used.at("lr"), 2e-4);
       EXPECT_EQ(used.at("beta1"), 0.5);
@@ -972,10 +975,15 @@ TEST(GenerateCli, BadSettingsAreNamed) {
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("gan3d"), std::string::npos) << r.out;
   for (const std::string bad : {"--augment rotate", "--instance-noise -0.5", "--diversity-every -1",
-                                "--gan-loss wasserstein"}) {
+                                "--gan-loss wasserstein", "--g-upsample bicubic"}) {
     r = run("generate train --model dcgan --data " + (dir / "img.png").string() + " --out " +
             (dir / "r").string() + " " + bad);
     EXPECT_NE(r.code, 0) << bad;
     EXPECT_NE(r.out.find(bad.substr(bad.find(' ') + 1)), std::string::npos) << bad << "\n" << r.out;
   }
+  // The VAE's own decoder has no resize layer: refused by name, not ignored.
+  r = run("generate train --model vae --g-upsample resize --data " + (dir / "img.png").string() +
+          " --out " + (dir / "r").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("g_upsample = resize"), std::string::npos) << r.out;
 }

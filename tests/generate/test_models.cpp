@@ -336,6 +336,53 @@ TEST(Dcgan, ShapesForEverySize) {
   EXPECT_THROW(models::dcgan_layers(100), ConfigError);
 }
 
+TEST(Dcgan, ResizeLastLayerHasNoStridePattern) {
+  // Every layer but the last with constant weights (1 / in for the first, 1 / (4 in) for the
+  // stride-2 ones: four taps per input channel inside the image) and batch norm in eval mode
+  // (the identity) maps z = 1 to a constant map, away from the borders the zero padding
+  // reaches (15 px at 64). The last layer with random weights then shows what it does to a
+  // constant map: the transposed convolution gives the stride-2 pattern (even and odd pixels
+  // see different taps), the resize layer (2x upsampling, then a 3x3 convolution) a constant.
+  torch::NoGradGuard no_grad;
+  for (const std::string upsample : {"transposed", "resize"}) {
+    SCOPED_TRACE(upsample);
+    torch::manual_seed(3);
+    models::DcganGeneratorOptions go;
+    go.latent = 4;
+    go.ngf = 2;
+    go.channels = 3;
+    go.output = "tanh";
+    go.upsample = upsample;
+    models::DcganGenerator g(go);
+    g->eval();
+    std::vector<torch::Tensor> convs;
+    for (auto& p : g->parameters())
+      if (p.dim() == 4) convs.push_back(p);
+    ASSERT_EQ(convs.size(), 5u);
+    for (size_t i = 0; i + 1 < convs.size(); ++i)
+      convs[i].fill_(1.0 / ((i == 0 ? 1.0 : 4.0) * static_cast<double>(convs[i].size(0))));
+    convs.back().normal_(0.0, 0.3);
+    const auto y = g->forward(torch::ones({1, 4}));
+    ASSERT_EQ(y.sizes(), (std::vector<int64_t>{1, 3, 64, 64}));
+    const auto inner = y.slice(2, 16, 48).slice(3, 16, 48);
+    const double spread = (inner.amax({2, 3}) - inner.amin({2, 3})).max().item<double>();
+    if (upsample == "resize") {
+      EXPECT_EQ(convs.back().sizes(), (std::vector<int64_t>{3, 2, 3, 3}));
+      EXPECT_LT(spread, 1e-5) << "resize: a constant map must stay constant";
+    } else {
+      EXPECT_GT(spread, 1e-2) << "transposed: the stride pattern should show on a constant map";
+    }
+  }
+  models::DcganGeneratorOptions bad;
+  bad.upsample = "nearest";
+  try {
+    bad.validate();
+    ADD_FAILURE() << "upsample = nearest was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("nearest"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Dcgan, SaveLoadRoundTrip) {
   const auto dir = test::temp_dir();
   models::DcganGeneratorOptions go;

@@ -22,6 +22,12 @@ Json load_json_file(const fs::path& path);
 /// Writes `j` as indented JSON, atomically.
 void save_json_file(const fs::path& path, const Json& j);
 
+/// A number as JSON, or null where it is NaN or infinite ("not measured", "no target"):
+/// JSON has no NaN, and a null says so explicitly.
+Json finite_or_null(double v);
+/// The same for each element: a JSON array of numbers and nulls.
+Json finite_or_null(const std::vector<double>& v);
+
 /// Checks that every key of `given` exists in `defaults` with a compatible JSON type
 /// (recursively for objects). `source` names the file or option for the message.
 void check_settings_keys(const Json& given, const Json& defaults, const std::string& source,

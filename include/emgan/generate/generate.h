@@ -92,8 +92,9 @@ struct GenerateTrainSettings {
   /// (slicegan) weight of the mode-seeking term mode_seeking_loss in the generator loss
   /// (against a generator that ignores its latent field); 0 = off (SliceGAN's).
   double mode_seeking = 0.0;
-  /// (slicegan) the generator's last layer: transposed (the paper's) | resize (trilinear
-  /// 2x upsampling + 3x3x3 convolution, SliceGAN's code default; no checkerboard).
+  /// (slicegan, dcgan, vaegan) the generator's last layer: transposed (the papers') |
+  /// resize (2x upsampling, trilinear in 3D and bilinear in 2D, then a 3x3(x3) convolution;
+  /// SliceGAN's code default; no checkerboard).
   std::string g_upsample = "transposed";
   /// (slicegan, n-phase) what the critics see of a generated volume: soft (its softmax
   /// probabilities, SliceGAN's) | hard (its one-hot argmax phases, the phases a sample

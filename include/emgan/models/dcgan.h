@@ -5,7 +5,8 @@
 ///   convolution from the latent vector, then log2(S) - 2 transposed convolutions
 ///   (kernel 4, stride 2, padding 1) halving the width down to `ngf`, norm (batch or
 ///   instance) + ReLU between them; softmax over channels (n-phase) or (tanh + 1) / 2
-///   (grey/colour, values in (0, 1)).
+///   (grey/colour, values in (0, 1)). The last layer may instead be a resize
+///   convolution (`upsample = "resize"`).
 /// - Discriminator: `[N, C, S, S]` -> logits `[N, 1, 1, 1]`: log2(S) - 2 convolutions
 ///   (kernel 4, stride 2, padding 1) doubling the width from `ndf`, LeakyReLU 0.2,
 ///   spectral normalisation on every convolution (default) or batch norm after all
@@ -28,9 +29,14 @@ struct DcganGeneratorOptions {
   int64_t ngf = 64;                 ///< width of the last hidden layer (doubles towards the latent)
   std::string norm = "batch";       ///< batch | instance
   std::string output = "tanh";      ///< softmax (n-phase) | tanh (scaled to (0, 1))
+  /// Last layer: transposed (DCGAN's: kernel 4, stride 2) | resize (bilinear 2x
+  /// upsampling, then a 3 x 3 convolution with replicated borders: every output pixel
+  /// sees the same taps, so no stride-2 checkerboard; Odena et al. 2016).
+  std::string upsample = "transposed";
   void validate() const;            ///< ConfigError naming the field and value
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DcganGeneratorOptions, image_size, latent, channels, ngf, norm, output)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DcganGeneratorOptions, image_size, latent, channels,
+                                                ngf, norm, output, upsample)
 
 /// Options of the DCGAN discriminator.
 struct DcganDiscriminatorOptions {
