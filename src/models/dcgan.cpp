@@ -14,6 +14,34 @@ int64_t dcgan_layers(int64_t image_size) {
   return n;
 }
 
+torch::Tensor resize_upsample_conv2d(const torch::Tensor& x, const torch::Tensor& weight,
+                                     const torch::Tensor& bias) {
+  EMGAN_CHECK(ConfigError,
+              x.dim() == 4 && weight.dim() == 4 && weight.size(1) == x.size(1) &&
+                  weight.size(2) == 3 && weight.size(3) == 3,
+              "resize_upsample_conv2d: input ", x.sizes(), " and weight ", weight.sizes(),
+              " do not match [N, C_in, H, W] and [C_out, C_in, 3, 3]");
+  // Bilinear 2x upsampling (align_corners false) is a stride-2 transposed convolution with
+  // h = (1/4, 3/4, 3/4, 1/4) per axis, except at its clamped border pixels. With x's
+  // border replicated once, the upsampled map's pixels 1 .. 2(H + 2) - 2 are exactly the
+  // upsampling of x with one replicated pixel per side, the padding the convolution needs.
+  // The 3x3 cross-correlation w after it makes one transposed convolution with the 6x6
+  // kernel flip(w) (*) h; padding 4 keeps the 2H x 2W centre.
+  const auto h1 = torch::tensor({0.25, 0.75, 0.75, 0.25}, weight.options());
+  const auto h = (h1.view({4, 1}) * h1.view({1, 4})).view({1, 1, 4, 4});
+  const int64_t c_out = weight.size(0), c_in = weight.size(1);
+  const auto kernel =
+      torch::conv_transpose2d(weight.flip({2, 3}).reshape({c_out * c_in, 1, 3, 3}), h)
+          .view({c_out, c_in, 6, 6})
+          .transpose(0, 1)
+          .contiguous();
+  const int64_t rows = x.size(2), cols = x.size(3);
+  auto padded = torch::cat({x.narrow(2, 0, 1), x, x.narrow(2, rows - 1, 1)}, 2);
+  padded = torch::cat({padded.narrow(3, 0, 1), padded, padded.narrow(3, cols - 1, 1)}, 3);
+  return nn::conv_transpose2d(
+      padded, kernel, bias, torch::nn::ConvTranspose2dOptions(c_in, c_out, 6).stride(2).padding(4));
+}
+
 torch::Tensor generative_output(const torch::Tensor& logits, const std::string& output) {
   if (output == "softmax") return torch::softmax(logits, 1);
   return 0.5 * (torch::tanh(logits) + 1.0);
@@ -56,13 +84,8 @@ DcganGeneratorImpl::DcganGeneratorImpl(DcganGeneratorOptions options_) : options
     width = next;
   }
   if (options.upsample == "resize") {
-    body_->push_back(torch::nn::Upsample(torch::nn::UpsampleOptions()
-                                             .scale_factor(std::vector<double>{2.0, 2.0})
-                                             .mode(torch::kBilinear)
-                                             .align_corners(false)));
-    body_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(width, options.channels, 3)
-                                           .padding(1)
-                                           .padding_mode(torch::kReplicate)));
+    resize_conv_ = register_module(
+        "resize_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(width, options.channels, 3)));
   } else {
     body_->push_back(emgan::nn::FastConvTranspose2d(
         torch::nn::ConvTranspose2dOptions(width, options.channels, 4).stride(2).padding(1)));
@@ -72,7 +95,9 @@ DcganGeneratorImpl::DcganGeneratorImpl(DcganGeneratorOptions options_) : options
 torch::Tensor DcganGeneratorImpl::forward(const torch::Tensor& z) {
   EMGAN_CHECK(ConfigError, z.dim() == 2 && z.size(1) == options.latent, "dcgan generator: latent of shape ",
               z.sizes(), " does not match [N, ", options.latent, "]");
-  return generative_output(body_->forward(z.view({z.size(0), options.latent, 1, 1})), options.output);
+  auto x = body_->forward(z.view({z.size(0), options.latent, 1, 1}));
+  if (resize_conv_) x = resize_upsample_conv2d(x, resize_conv_->weight, resize_conv_->bias);
+  return generative_output(x, options.output);
 }
 
 DcganDiscriminatorImpl::DcganDiscriminatorImpl(DcganDiscriminatorOptions options_) : options(std::move(options_)) {

@@ -336,6 +336,33 @@ TEST(Dcgan, ShapesForEverySize) {
   EXPECT_THROW(models::dcgan_layers(100), ConfigError);
 }
 
+TEST(Dcgan, ResizeLayerIsUpsamplingThenConvolution) {
+  // The one transposed convolution equals its definition, computed the long way: bilinear
+  // 2x upsampling, one replicated pixel per side, a 3x3 convolution; values and gradients.
+  namespace F = torch::nn::functional;
+  torch::manual_seed(5);
+  const auto w = torch::randn({2, 3, 3, 3}, torch::requires_grad());
+  const auto b = torch::randn({2}, torch::requires_grad());
+  const auto x = torch::randn({2, 3, 5, 7}, torch::requires_grad());
+  const auto up = F::interpolate(x, F::InterpolateFuncOptions()
+                                        .scale_factor(std::vector<double>{2.0, 2.0})
+                                        .mode(torch::kBilinear)
+                                        .align_corners(false));
+  const auto ref =
+      torch::conv2d(F::pad(up, F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReplicate)), w, b);
+  const auto got = models::resize_upsample_conv2d(x, w, b);
+  ASSERT_EQ(got.sizes(), (std::vector<int64_t>{2, 2, 10, 14}));
+  EXPECT_TRUE(torch::allclose(got, ref, 1e-4, 1e-5)) << (got - ref).abs().max().item<double>();
+  const auto g = torch::randn_like(ref);
+  const auto ref_grads = torch::autograd::grad({ref}, {x, w, b}, {g});
+  const auto got_grads = torch::autograd::grad({got}, {x, w, b}, {g});
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_TRUE(torch::allclose(got_grads[i], ref_grads[i], 1e-4, 1e-4))
+        << "gradient " << i << ": " << (got_grads[i] - ref_grads[i]).abs().max().item<double>();
+  EXPECT_THROW(models::resize_upsample_conv2d(x, torch::randn({2, 3, 4, 4}), {}), ConfigError);
+  EXPECT_THROW(models::resize_upsample_conv2d(x, torch::randn({2, 4, 3, 3}), {}), ConfigError);
+}
+
 TEST(Dcgan, ResizeLastLayerHasNoStridePattern) {
   // Every layer but the last with constant weights (1 / in for the first, 1 / (4 in) for the
   // stride-2 ones: four taps per input channel inside the image) and batch norm in eval mode

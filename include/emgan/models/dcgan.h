@@ -64,6 +64,7 @@ class DcganGeneratorImpl : public torch::nn::Module {
 
  private:
   torch::nn::Sequential body_{nullptr};
+  torch::nn::Conv2d resize_conv_{nullptr};  ///< the last layer of the resize variant
 };
 TORCH_MODULE(DcganGenerator);
 
@@ -85,6 +86,15 @@ TORCH_MODULE(DcganDiscriminator);
 
 /// Number of stride-2 layers of a DCGAN of side S (64 -> 4, 128 -> 5, 256 -> 6).
 int64_t dcgan_layers(int64_t image_size);
+
+/// The resize variant's last layer: bilinear upsampling by exactly 2 (align_corners false)
+/// of `x` [N, C_in, H, W], then a 3x3 convolution (`weight` [C_out, C_in, 3, 3], `bias` may
+/// be undefined) over the upsampled map with replicated borders: [N, C_out, 2H, 2W].
+/// Computed as one stride-2 transposed convolution of `x` (its border pixels replicated
+/// once) with the 6x6 kernel flip(w) (*) (1/4, 3/4, 3/4, 1/4)^2 (emgan::nn::conv_transpose2d):
+/// equal to the two steps, without the 4x larger map; differentiable.
+torch::Tensor resize_upsample_conv2d(const torch::Tensor& x, const torch::Tensor& weight,
+                                     const torch::Tensor& bias);
 
 /// Applies the chosen output activation over channels: softmax (dim 1) or (tanh + 1) / 2.
 torch::Tensor generative_output(const torch::Tensor& logits, const std::string& output);
