@@ -96,6 +96,14 @@ TEST(Property, MeanPairwiseDistanceGolden) {
   a[1][0][0][0] = 1.0;
   a[1][1][0][1] = 1.0;
   EXPECT_NEAR(mean_pairwise_distance(a), std::sqrt(0.5), 1e-9);
+  // Random images against the definition, pair by pair.
+  torch::manual_seed(2);
+  const auto r = torch::rand({5, 3, 4, 6});
+  double sum = 0.0;
+  for (int64_t i = 0; i < 5; ++i)
+    for (int64_t j = i + 1; j < 5; ++j)
+      sum += (r[i] - r[j]).to(torch::kDouble).pow(2).mean().sqrt().item<double>();
+  EXPECT_NEAR(mean_pairwise_distance(r), sum / 10.0, 1e-9);
   EXPECT_THROW(mean_pairwise_distance(torch::zeros({1, 1, 2, 2})), ConfigError);
 }
 
