@@ -49,6 +49,19 @@ models::SliceGanGeneratorOptions tiny_g(int64_t channels = 3,
 
 const std::vector<std::string> kUpsamples = {"transposed", "resize"};
 
+/// `got` equals `ref` (a fast form and its definition), and so do their gradients with
+/// respect to each of `inputs` under one random output gradient.
+void expect_same_values_and_gradients(const torch::Tensor& got, const torch::Tensor& ref,
+                                      const std::vector<torch::Tensor>& inputs) {
+  EXPECT_TRUE(torch::allclose(got, ref, 1e-4, 1e-5)) << (got - ref).abs().max().item<double>();
+  const auto g = torch::randn_like(ref);
+  const auto ref_grads = torch::autograd::grad({ref}, inputs, {g});
+  const auto got_grads = torch::autograd::grad({got}, inputs, {g});
+  for (size_t i = 0; i < inputs.size(); ++i)
+    EXPECT_TRUE(torch::allclose(got_grads[i], ref_grads[i], 1e-4, 1e-4))
+        << "gradient " << i << ": " << (got_grads[i] - ref_grads[i]).abs().max().item<double>();
+}
+
 }  // namespace
 
 TEST(SliceGan, OutputSizesFollowThePaddings) {
@@ -235,13 +248,7 @@ TEST(SliceGan, ResizeLayerIsUpsamplingThenConvolution) {
       ref = ref.narrow(d, periodic ? 5 : 1, periodic ? 2 * x.size(d) : 2 * x.size(d) - 4);
     const auto got = models::resize_upsample_conv3d(x, w, b, periodic);
     ASSERT_EQ(got.sizes(), ref.sizes());
-    EXPECT_TRUE(torch::allclose(got, ref, 1e-4, 1e-5)) << (got - ref).abs().max().item<double>();
-    const auto g = torch::randn_like(ref);
-    const auto ref_grads = torch::autograd::grad({ref}, {x, w, b}, {g});
-    const auto got_grads = torch::autograd::grad({got}, {x, w, b}, {g});
-    for (size_t i = 0; i < 3; ++i)
-      EXPECT_TRUE(torch::allclose(got_grads[i], ref_grads[i], 1e-4, 1e-4))
-          << "gradient " << i << ": " << (got_grads[i] - ref_grads[i]).abs().max().item<double>();
+    expect_same_values_and_gradients(got, ref, {x, w, b});
   }
   EXPECT_THROW(models::resize_upsample_conv3d(torch::randn({1, 3, 4, 4, 4}),
                                               torch::randn({2, 3, 4, 4, 4}), {}),
@@ -352,13 +359,7 @@ TEST(Dcgan, ResizeLayerIsUpsamplingThenConvolution) {
       torch::conv2d(F::pad(up, F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReplicate)), w, b);
   const auto got = models::resize_upsample_conv2d(x, w, b);
   ASSERT_EQ(got.sizes(), (std::vector<int64_t>{2, 2, 10, 14}));
-  EXPECT_TRUE(torch::allclose(got, ref, 1e-4, 1e-5)) << (got - ref).abs().max().item<double>();
-  const auto g = torch::randn_like(ref);
-  const auto ref_grads = torch::autograd::grad({ref}, {x, w, b}, {g});
-  const auto got_grads = torch::autograd::grad({got}, {x, w, b}, {g});
-  for (size_t i = 0; i < 3; ++i)
-    EXPECT_TRUE(torch::allclose(got_grads[i], ref_grads[i], 1e-4, 1e-4))
-        << "gradient " << i << ": " << (got_grads[i] - ref_grads[i]).abs().max().item<double>();
+  expect_same_values_and_gradients(got, ref, {x, w, b});
   EXPECT_THROW(models::resize_upsample_conv2d(x, torch::randn({2, 3, 4, 4}), {}), ConfigError);
   EXPECT_THROW(models::resize_upsample_conv2d(x, torch::randn({2, 4, 3, 3}), {}), ConfigError);
 }
