@@ -27,14 +27,10 @@ torch::Tensor resize_upsample_conv2d(const torch::Tensor& x, const torch::Tensor
   // upsampling of x with one replicated pixel per side, the padding the convolution needs.
   // The 3x3 cross-correlation w after it makes one transposed convolution with the 6x6
   // kernel flip(w) (*) h; padding 4 keeps the 2H x 2W centre.
-  const auto h1 = torch::tensor({0.25, 0.75, 0.75, 0.25}, weight.options());
-  const auto h = (h1.view({4, 1}) * h1.view({1, 4})).view({1, 1, 4, 4});
   const int64_t c_out = weight.size(0), c_in = weight.size(1);
-  const auto kernel =
-      torch::conv_transpose2d(weight.flip({2, 3}).reshape({c_out * c_in, 1, 3, 3}), h)
-          .view({c_out, c_in, 6, 6})
-          .transpose(0, 1)
-          .contiguous();
+  const auto kernel = nn::resize_conv_kernel(weight);
+  // Replication by concatenation: its backward is a plain sum, cheaper on the CPU than
+  // replication padding's.
   const int64_t rows = x.size(2), cols = x.size(3);
   auto padded = torch::cat({x.narrow(2, 0, 1), x, x.narrow(2, rows - 1, 1)}, 2);
   padded = torch::cat({padded.narrow(3, 0, 1), padded, padded.narrow(3, cols - 1, 1)}, 3);

@@ -172,15 +172,8 @@ torch::Tensor resize_upsample_conv3d(const torch::Tensor& x, const torch::Tensor
   // flip(w) (*) h (full convolution; h is symmetric), padding 4 for the crop. The
   // upsampling's clamped border voxels are exactly the ones the crop drops, so this equals
   // upsample + convolution + crop, through the oneDNN route and without the 8x larger map.
-  const auto h1 = torch::tensor({0.25, 0.75, 0.75, 0.25}, weight.options());
-  const auto h =
-      (h1.view({4, 1, 1}) * h1.view({1, 4, 1}) * h1.view({1, 1, 4})).view({1, 1, 4, 4, 4});
   const int64_t c_out = weight.size(0), c_in = weight.size(1);
-  const auto kernel =
-      torch::conv_transpose3d(weight.flip({2, 3, 4}).reshape({c_out * c_in, 1, 3, 3, 3}), h)
-          .view({c_out, c_in, 6, 6, 6})
-          .transpose(0, 1)
-          .contiguous();
+  const auto kernel = nn::resize_conv_kernel(weight);
   const auto options = torch::nn::ConvTranspose3dOptions(c_in, c_out, 6).stride(2).padding(4);
   if (!periodic) return nn::conv_transpose3d(x, kernel, bias, options);
   // Periodic: 2 voxels of circular padding, then the 2 n voxels aligned as above.

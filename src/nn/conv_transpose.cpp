@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <vector>
 
 #include "emgan/core/error.h"
 
@@ -171,6 +172,31 @@ torch::Tensor FastConvTranspose2dImpl::forward(const torch::Tensor& x) {
   EMGAN_CHECK(ConfigError, c10::holds_alternative<torch::enumtype::kZeros>(options.padding_mode()),
               "FastConvTranspose2d: only zero padding is supported (as torch::nn::ConvTranspose2d)");
   return conv_transpose2d(x, weight, bias, options);
+}
+
+torch::Tensor resize_conv_kernel(const torch::Tensor& weight) {
+  const int64_t d = weight.dim() - 2;
+  EMGAN_CHECK(ConfigError,
+              (d == 2 || d == 3) && weight.size(2) == 3 && weight.size(3) == 3 &&
+                  (d == 2 || weight.size(4) == 3),
+              "resize_conv_kernel: weight of shape ", weight.sizes(),
+              " does not match [C_out, C_in, 3, 3] or [C_out, C_in, 3, 3, 3]");
+  const auto h1 = torch::tensor({0.25, 0.75, 0.75, 0.25}, weight.options());
+  const int64_t c_out = weight.size(0), c_in = weight.size(1);
+  std::vector<int64_t> flip_dims, one_kernel = {c_out * c_in, 1}, h_shape = {1, 1},
+                                  out_shape = {c_out, c_in};
+  auto h = h1;
+  for (int64_t i = 0; i < d; ++i) {
+    flip_dims.push_back(2 + i);
+    one_kernel.push_back(3);
+    h_shape.push_back(4);
+    out_shape.push_back(6);
+    if (i > 0) h = h.unsqueeze(-1) * h1;  // the outer product h1 x ... x h1
+  }
+  const auto single = weight.flip(flip_dims).reshape(one_kernel);
+  const auto kernel = d == 2 ? torch::conv_transpose2d(single, h.reshape(h_shape))
+                             : torch::conv_transpose3d(single, h.reshape(h_shape));
+  return kernel.view(out_shape).transpose(0, 1).contiguous();
 }
 
 }  // namespace emgan::nn

@@ -63,6 +63,14 @@ torch::Tensor conv_transpose3d(const torch::Tensor& x, const torch::Tensor& weig
                                const torch::Tensor& bias,
                                const torch::nn::ConvTranspose3dOptions& options);
 
+/// A resize convolution as one transposed convolution: linear 2x upsampling along each
+/// spatial axis (align_corners false: the stride-2 transposed convolution with the kernel
+/// (1/4, 3/4, 3/4, 1/4) per axis) followed by the cross-correlation `weight`
+/// [C_out, C_in, 3, 3] or [C_out, C_in, 3, 3, 3] equals, away from the upsampling's clamped
+/// borders, a stride-2 transposed convolution with the returned kernel [C_in, C_out, 6, 6(, 6)]:
+/// flip(weight) convolved with the upsampling's kernel. Differentiable in `weight`.
+torch::Tensor resize_conv_kernel(const torch::Tensor& weight);
+
 /// torch::nn::ConvTranspose2d whose forward is conv_transpose2d above (same parameters,
 /// same names; `output_size` is not supported: use output_padding).
 class FastConvTranspose2dImpl : public torch::nn::ConvTranspose2dImpl {
