@@ -79,9 +79,10 @@ void register_generate(CLI::App& root, const Context& ctx) {
        "slicegan, dcgan, vaegan: last generator layer transposed (the papers') | resize "
        "(2x tri/bilinear upsampling + 3x3(x3) conv, SliceGAN's code default; no checkerboard)")
       ->capture_default_str();
-  t->add_option("--critic-input", train.critic_input,
-                "slicegan, n-phase: the critics see the generated volume's soft probabilities "
-                "(SliceGAN's) | hard one-hot argmax phases (straight-through gradients)")
+  t->add_option(
+       "--critic-input", train.critic_input,
+       "slicegan, dcgan, vaegan; n-phase: the critics see the generated soft probabilities "
+       "(SliceGAN's) | hard one-hot argmax phases (straight-through gradients)")
       ->capture_default_str();
   t->add_option("--reset-critics", train.reset_critics,
                 "slicegan, with --resume: critics to start afresh (new weights and Adam state), by "

@@ -411,6 +411,9 @@ void validate(const GenerateTrainSettings& s) {
               " applies to slicegan, dcgan and vaegan; the vae's decoder has no resize layer (use "
               "transposed)");
   check_choice("critic_input", s.critic_input, {"soft", "hard"});
+  EMGAN_CHECK(ConfigError, s.critic_input == "soft" || s.model != "vae",
+              "critic_input = ", s.critic_input,
+              " applies to slicegan, dcgan and vaegan; the vae has no discriminator (use soft)");
   for (size_t i = 0; i < s.reset_critics.size(); ++i) {
     check_choice("reset_critics", s.reset_critics[i], {"z", "y", "x"});
     EMGAN_CHECK(

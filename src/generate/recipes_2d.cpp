@@ -50,6 +50,8 @@ class TwoDRecipe : public Recipe {
         device_(device),
         gan_(losses::make_gan_loss(
             s.gan_loss, s.gan_loss == "wgan" ? Json{{"gp_lambda", s.gp_lambda}} : Json::object())) {
+    EMGAN_CHECK(ConfigError, s.critic_input == "soft" || phases_, "critic_input = ", s.critic_input,
+                " needs n-phase data (one-hot phases); these data are ", enc.kind);
     const std::string output = phases_ ? "softmax" : "tanh";
     const bool has_d = s.model != "vae";
     has_e_ = s.model != "dcgan";
@@ -146,6 +148,12 @@ class TwoDRecipe : public Recipe {
     return discriminator_->forward(x + noise_sigma_ * torch::randn_like(x));
   }
 
+  /// A generated image as the discriminator sees it (critic_input): its softmax
+  /// probabilities, or its one-hot argmax phases with straight-through gradients.
+  torch::Tensor seen(const torch::Tensor& fake) const {
+    return s_.critic_input == "hard" ? straight_through_one_hot(fake) : fake;
+  }
+
   /// The discriminator loss of one batch, with the gradient penalty of "wgan".
   torch::Tensor d_loss(const torch::Tensor& real, const torch::Tensor& fake) {
     auto loss = gan_->discriminator_loss(judge(real), judge(fake));
@@ -165,7 +173,7 @@ class TwoDRecipe : public Recipe {
       torch::Tensor fake;
       {
         torch::NoGradGuard no_grad;
-        fake = gen(noise(real.size(0)));
+        fake = seen(gen(noise(real.size(0))));
       }
       const auto r = augment_crops(data.random_crops(real.size(0), s_.image_size), s_.augment);
       opt_d_->zero_grad();
@@ -174,12 +182,13 @@ class TwoDRecipe : public Recipe {
       opt_d_->step();
     }
     const auto fake = gen(noise(real.size(0)));
+    const auto fake_seen = seen(fake);
     opt_d_->zero_grad();
-    loss_d = d_loss(real, fake.detach());
+    loss_d = d_loss(real, fake_seen.detach());
     loss_d.backward();
     opt_d_->step();
     opt_g_->zero_grad();
-    const auto adv = gan_->generator_loss(judge(fake));
+    const auto adv = gan_->generator_loss(judge(fake_seen));
     const auto floss = fraction_loss(fake, targets_, s_.fraction_weight);
     (adv + floss).backward();
     opt_g_->step();
@@ -214,13 +223,15 @@ class TwoDRecipe : public Recipe {
     const auto z = mu + torch::randn_like(mu) * (0.5 * logvar).exp();
     const auto rec = gen(z);
     const auto prior = gen(noise(n));
+    const auto rec_seen = seen(rec);
+    const auto prior_seen = seen(prior);
     opt_d_->zero_grad();
     const auto real_logits = judge(real);
-    auto loss_d = gan_->discriminator_loss(real_logits, judge(rec.detach())) +
-                  gan_->discriminator_loss(real_logits, judge(prior.detach()));
+    auto loss_d = gan_->discriminator_loss(real_logits, judge(rec_seen.detach())) +
+                  gan_->discriminator_loss(real_logits, judge(prior_seen.detach()));
     if (const double w = gan_->gradient_penalty_weight(); w > 0.0)
       loss_d = loss_d + losses::gradient_penalty([&](const torch::Tensor& x) { return judge(x); },
-                                                 real, prior.detach(), w);
+                                                 real, prior_seen.detach(), w);
     loss_d.backward();
     opt_d_->step();
     for (auto& p : discriminator_->parameters()) p.set_requires_grad(false);
@@ -229,9 +240,11 @@ class TwoDRecipe : public Recipe {
     // KL (a per-image sum over the latent) and the pixel reconstruction loss. An
     // element mean made it ~1e3 times smaller than the KL, and the encoder collapsed
     // onto the prior (measured: identical samples, empty reconstructions).
-    const auto feat = (discriminator_->features(rec) - f_real).pow(2).sum() / static_cast<double>(n);
+    const auto feat =
+        (discriminator_->features(rec_seen) - f_real).pow(2).sum() / static_cast<double>(n);
     const auto kl = models::kl_divergence(mu, logvar);
-    const auto adv = gan_->generator_loss(judge(rec)) + gan_->generator_loss(judge(prior));
+    const auto adv =
+        gan_->generator_loss(judge(rec_seen)) + gan_->generator_loss(judge(prior_seen));
     const auto floss = fraction_loss(prior, targets_, s_.fraction_weight);
     // Pixel anchor (pixel_weight): without it the encoder collapsed onto the prior on the
     // real electrode (KL ~1, empty reconstructions, samples all alike); with it the

@@ -989,9 +989,53 @@ TEST(GenerateCli, BadSettingsAreNamed) {
     EXPECT_NE(r.code, 0) << bad;
     EXPECT_NE(r.out.find(bad.substr(bad.find(' ') + 1)), std::string::npos) << bad << "\n" << r.out;
   }
-  // The VAE's own decoder has no resize layer: refused by name, not ignored.
+  // The VAE's own decoder has no resize layer, and it has no discriminator to show hard
+  // phases to: refused by name, not ignored.
   r = run("generate train --model vae --g-upsample resize --data " + (dir / "img.png").string() +
           " --out " + (dir / "r").string());
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("g_upsample = resize"), std::string::npos) << r.out;
+  r = run("generate train --model vae --critic-input hard --data " + (dir / "img.png").string() +
+          " --out " + (dir / "r").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("critic_input = hard"), std::string::npos) << r.out;
+  // Hard phases need phase data: a grey image is refused.
+  io::write_image(dir / "grey.png", torch::rand({1, 64, 64}), uint8());
+  r = run("generate train --model dcgan --grey --critic-input hard --data " +
+          (dir / "grey.png").string() + " --out " + (dir / "r").string() +
+          " --iterations 1 --threads 1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("needs n-phase data"), std::string::npos) << r.out;
+}
+
+// --critic-input hard reaches the 2D discriminators (it was slicegan-only and the 2D models
+// ignored it): with the same seed, the discriminator's loss differs from the soft run's from
+// the first step on, and config.json records the choice.
+TEST(GenerateCli, TwoDHardCriticInputChangesWhatTheDiscriminatorSees) {
+  const auto dir = test::temp_dir();
+  io::write_image(dir / "img.png", three_phase(80, 80), uint8());
+  for (const std::string model : {"dcgan", "vaegan"}) {
+    std::map<std::string, double> first_loss_d;
+    for (const std::string input : {"soft", "hard"}) {
+      const auto run_dir = dir / (model + input);
+      const auto r = run("generate train --model " + model + " --data " +
+                         (dir / "img.png").string() + " --out " + run_dir.string() +
+                         " --iterations 2 --batch-size 2 --width 0.0625 --log-every 1" +
+                         " --threads 1 --seed 3 --no-report-tortuosity --critic-input " + input);
+      ASSERT_EQ(r.code, 0) << model << " " << input << "\n" << r.out;
+      EXPECT_EQ(load_json_file(run_dir / "config.json").at("critic_input"), input);
+      std::ifstream f(run_dir / "metrics.csv");
+      std::string header, row;
+      std::getline(f, header);
+      std::getline(f, row);
+      std::stringstream hs(header), rs(row);
+      std::string name, value;
+      while (std::getline(hs, name, ',') && std::getline(rs, value, ','))
+        if (name == "loss_d") first_loss_d[input] = std::stod(value);
+      ASSERT_EQ(first_loss_d.count(input), 1u) << header;
+    }
+    EXPECT_GT(std::abs(first_loss_d["hard"] - first_loss_d["soft"]),
+              1e-6 * std::abs(first_loss_d["soft"]))
+        << model;
+  }
 }

@@ -96,11 +96,11 @@ struct GenerateTrainSettings {
   /// resize (2x upsampling, trilinear in 3D and bilinear in 2D, then a 3x3(x3) convolution;
   /// SliceGAN's code default; no checkerboard).
   std::string g_upsample = "transposed";
-  /// (slicegan, n-phase) what the critics see of a generated volume: soft (its softmax
-  /// probabilities, SliceGAN's) | hard (its one-hot argmax phases, the phases a sample
-  /// file holds, with straight-through gradients, straight_through_one_hot). Soft
-  /// outputs let the generator hedge a voxel between two phases; argmax then decides
-  /// it (docs/GENERATE.md).
+  /// (slicegan, dcgan, vaegan; n-phase) what the critics see of a generated volume or
+  /// image: soft (its softmax probabilities, SliceGAN's) | hard (its one-hot argmax
+  /// phases, the phases a sample file holds, with straight-through gradients,
+  /// straight_through_one_hot). Soft outputs let the generator hedge a voxel between two
+  /// phases; argmax then decides it (docs/GENERATE.md).
   std::string critic_input = "soft";
   /// (slicegan, on --resume) critics to start afresh, by slicing axis: any of z, y, x
   /// (the volume dims D, H, W, as micro stats names them). Each named critic gets new
