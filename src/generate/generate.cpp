@@ -467,8 +467,12 @@ std::string SampleSummary::last_line() const {
       for (const auto& t : d["tau_rel_diff"])
         if (t.is_number()) tau = std::max(tau, std::abs(t.get<double>()));
     }
+    double inter = -1.0;
+    for (const auto& d : pooled["generated"].value("interface_differences", Json::array()))
+      if (d["rel_diff"].is_number()) inter = std::max(inter, std::abs(d["rel_diff"].get<double>()));
     os << " pooled_max_fraction_diff=" << fmt(f) << " pooled_max_s2_rms=" << fmt(s2)
        << " pooled_max_surface_diff=" << fmt(sa);
+    if (inter >= 0.0) os << " pooled_max_interface_diff=" << fmt(inter);
     if (tau >= 0.0) os << " pooled_max_tau_diff=" << fmt(tau);
   }
   return os.str();

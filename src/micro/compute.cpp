@@ -100,6 +100,9 @@ Json MicroStats::to_json() const {
   j["cluster_window"] = cluster_window;
   j["axes"] = detail::axis_names(shape.size());
   j["tpb_density"] = tpb_density ? number(*tpb_density) : Json(nullptr);
+  Json inter = Json::array();
+  for (const auto& i : interfaces) inter.push_back(Json{{"phases", {i.a, i.b}}, {"area", i.area}});
+  j["interfaces"] = inter;
   j["seconds"] = seconds;
   j["cpu_seconds"] = cpu_seconds;
   Json ps = Json::array();
@@ -211,6 +214,15 @@ MicroStats compute_stats(const torch::Tensor& labels_in, const StatsSettings& se
     }
     st.phases.push_back(std::move(ps));
   }
+  if (st.num_phases >= 3) {
+    Timer t_interfaces(st, "interfaces");
+    for (size_t i = 0; i < st.phases.size(); ++i)
+      for (size_t k = i + 1; k < st.phases.size(); ++k) {
+        const int64_t a = st.phases[i].phase, b = st.phases[k].phase;
+        st.interfaces.push_back({a, b, interface_area(labels, a, b)});
+      }
+    t_interfaces.stop();
+  }
   if (st.num_phases == 3 && hi == 2) {
     Timer t_tpb(st, "tpb");
     st.tpb_density = tpb_density(labels);
@@ -232,6 +244,9 @@ MicroStats pooled_stats(const std::vector<MicroStats>& sets, const std::string& 
                 ", ", s.num_phases, " phases, cluster window ", s.cluster_window, ") with ",
                 first.source, " (", first.shape.size(), "D, S2 to r = ", first.max_r, ", ",
                 first.num_phases, " phases, cluster window ", first.cluster_window, ")");
+    EMGAN_CHECK(ConfigError, s.interfaces.size() == first.interfaces.size(), source, ": ", s.source,
+                " measured ", s.interfaces.size(), " phase interfaces but ", first.source, " ",
+                first.interfaces.size());
     for (size_t i = 0; i < s.phases.size(); ++i)
       EMGAN_CHECK(ConfigError,
                   s.phases[i].phase == first.phases[i].phase &&
@@ -306,6 +321,11 @@ MicroStats pooled_stats(const std::vector<MicroStats>& sets, const std::string& 
         ps.isotropy = std::max(ps.isotropy, rms_diff(ps.s2[a], ps.s2[b]));
     out.phases.push_back(std::move(ps));
   }
+  out.interfaces = first.interfaces;
+  for (size_t i = 0; i < out.interfaces.size(); ++i) {
+    out.interfaces[i].area = 0.0;
+    for (const auto& s : sets) out.interfaces[i].area += s.interfaces[i].area / n;
+  }
   if (std::all_of(sets.begin(), sets.end(),
                   [](const MicroStats& s) { return s.tpb_density.has_value(); })) {
     double tpb = 0.0;
@@ -356,6 +376,12 @@ std::string format_stats(const MicroStats& st) {
       os << std::setw(9) << cell.str();
     }
     os << std::setprecision(4) << p.isotropy << "\n";
+  }
+  if (!st.interfaces.empty()) {
+    os << "interface area (faces per voxel):";
+    for (const auto& i : st.interfaces)
+      os << " " << i.a << "|" << i.b << " " << std::setprecision(4) << i.area;
+    os << "\n";
   }
   if (st.tpb_density) os << "triple-phase boundary density: " << std::setprecision(5) << *st.tpb_density
                          << (three ? " edges per voxel\n" : " corners per pixel\n");
@@ -416,6 +442,10 @@ StatsComparison compare_stats(const MicroStats& real, const MicroStats& other) {
     c.phases.push_back(pc);
   }
   if (real.tpb_density && other.tpb_density) c.tpb_rel_diff = rel(*other.tpb_density, *real.tpb_density);
+  for (const auto& ir : real.interfaces)
+    for (const auto& io : other.interfaces)
+      if (ir.a == io.a && ir.b == io.b)
+        c.interfaces.push_back({ir.a, ir.b, ir.area, io.area, rel(io.area, ir.area)});
   return c;
 }
 
@@ -440,6 +470,13 @@ Json StatsComparison::to_json() const {
   }
   Json j{{"real", real.to_json()}, {"other", other.to_json()}, {"differences", diffs}};
   j["tpb_rel_diff"] = tpb_rel_diff ? number(*tpb_rel_diff) : Json(nullptr);
+  Json inter = Json::array();
+  for (const auto& i : interfaces)
+    inter.push_back(Json{{"phases", {i.a, i.b}},
+                         {"real", i.real},
+                         {"other", i.other},
+                         {"rel_diff", number(i.rel_diff)}});
+  j["interface_differences"] = inter;
   return j;
 }
 
@@ -482,6 +519,9 @@ std::string StatsComparison::to_csv() const {
       row(pc.phase, "tau", std::to_string(a), r.tau[a].tau, o.tau[a].tau, pc.tau_rel_diff[a]);
     row(pc.phase, "isotropy", "", r.isotropy, o.isotropy, o.isotropy - r.isotropy);
   }
+  for (const auto& i : interfaces)
+    row(-1, "interface_" + std::to_string(i.a) + "_" + std::to_string(i.b), "", i.real, i.other,
+        i.rel_diff);
   if (tpb_rel_diff) row(-1, "tpb_density", "", *real.tpb_density, *other.tpb_density, *tpb_rel_diff);
   return os.str();
 }
@@ -526,6 +566,9 @@ std::string format_comparison(const StatsComparison& c) {
       line(pc.phase, "tau_" + axes[a], fmt(r.tau[a].tau, 3), fmt(o.tau[a].tau, 3),
            fmt(100.0 * pc.tau_rel_diff[a], 1) + " %");
   }
+  for (const auto& i : c.interfaces)
+    line(-1, "interface_" + std::to_string(i.a) + "|" + std::to_string(i.b), fmt(i.real, 4),
+         fmt(i.other, 4), fmt(100.0 * i.rel_diff, 1) + " %");
   if (c.tpb_rel_diff)
     line(-1, "tpb_density", fmt(*c.real.tpb_density, 5), fmt(*c.other.tpb_density, 5),
          fmt(100.0 * *c.tpb_rel_diff, 1) + " %");

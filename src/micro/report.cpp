@@ -87,6 +87,14 @@ void summary_table(report::Report& r, const MicroStats& s) {
           "4-connected cluster of " +
               std::to_string(s.cluster_window) + " px tiles of the slices" +
               (s.shape.size() == 3 ? " normal to the axis" : "") + ", mean over the tiles");
+  if (!s.interfaces.empty()) {
+    std::vector<std::pair<std::string, std::string>> items;
+    for (const auto& i : s.interfaces)
+      items.emplace_back(
+          "interface area " + std::to_string(i.a) + "|" + std::to_string(i.b) + " (1/voxel)",
+          fmt(i.area));
+    r.key_values(items);
+  }
   if (s.tpb_density)
     r.key_values({{"triple-phase boundary density", fmt(*s.tpb_density) + (s.shape.size() == 3 ? " edges per voxel"
                                                                                                : " corners per pixel")}});
@@ -119,6 +127,8 @@ fs::path write_stats_report(const fs::path& dir, const MicroStats& s) {
         csv << p.phase << ",d_rel," << axes[a] << "," << p.tau[a].d_rel << "\n";
       }
     }
+    for (const auto& i : s.interfaces)
+      csv << "-1,interface_" << i.a << "_" << i.b << ",," << i.area << "\n";
     if (s.tpb_density) csv << "-1,tpb_density,," << *s.tpb_density << "\n";
     write_text_atomic(dir / "stats.csv", csv.str());
   }
@@ -210,6 +220,9 @@ fs::path write_comparison_report(const fs::path& dir, const StatsComparison& c, 
                         fmt(100.0 * pc.tau_rel_diff[a]) + " %"});
       rows.push_back({ph, "isotropy", fmt(pr.isotropy), fmt(po.isotropy), fmt(po.isotropy - pr.isotropy)});
     }
+    for (const auto& i : c.interfaces)
+      rows.push_back({std::to_string(i.a) + "|" + std::to_string(i.b), "interface area",
+                      fmt(i.real), fmt(i.other), fmt(100.0 * i.rel_diff) + " %"});
     if (c.tpb_rel_diff)
       rows.push_back({"all", "TPB density", fmt(*c.real.tpb_density), fmt(*c.other.tpb_density),
                       fmt(100.0 * *c.tpb_rel_diff) + " %"});

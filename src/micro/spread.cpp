@@ -87,6 +87,8 @@ std::vector<StatSpread> stat_spread(const std::vector<MicroStats>& samples) {
         c.add(p.phase, "tau_" + axes[a],
               p.tau[a].percolating ? p.tau[a].tau : std::numeric_limits<double>::infinity());
     }
+    for (const auto& i : s.interfaces)
+      c.add(-1, "interface_" + std::to_string(i.a) + "_" + std::to_string(i.b), i.area);
     if (s.tpb_density) c.add(-1, "tpb_density", *s.tpb_density);
   }
   std::vector<StatSpread> out;

@@ -86,6 +86,20 @@ double surface_area(const torch::Tensor& labels, int64_t phase) {
   return faces / static_cast<double>(m.numel());
 }
 
+double interface_area(const torch::Tensor& labels, int64_t a, int64_t b) {
+  check_labels(labels, "interface_area");
+  EMGAN_CHECK(ConfigError, a != b, "interface_area: needs two different phases, got ", a, " and ",
+              b);
+  double faces = 0.0;
+  for (int64_t d = 0; d < labels.dim(); ++d) {
+    const int64_t n = labels.size(d);
+    if (n < 2) continue;
+    const auto lo = labels.narrow(d, 0, n - 1), hi = labels.narrow(d, 1, n - 1);
+    faces += (((lo == a) & (hi == b)) | ((lo == b) & (hi == a))).sum().item<double>();
+  }
+  return faces / static_cast<double>(labels.numel());
+}
+
 namespace {
 
 /// TPB corners of the 2x2 neighbourhoods spanned by axes `a` and `b` of `labels`.

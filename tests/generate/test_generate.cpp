@@ -925,6 +925,18 @@ TEST(GenerateCli, TwoDModelsTrainAndSample) {
         const auto pooled = load_json_file(o / "stats_pooled.json");
         EXPECT_EQ(pooled.at("count").get<int64_t>(), 3);
         EXPECT_EQ(pooled.at("real_vs_real").size(), 3u);
+        // The phase-pair interface areas are compared too (0|1, 0|2, 1|2); the last line
+        // names the worst relative difference.
+        const auto& inter = pooled.at("generated").at("interface_differences");
+        EXPECT_EQ(inter.size(), 3u);
+        double worst = -1.0;
+        for (const auto& d : inter)
+          if (d.at("rel_diff").is_number())
+            worst = std::max(worst, std::abs(d.at("rel_diff").get<double>()));
+        EXPECT_GE(worst, 0.0);
+        EXPECT_NE(rr.out.find("pooled_max_interface_diff=" + report::format_number(worst, 4)),
+                  std::string::npos)
+            << rr.out;
         const auto per_sample = load_json_file(o / "summary.json")
                                     .at("fractions")
                                     .get<std::vector<std::vector<double>>>();

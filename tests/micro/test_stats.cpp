@@ -88,6 +88,61 @@ TEST(Stats, SurfaceAreaOfACubeInsideAVolume) {
   EXPECT_DOUBLE_EQ(micro::surface_area(sq, 1), 16.0 / 100.0);
 }
 
+// Three blocks: x < 2 phase 0; x >= 2, y < 2 phase 1; x >= 2, y >= 2 phase 2, in 4^3.
+// Each pair meets on one 4 x 2 plane: 8 faces in 64 voxels.
+TEST(Stats, InterfaceAreasOfThreeBlocks) {
+  auto l = torch::zeros({4, 4, 4}, torch::kLong);
+  l.index_put_({Slice(), Slice(0, 2), Slice(2, 4)}, 1);
+  l.index_put_({Slice(), Slice(2, 4), Slice(2, 4)}, 2);
+  EXPECT_DOUBLE_EQ(micro::interface_area(l, 0, 1), 8.0 / 64.0);
+  EXPECT_DOUBLE_EQ(micro::interface_area(l, 2, 0), 8.0 / 64.0);
+  EXPECT_DOUBLE_EQ(micro::interface_area(l, 1, 2), 8.0 / 64.0);
+  EXPECT_DOUBLE_EQ(micro::interface_area(l, 1, 3), 0.0);  // a phase that is not there
+  EXPECT_THROW(micro::interface_area(l, 1, 1), emgan::ConfigError);
+  // The cube of the surface test: its one interface is its surface.
+  auto cube = torch::zeros({20, 20, 20}, torch::kLong);
+  cube.index_put_({Slice(5, 15), Slice(5, 15), Slice(5, 15)}, 1);
+  EXPECT_DOUBLE_EQ(micro::interface_area(cube, 1, 0), 0.075);
+  // A random 2D and 3D map: each phase's surface is the sum of its interfaces.
+  torch::manual_seed(5);
+  for (const auto& r : {torch::randint(0, 4, {9, 11, 7}, torch::kLong),
+                        torch::randint(0, 3, {13, 10}, torch::kLong)}) {
+    const int64_t phases = r.max().item<int64_t>() + 1;
+    for (int64_t p = 0; p < phases; ++p) {
+      double sum = 0.0;
+      for (int64_t q = 0; q < phases; ++q)
+        if (q != p) sum += micro::interface_area(r, p, q);
+      EXPECT_NEAR(sum, micro::surface_area(r, p), 1e-12) << p;
+    }
+  }
+  // compute_stats measures every pair (3+ phases), pools them and compares them.
+  micro::StatsSettings no_tau;
+  no_tau.tortuosity = false;
+  const auto st = micro::compute_stats(l, no_tau);
+  ASSERT_EQ(st.interfaces.size(), 3u);
+  EXPECT_EQ(st.interfaces[1].a, 0);
+  EXPECT_EQ(st.interfaces[1].b, 2);
+  EXPECT_DOUBLE_EQ(st.interfaces[1].area, 0.125);
+  EXPECT_EQ(st.to_json()["interfaces"].size(), 3u);
+  EXPECT_TRUE(
+      micro::compute_stats((l > 0).to(torch::kLong), no_tau).interfaces.empty());  // 2 phases
+  auto moved = l.clone();  // phase 1 and 2 swap one block column: more 0|1, less 0|2
+  moved.index_put_({Slice(), Slice(2, 3), Slice(2, 3)}, 1);
+  const auto other = micro::compute_stats(moved, no_tau);
+  const auto pooled = micro::pooled_stats({st, other}, "both");
+  ASSERT_EQ(pooled.interfaces.size(), 3u);
+  EXPECT_DOUBLE_EQ(pooled.interfaces[0].area,
+                   0.5 * (st.interfaces[0].area + other.interfaces[0].area));
+  const auto c = micro::compare_stats(st, other);
+  ASSERT_EQ(c.interfaces.size(), 3u);
+  EXPECT_DOUBLE_EQ(c.interfaces[0].real, 0.125);
+  EXPECT_DOUBLE_EQ(c.interfaces[0].rel_diff, (other.interfaces[0].area - 0.125) / 0.125);
+  EXPECT_GT(c.interfaces[0].rel_diff, 0.0);
+  EXPECT_NE(micro::format_comparison(c).find("interface_0|1"), std::string::npos);
+  EXPECT_NE(c.to_csv().find("-1,interface_0_2,"), std::string::npos);
+  EXPECT_EQ(c.to_json()["interface_differences"].size(), 3u);
+}
+
 TEST(Stats, TriplePhaseBoundaryOfThreeBlocks) {
   // x < 2: phase 0; x >= 2, y < 2: phase 1; x >= 2, y >= 2: phase 2. The three meet
   // along one line parallel to z: 4 voxel edges in a 4^3 volume.
@@ -463,6 +518,7 @@ TEST(Stats, SpreadOverSamplesHasKnownMeansAndDeviations) {
     p.tau[1].tau = 1.0;
     s.phases.push_back(p);
     s.tpb_density = 0.1 * (i + 1);
+    s.interfaces = {{0, 2, 0.01 * (i + 1)}};
   }
   const auto spread = micro::stat_spread(samples);
   auto get = [&](int64_t phase, const std::string& name) {
@@ -487,6 +543,7 @@ TEST(Stats, SpreadOverSamplesHasKnownMeansAndDeviations) {
   EXPECT_NEAR(get(0, "tau_x").mean, 1.0, 1e-12);
   const auto tpb = get(-1, "tpb_density");
   EXPECT_NEAR(tpb.mean, 0.2, 1e-12);
+  EXPECT_NEAR(get(-1, "interface_0_2").mean, 0.02, 1e-12);
   EXPECT_EQ(spread.back().name, "tpb_density");  // the all-phase statistic comes last
   // The text table puts a second set beside the first, with the difference in sd.
   auto shifted = samples;

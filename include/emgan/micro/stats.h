@@ -18,6 +18,10 @@
 ///   another phase, divided by all voxels (per voxel, i.e. 1/voxel length). Faces on
 ///   the outer boundary of the sample do NOT count. A 10^3 cube inside 20^3 gives
 ///   600 / 8000 = 0.075.
+/// - interface area of two phases a and b: voxel faces between a voxel of a and a
+///   voxel of b, per voxel (outer boundary excluded); for 3 or more phases, each
+///   phase's surface area is the sum of its interface areas with the others. It tells
+///   which neighbours a phase's surface faces (e.g. particles wrapped in a film).
 /// - triple-phase boundary (TPB) density, 3 phases: in 3D, voxel edges (shared by
 ///   4 voxels) whose 4 voxels hold all three phases, per voxel volume (edge length
 ///   per volume, 1/voxel length^2); in 2D, pixel corners whose 4 pixels hold all
@@ -64,6 +68,11 @@ std::vector<double> two_point_correlation(const torch::Tensor& mask, int64_t axi
 /// Voxel faces between `phase` and any other phase (outer boundary excluded) per
 /// voxel: the specific surface area in 1/voxel length (perimeter per pixel in 2D).
 double surface_area(const torch::Tensor& labels, int64_t phase);
+
+/// Voxel faces between a voxel of phase `a` and a voxel of phase `b` (a != b; outer
+/// boundary excluded) per voxel: the interface area of the pair in 1/voxel length.
+/// ConfigError when a == b.
+double interface_area(const torch::Tensor& labels, int64_t a, int64_t b);
 
 /// Triple-phase boundary density of a 3-phase label map (see the file comment):
 /// TPB edges per voxel (3D) or TPB corners per pixel (2D). ConfigError when the
@@ -183,6 +192,12 @@ struct PhaseStats {
   std::vector<double> connectivity;
 };
 
+/// The interface area of one pair of phases (interface_area).
+struct InterfaceArea {
+  int64_t a = 0, b = 0;  ///< labels, a < b
+  double area = 0.0;     ///< faces per voxel, 1/voxel length
+};
+
 /// The statistics of one label map.
 struct MicroStats {
   std::string source;           ///< file or description
@@ -192,6 +207,9 @@ struct MicroStats {
   int64_t cluster_window = 0;   ///< tile side of the connectivity, pixels
   std::vector<PhaseStats> phases;  ///< analysed phases, in label order
   std::optional<double> tpb_density;  ///< set for exactly 3 phases
+  /// every pair of analysed phases, (0,1), (0,2), (1,2), ...; empty below 3 phases
+  /// (with 2, the one interface is each phase's surface area)
+  std::vector<InterfaceArea> interfaces;
   std::map<std::string, double> seconds;  ///< wall time per statistic ("s2", "surface", "chords", "tau", "tpb", ...)
   /// Process CPU time per statistic (same keys): the compute time on a busy
   /// machine, where wall time also counts waiting for a core.
@@ -239,12 +257,20 @@ struct PhaseComparison {
   std::vector<double> connectivity_diff;
 };
 
+/// The interface area of one pair in a reference ("real") and another sample.
+struct InterfaceComparison {
+  int64_t a = 0, b = 0;
+  double real = 0.0, other = 0.0;
+  double rel_diff = 0.0;  ///< (other - real) / real (NaN when real = 0)
+};
+
 /// Side-by-side comparison of two stat sets.
 struct StatsComparison {
   MicroStats real;                         ///< the reference
   MicroStats other;                        ///< the sample judged against it
   std::vector<PhaseComparison> phases;     ///< phases present in both
   std::optional<double> tpb_rel_diff;      ///< when both have a TPB density
+  std::vector<InterfaceComparison> interfaces;  ///< pairs measured in both
   /// All numbers as JSON: {"real": ..., "other": ..., "differences": ...}.
   Json to_json() const;
   /// One row per phase and statistic: phase,statistic,axis,real,other,difference.
@@ -264,9 +290,9 @@ std::string format_comparison(const StatsComparison& comparison);
 /// volume: how much the statistic varies between sub-volumes, the yardstick a
 /// generated volume is judged against.
 struct StatSpread {
-  int64_t phase = -1;  ///< label; -1 for a statistic of all phases (tpb_density)
-  std::string name;    ///< fraction | surface_area | isotropy | mean_chord_<axis> |
-                       ///< connectivity[_<axis>] | tau_<axis> | tpb_density
+  int64_t phase = -1;    ///< label; -1 for a statistic of all phases (interfaces, tpb_density)
+  std::string name;      ///< fraction | surface_area | isotropy | mean_chord_<axis> |
+                         ///< connectivity[_<axis>] | tau_<axis> | interface_<a>_<b> | tpb_density
   int64_t n = 0;         ///< samples with a finite value
   int64_t infinite = 0;  ///< samples where it is infinite (tau of a phase that does not percolate)
   double mean = 0.0;     ///< over the finite values (NaN when n = 0)
@@ -278,8 +304,8 @@ struct StatSpread {
 /// The spread of every scalar statistic over `samples`: per phase fraction,
 /// surface_area, isotropy, mean_chord_<axis>, connectivity_<axis> (3D; connectivity in
 /// 2D), tau_<axis> (when computed), in phase
-/// order; tpb_density last (phase -1). ConfigError when `samples` is empty or the
-/// samples differ in dimension or phases.
+/// order; then interface_<a>_<b> per pair (3+ phases) and tpb_density (phase -1). ConfigError when
+/// `samples` is empty or the samples differ in dimension or phases.
 std::vector<StatSpread> stat_spread(const std::vector<MicroStats>& samples);
 
 /// The entry of `spread` for (`phase`, `name`); nullptr when there is none.
