@@ -776,11 +776,26 @@ Json compare_pooled_2d(const fs::path& dir, const TrainingData& real, const fs::
       rows,
       "Targets (SliceGAN paper): fractions within 0.01, S2 within 0.01 RMS, surface and tortuosity "
       "within 10 %");
+  if (!cmp.interfaces.empty()) {
+    std::vector<std::vector<std::string>> pairs;
+    for (size_t i = 0; i < cmp.interfaces.size() && i < base.interfaces.size(); ++i) {
+      const auto& g = cmp.interfaces[i];
+      pairs.push_back({std::to_string(g.a) + "|" + std::to_string(g.b), fmt(g.real), fmt(g.other),
+                       fmt(100.0 * g.rel_diff, 3), fmt(100.0 * base.interfaces[i].rel_diff, 3)});
+    }
+    rep.table({"phases", "interface area real", "interface area gen", "diff % gen",
+               "diff % real vs real"},
+              pairs,
+              "Interface area of each pair of phases (faces per pixel): which phases the surfaces "
+              "face. A phase's surface area is the sum of its interfaces.");
+  }
+  const auto base_json = base.to_json();
   return Json{{"count", n},
               {"crop_size", size},
               {"reference", reference.string()},
               {"generated", cmp.to_json()},
-              {"real_vs_real", base.to_json()["differences"]}};
+              {"real_vs_real", base_json["differences"]},
+              {"real_vs_real_interfaces", base_json["interface_differences"]}};
 }
 
 /// What was measured to keep `settings`' model from collapsing, as "; ..." (or "").

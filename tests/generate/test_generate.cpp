@@ -929,6 +929,7 @@ TEST(GenerateCli, TwoDModelsTrainAndSample) {
         // names the worst relative difference.
         const auto& inter = pooled.at("generated").at("interface_differences");
         EXPECT_EQ(inter.size(), 3u);
+        EXPECT_EQ(pooled.at("real_vs_real_interfaces").size(), 3u);  // the yardstick
         double worst = -1.0;
         for (const auto& d : inter)
           if (d.at("rel_diff").is_number())
